@@ -1,0 +1,60 @@
+/** Workflow-safe constants: task queues, failure type names, tool names per mode. */
+import type { EnvironmentMode } from './types';
+
+/** Default task queue for workflows and light activities. LLM, tool and output activities use derived queues. */
+export const DEFAULT_TASK_QUEUE = 'qasynth';
+
+/** Activity task queues derived from the workflow's task queue, so tests can isolate them with one name. */
+export function taskQueues(base: string): { workflow: string; llm: string; tools: string; output: string } {
+  return { workflow: base, llm: `${base}-llm`, tools: `${base}-tools`, output: `${base}-output` };
+}
+
+/** Parent workflow id for a run id: resubmitting the same run id reaches the same workflow. */
+export function batchWorkflowId(runId: string): string {
+  return `qasynth-${runId}`;
+}
+
+/** Child workflow id: `<parent id>/<source_id>`. */
+export function seedWorkflowId(runId: string, sourceId: string): string {
+  return `${batchWorkflowId(runId)}/${sourceId}`;
+}
+
+/** Stable failure `type` strings (ApplicationFailure.type). */
+export const FailureType = {
+  InvalidInput: 'InvalidInput',
+  RateLimited: 'RateLimited',
+  LlmUnavailable: 'LlmUnavailable',
+  LlmRequestRejected: 'LlmRequestRejected',
+  LlmAuth: 'LlmAuth',
+  ToolUnavailable: 'ToolUnavailable',
+  OutputConflict: 'OutputConflict',
+} as const;
+
+/** Errors an activity retry cannot fix. */
+export const NON_RETRYABLE_TYPES = [
+  FailureType.InvalidInput,
+  FailureType.LlmRequestRejected,
+  FailureType.LlmAuth,
+  FailureType.OutputConflict,
+];
+
+/** Tools each environment mode offers (`available_tools` empty = all of these). */
+export const MODE_TOOLS: Record<EnvironmentMode, readonly string[]> = {
+  web: ['web_search', 'web_visit'],
+  math: ['calculator'],
+  python: ['python_interpreter'],
+  rag: ['local_search'],
+};
+
+/** Modes whose tools are implemented in this release. */
+export const SUPPORTED_MODES: readonly EnvironmentMode[] = ['math', 'python', 'rag'];
+
+/** Observation text kept in workflow history and trajectories, per tool call. */
+export const MAX_OBSERVATION_CHARS = 8000;
+
+/** Custom search attributes (registered by `qasynth server` and checked by `qasynth worker`). */
+export const SEARCH_ATTRIBUTES = {
+  runId: 'QasynthRunId',
+  mode: 'QasynthMode',
+  status: 'QasynthStatus',
+} as const;

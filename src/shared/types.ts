@@ -1,0 +1,308 @@
+/**
+ * Workflow-safe types shared by workflows, activities, domain code and the CLI.
+ * No runtime imports: this file must stay loadable inside the Temporal workflow sandbox.
+ */
+
+/** Environment modes of the original system. `web` tools arrive in a later release. */
+export type EnvironmentMode = 'web' | 'math' | 'python' | 'rag';
+
+/** How the action-choice LLM call asks for an action. */
+export type ToolCallingMode = 'native' | 'json';
+
+/** One QA example from config (`qa_examples`). */
+export interface QaExample {
+  question: string;
+  answer: string;
+  reasoning?: string;
+}
+
+/**
+ * The synthesis config, after validation and defaults (see src/config/schema.ts).
+ * Keys keep the original system's snake_case names so its config files load unchanged.
+ */
+export interface SynthesisConfig {
+  environment_mode: EnvironmentMode;
+  environment_kwargs: Record<string, unknown>;
+  output_format: 'qa';
+  available_tools: string[];
+  qa_examples: QaExample[];
+  sampling_tips: string;
+  synthesis_tips: string;
+  seed_description: string;
+  model_name: string;
+  max_depth: number;
+  branching_factor: number;
+  depth_threshold: number;
+  /** Validated but unused, as in the original. */
+  max_trajectories: number;
+  min_depth: number;
+  max_selected_traj: number;
+  max_retries: number;
+  max_workers: number;
+  number_of_seed: number | null;
+  /** New: `native` offers tools through the API's tool calling; `json` asks for a JSON object (original behaviour). */
+  tool_calling: ToolCallingMode;
+  /** New: model for QA synthesis; defaults to model_name. */
+  qa_model_name: string | null;
+}
+
+/** A seed after normalisation: content-derived id, text, optional user metadata. */
+export interface Seed {
+  source_id: string;
+  text: string;
+  metadata?: Record<string, unknown>;
+}
+
+/** Input of the parent workflow `synthesizeBatch` (also the JSON for `temporal workflow start`). */
+export interface BatchInput {
+  /** Names the run: workflow id `qasynth-<run_id>`, output folder `<output_dir>/<run_id>/`. */
+  run_id: string;
+  /** Raw config object; validated by the workflow with the same schema the CLI uses. */
+  config: Record<string, unknown>;
+  /** Raw seeds: strings or `{text, id?, metadata?}` objects. */
+  seeds: unknown[];
+  /** Absolute path of the output root on the machine of the worker serving the output task queue. */
+  output_dir: string;
+}
+
+/** State carried across continue-as-new by `synthesizeBatch` (small: a cursor and counters). */
+export interface BatchCarry {
+  next_index: number;
+  started_at_ms: number;
+  counters: BatchCounters;
+  paused: boolean;
+  max_workers: number;
+  prepared: boolean;
+}
+
+export interface BatchCounters {
+  seeds_done: number;
+  seeds_succeeded: number;
+  seeds_failed: number;
+  seeds_cached: number;
+  qa: number;
+  trajectories: number;
+  llm_calls: number;
+  tool_calls: number;
+}
+
+/** Input of the child workflow `synthesizeSeed`. */
+export interface SeedInput {
+  run_id: string;
+  config: SynthesisConfig;
+  seed: Seed;
+  /** 0-based position of the seed in the deduplicated input list. */
+  index: number;
+  output_dir: string;
+}
+
+/** The small result a child reports to its parent. */
+export interface SeedSummary {
+  source_id: string;
+  status: 'succeeded' | 'failed';
+  /** True when the seed's result was already on disk from an earlier attempt (nothing was re-run). */
+  cached: boolean;
+  qa_count: number;
+  trajectory_count: number;
+  llm_calls: number;
+  tool_calls: number;
+  error?: string;
+}
+
+// ---------------------------------------------------------------- tree
+
+export interface ToolAction {
+  tool_name: string;
+  parameters: Record<string, unknown>;
+}
+
+/** A node of the exploration tree, field-compatible with the original's TrajectoryNode. */
+export interface TreeNode {
+  node_id: string;
+  observation: string;
+  intent: string;
+  action: ToolAction | null;
+  parent_id: string | null;
+  children_ids: string[];
+  depth: number;
+  /** New: true when the observation reports a tool error. */
+  is_error?: boolean;
+}
+
+/** One step of the history shown to the action model. */
+export interface PathStep {
+  intent: string;
+  tool_name: string;
+  parameters: Record<string, unknown>;
+  observation: string;
+}
+
+// ---------------------------------------------------------------- activities
+
+/** A tool as offered to the model: name, description, JSON Schema of its arguments. */
+export interface ToolSchema {
+  name: string;
+  description: string;
+  /** JSON Schema (object) of the arguments, generated from the tool's zod schema. */
+  parameters: Record<string, unknown>;
+}
+
+export interface TokenUsage {
+  input_tokens: number;
+  output_tokens: number;
+}
+
+/** Input of the `chooseAction` LLM activity: everything the action prompt needs, nothing more. */
+export interface ChooseActionInput {
+  model: string;
+  tool_calling: ToolCallingMode;
+  temperature: number;
+  /** Passed as the OpenAI `seed` so sibling branches differ deterministically. */
+  sampling_seed: number;
+  seed_text: string;
+  seed_description: string;
+  sampling_tips: string;
+  /** At most the first 2 of config.qa_examples. */
+  qa_examples: QaExample[];
+  /** Tool names offered (already resolved from available_tools / the mode). */
+  tools: string[];
+  /** Root → current node, excluding the root and the current node. */
+  history: PathStep[];
+  /** The current node's observation, in full (as stored in the tree). */
+  current_observation: string;
+  /** Retry number (0-based) of this action slot. */
+  attempt: number;
+}
+
+export type ChooseActionResult =
+  | { ok: true; intent: string; action: ToolAction; usage: TokenUsage }
+  | { ok: false; reason: string; usage: TokenUsage };
+
+export interface RunToolInput {
+  mode: EnvironmentMode;
+  environment_kwargs: Record<string, unknown>;
+  tool_name: string;
+  parameters: Record<string, unknown>;
+}
+
+export interface Observation {
+  text: string;
+  error?: boolean;
+  /** Characters dropped from `text` to keep workflow history small. */
+  truncated_chars?: number;
+}
+
+export interface SynthesizeQaInput {
+  model: string;
+  temperature: number;
+  seed_text: string;
+  seed_description: string;
+  synthesis_tips: string;
+  qa_examples: QaExample[];
+  /** The selected path, root excluded. */
+  steps: PathStep[];
+  /** Why the previous attempt for this path was rejected, so the model can fix it. */
+  previous_rejection?: string;
+}
+
+export type SynthesizeQaResult =
+  | { ok: true; question: string; answer: string; reasoning_steps: unknown[]; usage: TokenUsage }
+  | { ok: false; reason: string; usage: TokenUsage };
+
+/** QA record, field- and order-compatible with the original's output. */
+export interface QaRecord {
+  question: string;
+  answer: string;
+  trajectory_id: string;
+  reasoning_steps: unknown[];
+  source_id: string;
+  qa_id: string;
+  metadata: {
+    seed_data: string;
+    seed_description: string;
+    trajectory_depth: number;
+    synthesis_date: string;
+    environment_mode: EnvironmentMode;
+    [k: string]: unknown;
+  };
+}
+
+export interface TrajectoryRecord {
+  trajectory_id: string;
+  source_id: string;
+  seed_data: string;
+  total_depth: number;
+  nodes: TreeNode[];
+  /** New: the selection score and its parts. */
+  score?: number;
+}
+
+/** Per-seed counters collected by the child and written to the seed's result file. */
+export interface SeedCounters {
+  llm_calls: number;
+  llm_failed_outputs: number;
+  input_tokens: number;
+  output_tokens: number;
+  tool_calls: Record<string, number>;
+  tool_errors: Record<string, number>;
+  /** Reason → count of branches skipped because no valid action came back. */
+  skipped_branches: Record<string, number>;
+  nodes: number;
+  leaves: number;
+  qa_rejected: Record<string, number>;
+}
+
+/** What `writeSeedResult` stores durably for one seed (one JSON file per seed). */
+export interface SeedResultFile {
+  run_id: string;
+  source_id: string;
+  index: number;
+  seed_data: string;
+  status: 'succeeded' | 'failed';
+  error?: string;
+  started_at: string;
+  finished_at: string;
+  qas: QaRecord[];
+  trajectories: TrajectoryRecord[];
+  counters: SeedCounters;
+}
+
+export interface WriteOutputsInput {
+  run_id: string;
+  output_dir: string;
+  mode: EnvironmentMode;
+  /** `YYYYmmdd_HHMMSS` of the batch start, so a retried write produces the same file names. */
+  timestamp: string;
+  /** Why the batch ended: everything processed, or cancelled part-way. */
+  completion: 'complete' | 'cancelled';
+}
+
+export interface WriteOutputsResult {
+  qa_path: string;
+  trajectories_path: string;
+  statistics_path: string;
+  qa_count: number;
+  trajectory_count: number;
+  seeds_succeeded: number;
+  seeds_failed: number;
+  seeds_missing: number;
+}
+
+export interface BatchResult extends WriteOutputsResult {
+  run_id: string;
+  seeds_total: number;
+  duplicates_dropped: number;
+  status: 'complete' | 'cancelled';
+}
+
+/** Answer of the `progress` query. */
+export interface BatchProgress {
+  run_id: string;
+  mode: string;
+  seeds_total: number;
+  running: string[];
+  paused: boolean;
+  max_workers: number;
+  counters: BatchCounters;
+  phase: 'preparing' | 'running' | 'draining' | 'writing' | 'done' | 'cancelling';
+}
