@@ -1,0 +1,308 @@
+#!/usr/bin/env node
+/**
+ * `qasynth` command line. Exit codes: 0 success, 1 seeds failed (or the run was cancelled), 2 bad input,
+ * 3 infrastructure problem (no Temporal server, no Temporal CLI, …).
+ */
+import path from 'node:path';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { Client, type Connection } from '@temporalio/client';
+import { DEFAULT_TASK_QUEUE } from '../shared/constants';
+import { prepareInput, UsageError } from './inputs';
+import { runBatch, printResult, uiLink, llmConfigured, checkLlmEndpoint, type RunFlags } from './run';
+import { batchHandle, pauseBatch, queryProgress, resumeBatch, setMaxWorkers, submitBatch } from '../api';
+import { clientConnection, ensureSearchAttributes, targetFromEnv, workerConnection, type TemporalTarget } from '../worker/connection';
+import { ALL_ROLES, createWorkers, runWorkers, type WorkerRoles } from '../worker/worker';
+import { backgroundServer, ensureBackgroundServer, startDevServer, stateDir, stopBackgroundServer } from '../server/dev-server';
+import { projectRoot } from '../server/temporal-cli';
+
+const err = (s: string) => process.stderr.write(`${s}\n`);
+
+function positiveInt(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!/^\d+$/.test(v) || !Number.isInteger(n) || n < 1) {
+      throw new InvalidArgumentError(`${name}: expected an integer ≥ 1, got ${JSON.stringify(v)}`);
+    }
+    return n;
+  };
+}
+
+function addTemporalOptions(cmd: Command): Command {
+  return cmd
+    .option('--address <host:port>', 'Temporal frontend (default: $TEMPORAL_ADDRESS, else the local dev server)')
+    .option('--namespace <ns>', 'Temporal namespace (default: $TEMPORAL_NAMESPACE or "default")')
+    .option('--task-queue <name>', 'base task queue; workers serve <name>, <name>-llm, <name>-tools, <name>-output', DEFAULT_TASK_QUEUE);
+}
+
+function addInputOptions(cmd: Command, required: boolean): Command {
+  const c = required
+    ? cmd.requiredOption('--config <file>', 'config file (.json, .yaml)').requiredOption('--seeds <file>', 'seeds file (JSON array, {"entities": [...]}, or JSONL)')
+    : cmd.option('--config <file>', 'config file (.json, .yaml)').option('--seeds <file>', 'seeds file');
+  return c
+    .option('--run-id <id>', 'names the run; default: derived from config + seeds, so re-running resumes')
+    .option('--output-dir <dir>', 'output root; files go to <dir>/<run-id>/', 'out')
+    .option('--max-workers <n>', 'seeds processed at once (overrides config max_workers)', positiveInt('--max-workers'))
+    .option('--number-of-seed <n>', 'process only the first n seeds (overrides config)', positiveInt('--number-of-seed'));
+}
+
+/** Connects to the given/env server, or (for commands that need one running) the project's background server. */
+async function connectExisting(flags: { address?: string; namespace?: string }): Promise<{ client: Client; connection: Connection; target: TemporalTarget; ui: string | null; close: () => Promise<void> }> {
+  let target = targetFromEnv(flags);
+  let ui: string | null = null;
+  if (!target) {
+    const bg = backgroundServer();
+    target = { address: bg?.address ?? '127.0.0.1:7233', namespace: flags.namespace ?? 'default' };
+    ui = bg?.uiUrl ?? 'http://127.0.0.1:8233';
+  }
+  const connection = await clientConnection(target).catch((e: Error) => {
+    throw new InfraError(`cannot reach a Temporal server at ${target!.address} (${e.message}). Start one with \`qasynth server\`, or set TEMPORAL_ADDRESS.`);
+  });
+  return { client: new Client({ connection, namespace: target.namespace }), connection, target, ui, close: () => connection.close() };
+}
+
+class InfraError extends Error {}
+
+async function main(argv: string[]): Promise<number> {
+  const program = new Command()
+    .name('qasynth')
+    .description('Durable synthesis of multi-hop QA data for tool-using LLM agents, on Temporal.')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+
+  let exitCode = 0;
+
+  addTemporalOptions(
+    addInputOptions(
+      program.command('run').description('run a batch to completion: local dev server (unless TEMPORAL_ADDRESS), embedded worker, live progress'),
+      true,
+    ),
+  )
+    .option('--simulate', 'use the built-in offline LLM simulator instead of OPENAI_BASE_URL')
+    .option('--no-progress', 'no progress bar / progress lines')
+    .option('--json', 'print the result as one JSON line on stdout')
+    .action(async (flags: RunFlags) => {
+      exitCode = (await runBatch(flags)).exitCode;
+    });
+
+  addTemporalOptions(program.command('demo').description('the offline demo: math mode on configs/demo.json with the LLM simulator (unless OPENAI_BASE_URL is set)'))
+    .option('--output-dir <dir>', 'output root', 'out')
+    .option('--run-id <id>', 'run id (default: derived from the demo inputs)')
+    .option('--no-progress', 'no progress bar')
+    .action(async (flags: RunFlags) => {
+      const root = projectRoot();
+      const outcome = await runBatch(
+        {
+          ...flags,
+          config: path.join(root, 'configs', 'demo.json'),
+          seeds: path.join(root, 'configs', 'seeds', 'demo.json'),
+        },
+        { demo: true },
+      );
+      exitCode = outcome.exitCode;
+    });
+
+  addTemporalOptions(program.command('worker').description('serve workflows and activities for any number of batches (scale out: run one per machine)'))
+    .addOption(new Option('--no-output', 'do not serve the output queue (for workers on machines without the output folder)'))
+    .option('--roles <list>', 'comma-separated subset of workflows,llm,tools,output', 'workflows,llm,tools,output')
+    .option('--llm-concurrency <n>', 'concurrent LLM calls in this process', positiveInt('--llm-concurrency'))
+    .option('--tool-concurrency <n>', 'concurrent tool calls in this process', positiveInt('--tool-concurrency'))
+    .action(async (flags: { address?: string; namespace?: string; taskQueue: string; output: boolean; roles: string; llmConcurrency?: number; toolConcurrency?: number }) => {
+      const roles: WorkerRoles = { workflows: false, llm: false, tools: false, output: false };
+      for (const r of flags.roles.split(',').map((s) => s.trim()).filter(Boolean)) {
+        if (!(r in ALL_ROLES)) throw new UsageError([`--roles: unknown role ${JSON.stringify(r)}; valid roles are workflows, llm, tools, output`]);
+        roles[r as keyof WorkerRoles] = true;
+      }
+      if (!flags.output) roles.output = false;
+      if (roles.llm) {
+        if (!llmConfigured()) {
+          throw new UsageError(['OPENAI_BASE_URL / OPENAI_API_KEY: not set; the worker serves LLM calls (set them, or use --roles without llm)']);
+        }
+        checkLlmEndpoint();
+      }
+      const c = await connectExisting(flags);
+      const target = c.target;
+      const missing = await ensureSearchAttributes(c.connection, target.namespace);
+      await c.close();
+      if (missing.length) {
+        err(`warning: search attributes ${missing.join(', ')} are missing and could not be created; create them with:`);
+        for (const m of missing) err(`  temporal operator search-attribute create --name ${m} --type Keyword`);
+      }
+      const connection = await workerConnection(target);
+      const workers = await createWorkers({
+        connection,
+        namespace: target.namespace,
+        taskQueue: flags.taskQueue,
+        roles,
+        concurrency: { ...(flags.llmConcurrency ? { llm: flags.llmConcurrency } : {}), ...(flags.toolConcurrency ? { tools: flags.toolConcurrency } : {}) },
+      });
+      let stop!: () => void;
+      const stopped = new Promise<void>((r) => (stop = r));
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      const served = Object.entries(roles).filter(([, on]) => on).map(([r]) => r).join(', ');
+      err(`qasynth worker: ${target.address} namespace ${target.namespace}, task queue ${flags.taskQueue} (${served}); Ctrl-C to stop`);
+      await runWorkers(workers, stopped);
+      await connection.close();
+    });
+
+  addTemporalOptions(addInputOptions(program.command('submit').description('submit a batch to running workers; prints the workflow id'), true))
+    .option('--wait', 'wait for the result and print it')
+    .option('--json', 'print JSON')
+    .action(async (flags: RunFlags & { wait?: boolean }) => {
+      const { input, config, seeds } = prepareInput(flags);
+      const c = await connectExisting(flags);
+      try {
+        const sub = await submitBatch(c.client, input, { taskQueue: flags.taskQueue, mode: config.environment_mode, seedCount: seeds.length });
+        if (flags.json && !flags.wait) process.stdout.write(`${JSON.stringify({ workflow_id: sub.workflowId, run_id: input.run_id, state: sub.state })}\n`);
+        else if (!flags.json) process.stdout.write(`${sub.workflowId}\n`);
+        err(`run ${input.run_id}: ${sub.state}; output on the worker serving ${flags.taskQueue}-output under ${input.output_dir}`);
+        if (flags.wait) {
+          const result = await sub.handle.result();
+          printResult(result, flags.json);
+          exitCode = result.seeds_failed > 0 || result.status !== 'complete' ? 1 : 0;
+        }
+      } finally {
+        await c.close();
+      }
+    });
+
+  addTemporalOptions(program.command('status').argument('<run-id>').description('progress of a running batch, or the result of a finished one'))
+    .option('--json', 'print JSON')
+    .action(async (runId: string, flags: { address?: string; namespace?: string; json?: boolean }) => {
+      const c = await connectExisting(flags);
+      try {
+        const h = batchHandle(c.client, runId);
+        const desc = await h.describe().catch(() => null);
+        if (!desc) throw new UsageError([`run-id: no batch named ${JSON.stringify(runId)} (workflow ${h.workflowId}) on ${c.target.address}`]);
+        const status = desc.status.name;
+        if (status === 'RUNNING') {
+          const p = await queryProgress(h);
+          if (flags.json) process.stdout.write(`${JSON.stringify({ status, progress: p })}\n`);
+          else {
+            const k = p.counters;
+            process.stdout.write(
+              `run ${runId}: RUNNING (${p.phase}${p.paused ? ', paused' : ''}), ${k.seeds_done}/${p.seeds_total} seeds done, ` +
+                `${k.seeds_failed} failed, ${k.qa} QA, ${p.running.length}/${p.max_workers} running\n`,
+            );
+          }
+        } else if (status === 'COMPLETED') {
+          const r = await h.result();
+          if (flags.json) process.stdout.write(`${JSON.stringify({ status, result: r })}\n`);
+          else printResult(r);
+        } else {
+          process.stdout.write(flags.json ? `${JSON.stringify({ status })}\n` : `run ${runId}: ${status}\n`);
+        }
+        const link = uiLink(c.ui, c.target.namespace, h.workflowId);
+        if (link && !flags.json) err(`Web UI: ${link}`);
+      } finally {
+        await c.close();
+      }
+    });
+
+  for (const [name, desc] of [
+    ['pause', 'stop launching new seeds (running seeds finish)'],
+    ['resume', 'launch seeds again after pause'],
+    ['cancel', 'cancel gracefully: running seeds stop, outputs of finished seeds are written'],
+  ] as const) {
+    addTemporalOptions(program.command(name).argument('<run-id>').description(desc)).action(async (runId: string, flags: { address?: string; namespace?: string }) => {
+      const c = await connectExisting(flags);
+      try {
+        const h = batchHandle(c.client, runId);
+        if (name === 'pause') await pauseBatch(h);
+        else if (name === 'resume') await resumeBatch(h);
+        else await h.cancel();
+        err(`run ${runId}: ${name} requested`);
+      } finally {
+        await c.close();
+      }
+    });
+  }
+
+  addTemporalOptions(program.command('scale').argument('<run-id>').argument('<max-workers>', 'seeds at once', positiveInt('max-workers')).description('change how many seeds of a running batch run at once'))
+    .action(async (runId: string, n: number, flags: { address?: string; namespace?: string }) => {
+      const c = await connectExisting(flags);
+      try {
+        const previous = await setMaxWorkers(batchHandle(c.client, runId), n);
+        err(`run ${runId}: max_workers ${previous} → ${n}`);
+      } finally {
+        await c.close();
+      }
+    });
+
+  addInputOptions(program.command('validate').description('check a config and seeds file without running anything'), true).action((flags: RunFlags) => {
+    const { input, config, seeds, duplicates } = prepareInput(flags);
+    process.stdout.write(
+      `ok: ${config.environment_mode} mode, ${seeds.length} seeds (${duplicates.length} duplicated), run id ${input.run_id}\n`,
+    );
+  });
+
+  const server = program.command('server').description('the local Temporal dev server (SQLite under .state/, Web UI)');
+  server
+    .command('start', { isDefault: true })
+    .description('run the dev server in the foreground (Ctrl-C stops it; state persists)')
+    .option('--port <n>', 'frontend port', positiveInt('--port'), 7233)
+    .option('--ui-port <n>', 'Web UI port (default port+1000)', positiveInt('--ui-port'))
+    .option('--db-file <file>', 'SQLite file', path.join(stateDir(), 'temporal.db'))
+    .option('--background', 'start in the background and return (what `qasynth run` does)')
+    .option('--headless', 'no Web UI')
+    .action(async (flags: { port: number; uiPort?: number; dbFile: string; background?: boolean; headless?: boolean }) => {
+      if (flags.background) {
+        const bg = await ensureBackgroundServer({ port: flags.port, log: err });
+        err(`${bg.started ? 'started' : 'already running'}: ${bg.address}, Web UI ${bg.uiUrl}, state ${bg.dbFile}`);
+        return;
+      }
+      const srv = await startDevServer({
+        dbFile: path.resolve(flags.dbFile),
+        port: flags.port,
+        uiPort: flags.headless ? null : (flags.uiPort ?? flags.port + 1000),
+        logTo: 'inherit',
+        log: err,
+      });
+      err(`Temporal dev server at ${srv.address}${srv.uiUrl ? `, Web UI ${srv.uiUrl}` : ''}, state ${flags.dbFile}; Ctrl-C to stop`);
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', () => void srv.stop().then(resolve));
+        process.once('SIGTERM', () => void srv.stop().then(resolve));
+        srv.process.once('exit', () => resolve());
+      });
+    });
+  server
+    .command('stop')
+    .description('stop the background dev server (state persists)')
+    .action(async () => {
+      err((await stopBackgroundServer()) ? 'stopped' : 'no background dev server is running');
+    });
+  server
+    .command('status')
+    .description('is the background dev server running?')
+    .action(async () => {
+      const bg = backgroundServer();
+      process.stdout.write(bg ? `running: ${bg.address}, Web UI ${bg.uiUrl}, pid ${bg.pid}, state ${bg.dbFile}\n` : 'not running\n');
+    });
+
+  try {
+    await program.parseAsync(argv);
+    return exitCode;
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    if (code === 'commander.helpDisplayed' || code === 'commander.version' || code === 'commander.help') return 0;
+    if (code?.startsWith('commander.')) return 2; // commander already printed the problem
+    if (e instanceof UsageError) {
+      for (const line of e.issues) err(`error: ${line}`);
+      return 2;
+    }
+    if (e instanceof InfraError) {
+      err(`error: ${e.message}`);
+      return 3;
+    }
+    err(`error: ${(e as Error).message ?? String(e)}`);
+    return 3;
+  }
+}
+
+main(process.argv).then(
+  (code) => process.exit(code),
+  (e) => {
+    err(`error: ${(e as Error).stack ?? String(e)}`);
+    process.exit(3);
+  },
+);

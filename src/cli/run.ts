@@ -1,0 +1,203 @@
+/**
+ * `qasynth run` and `qasynth demo`: validate, make sure a Temporal server is there (TEMPORAL_ADDRESS or the
+ * project's background dev server), run an embedded worker, submit the batch under a run id derived from
+ * the inputs (so re-running the same command resumes), follow it with a progress bar, print the outputs.
+ */
+import OpenAI from 'openai';
+import { Client } from '@temporalio/client';
+import { SingleBar, Presets } from 'cli-progress';
+import { DEFAULT_TASK_QUEUE } from '../shared/constants';
+import type { BatchProgress, BatchResult } from '../shared/types';
+import { prepareInput, UsageError, type InputFlags } from './inputs';
+import { submitBatch, queryProgress } from '../api';
+import { ensureBackgroundServer } from '../server/dev-server';
+import { clientConnection, ensureSearchAttributes, targetFromEnv, workerConnection, type TemporalTarget } from '../worker/connection';
+import { createWorkers, runWorkers } from '../worker/worker';
+import { startSimulator, type Simulator } from '../llm/simulator';
+import { BASE_URL_VARIABLES, resolveLlmEndpoint } from '../llm/client';
+
+export interface RunFlags extends InputFlags {
+  address?: string;
+  namespace?: string;
+  taskQueue?: string;
+  simulate?: boolean;
+  progress?: boolean;
+  json?: boolean;
+}
+
+export interface RunOutcome {
+  exitCode: number;
+  result?: BatchResult;
+}
+
+const err = (s: string) => process.stderr.write(`${s}\n`);
+
+/** True when the user pointed qasynth at an LLM endpoint (base URL or key). */
+export function llmConfigured(env = process.env): boolean {
+  return BASE_URL_VARIABLES.some((v) => !!env[v]?.trim()) || !!env.OPENAI_API_KEY?.trim();
+}
+
+/** Checks the LLM endpoint settings before anything starts; problems are usage errors (exit 2). */
+export function checkLlmEndpoint(env = process.env): void {
+  try {
+    resolveLlmEndpoint(env);
+  } catch (e) {
+    throw new UsageError([(e as Error).message]);
+  }
+}
+
+/** Web UI link for a workflow, when we know where the UI is. */
+export function uiLink(uiBase: string | null, namespace: string, workflowId: string): string | null {
+  if (!uiBase) return null;
+  return `${uiBase}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowId)}`;
+}
+
+function guessUi(address: string): string | null {
+  if (process.env.QASYNTH_UI_URL) return process.env.QASYNTH_UI_URL;
+  const m = /^(127\.0\.0\.1|localhost):(\d+)$/.exec(address);
+  return m ? `http://${m[1]}:${Number(m[2]) + 1000}` : null;
+}
+
+export async function resolveTarget(flags: { address?: string; namespace?: string }): Promise<{ target: TemporalTarget; ui: string | null; note: string }> {
+  const fromEnv = targetFromEnv(flags);
+  if (fromEnv) return { target: fromEnv, ui: guessUi(fromEnv.address), note: `Temporal server ${fromEnv.address}` };
+  const bg = await ensureBackgroundServer({ log: err });
+  return {
+    target: { address: bg.address, namespace: flags.namespace ?? 'default' },
+    ui: bg.uiUrl,
+    note: bg.started
+      ? `started a local Temporal dev server at ${bg.address} (state in ${bg.dbFile}; stop it with \`qasynth server stop\`)`
+      : `using the local Temporal dev server at ${bg.address}`,
+  };
+}
+
+function progressLine(p: BatchProgress): string {
+  const c = p.counters;
+  return (
+    `${c.seeds_done}/${p.seeds_total} seeds, ${p.running.length} running, ${c.qa} QA, ` +
+    `${c.seeds_failed} failed, ${c.llm_calls} LLM calls${p.paused ? ' (paused)' : ''}`
+  );
+}
+
+export async function runBatch(flags: RunFlags, opts: { demo?: boolean } = {}): Promise<RunOutcome> {
+  const prepared = prepareInput(flags);
+  const { input, config, seeds, duplicates } = prepared;
+  if (duplicates.length) {
+    err(`note: ${duplicates.length} seed(s) appear more than once; each is processed once:`);
+    for (const d of duplicates.slice(0, 5)) err(`  ${d.source_id} ×${d.count}: ${JSON.stringify(d.text.slice(0, 60))}`);
+  }
+
+  let sim: Simulator | null = null;
+  let llmClient: (() => OpenAI) | undefined;
+  if (flags.simulate || (opts.demo && !llmConfigured())) {
+    sim = await startSimulator({ latencyMs: opts.demo ? 20 : 0 });
+    const client = new OpenAI({ baseURL: sim.url, apiKey: 'simulator', maxRetries: 0 });
+    llmClient = () => client;
+    err('┌──────────────────────────────────────────────────────────────────────┐');
+    err('│ No LLM endpoint configured: using the built-in offline LLM simulator. │');
+    err('│ Its QA pairs are synthetic. Set OPENAI_BASE_URL and OPENAI_API_KEY     │');
+    err('│ to use a real model.                                                   │');
+    err('└──────────────────────────────────────────────────────────────────────┘');
+  } else if (!llmConfigured()) {
+    throw new UsageError([
+      'OPENAI_BASE_URL / OPENAI_API_KEY: not set; set them to your OpenAI-compatible endpoint, or pass --simulate to use the offline simulator',
+    ]);
+  } else {
+    checkLlmEndpoint();
+  }
+
+  const { target, ui, note } = await resolveTarget(flags);
+  err(note);
+  const taskQueue = flags.taskQueue ?? DEFAULT_TASK_QUEUE;
+  const connection = await clientConnection(target);
+  const missing = await ensureSearchAttributes(connection, target.namespace);
+  if (missing.length) {
+    err(`warning: could not register search attributes ${missing.join(', ')}; create them with:`);
+    for (const m of missing) err(`  temporal operator search-attribute create --name ${m} --type Keyword`);
+  }
+  const client = new Client({ connection, namespace: target.namespace });
+  const nativeConnection = await workerConnection(target);
+  const workers = await createWorkers({ connection: nativeConnection, namespace: target.namespace, taskQueue, llmClient });
+  let stopWorkers!: () => void;
+  const stopped = new Promise<void>((r) => (stopWorkers = r));
+  const workerRun = runWorkers(workers, stopped);
+
+  const onSigint = () => {
+    err('\ninterrupted: stopping the worker. The run is durable — run the same command again to continue.');
+    stopWorkers();
+    void workerRun.finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSigint);
+
+  let bar: SingleBar | null = null;
+  let timer: NodeJS.Timeout | null = null;
+  try {
+    const sub = await submitBatch(client, input, { taskQueue, mode: config.environment_mode, seedCount: seeds.length });
+    const verb = { started: 'started', running: 'resumed (it was already running)', completed: 'already completed; showing its result' }[sub.state];
+    err(`run ${input.run_id}: ${seeds.length} seeds, ${config.environment_mode} mode, workflow ${sub.workflowId} ${verb}`);
+    const link = uiLink(ui, target.namespace, sub.workflowId);
+    if (link) err(`Web UI: ${link}`);
+
+    if (sub.state !== 'completed') {
+      const tty = flags.progress !== false && process.stderr.isTTY;
+      if (tty) {
+        bar = new SingleBar(
+          { format: ' {bar} {value}/{total} seeds | {info}', hideCursor: true, stream: process.stderr, etaBuffer: 20 },
+          Presets.shades_classic,
+        );
+        bar.start(seeds.length, 0, { info: 'starting' });
+      }
+      let last = '';
+      let lastAt = 0;
+      const poll = async () => {
+        try {
+          const p = await queryProgress(sub.handle);
+          const line = progressLine(p);
+          if (bar) bar.update(p.counters.seeds_done, { info: line.replace(/^\S+ seeds, /, '') });
+          else if (flags.progress !== false && (line !== last && Date.now() - lastAt > 5000)) {
+            err(`progress: ${line}`);
+            last = line;
+            lastAt = Date.now();
+          }
+        } catch {
+          /* the workflow may be between runs (continue-as-new) or finished */
+        }
+      };
+      timer = setInterval(() => void poll(), 1000);
+    }
+    const result = await sub.handle.result();
+    if (timer) clearInterval(timer);
+    if (bar) {
+      bar.update(result.seeds_succeeded + result.seeds_failed);
+      bar.stop();
+    }
+    printResult(result, flags.json);
+    return { exitCode: result.seeds_failed > 0 || result.status !== 'complete' ? 1 : 0, result };
+  } finally {
+    if (timer) clearInterval(timer);
+    bar?.stop();
+    process.removeListener('SIGINT', onSigint);
+    stopWorkers();
+    await workerRun.catch((e) => err(`worker stopped with an error: ${(e as Error).message}`));
+    await nativeConnection.close();
+    await connection.close();
+    await sim?.close();
+  }
+}
+
+export function printResult(r: BatchResult, json = false): void {
+  if (json) {
+    process.stdout.write(`${JSON.stringify(r)}\n`);
+    return;
+  }
+  const lines = [
+    `run ${r.run_id} ${r.status}: ${r.seeds_succeeded}/${r.seeds_total} seeds succeeded, ${r.seeds_failed} failed` +
+      (r.seeds_missing ? `, ${r.seeds_missing} not run` : '') +
+      (r.duplicates_dropped ? `, ${r.duplicates_dropped} duplicate seeds dropped` : ''),
+    `  QA pairs      ${r.qa_count}  ${r.qa_path}`,
+    `  trajectories  ${r.trajectory_count}  ${r.trajectories_path}`,
+    `  statistics    ${r.statistics_path}`,
+  ];
+  if (r.seeds_failed) lines.push(`  failed seeds are listed with their errors in the statistics file`);
+  process.stdout.write(`${lines.join('\n')}\n`);
+}

@@ -1,0 +1,268 @@
+/**
+ * Config, seed and batch-input validation (zod 4). Workflow-safe: the batch workflow validates its input with
+ * this module, so it imports only zod, src/shared and src/domain.
+ *
+ * Every issue reads `path: expected X, got Y`. Each schema below carries its "expected X" phrase as the zod
+ * error message; formatIssues() adds the path and describes the offending value taken from the raw input.
+ */
+import { z } from 'zod';
+import { MODE_TOOLS, SUPPORTED_MODES } from '../shared/constants';
+import type { BatchInput, EnvironmentMode, Seed, SynthesisConfig } from '../shared/types';
+import { describeValue, formatPath, isPlainObject, valueAt } from '../domain/format';
+import { normalizeSeeds, type DuplicateSeed } from '../domain/ids';
+
+export type ParseResult<T> = ({ ok: true } & T) | { ok: false; issues: string[] };
+
+const MODES = ['web', 'math', 'python', 'rag'] as const;
+
+function intAtLeast(min: number, description: string) {
+  const msg = `expected an integer ≥ ${min}`;
+  return z.number({ error: msg }).int({ error: msg }).min(min, { error: msg }).describe(description);
+}
+
+function text(description: string) {
+  // null (e.g. an empty YAML value) counts as "", as the original's truthiness checks did.
+  return z
+    .string({ error: 'expected a string' })
+    .nullable()
+    .transform((v) => v ?? '')
+    .default('')
+    .describe(description);
+}
+
+const qaExampleSchema = z
+  .looseObject({
+    question: z.string({ error: 'expected a string' }),
+    answer: z.string({ error: 'expected a string' }),
+    reasoning: z.string({ error: 'expected a string' }).optional(),
+  })
+  .describe('A QA example; extra keys (e.g. OSWorld `evaluator`) are kept.');
+
+const configShape = {
+  environment_mode: z
+    .enum([...MODES, 'py'], { error: `expected one of ${MODES.join(', ')} (or py)` })
+    .transform((v): EnvironmentMode => (v === 'py' ? 'python' : v))
+    .default('web')
+    .describe('Tool environment: web, math, python (alias py) or rag.'),
+  environment_kwargs: z
+    .record(z.string(), z.unknown(), { error: 'expected an object' })
+    .default({})
+    .describe('Options for the environment, e.g. {"corpus_path": "…"} for rag.'),
+  output_format: z
+    .literal('qa', { error: 'expected "qa" (task/OSWorld output is not supported)' })
+    .default('qa')
+    .describe('Only "qa" is supported.'),
+  available_tools: z
+    .array(z.string({ error: 'expected a tool name' }), { error: 'expected an array of tool names' })
+    .default([])
+    .describe("Tool whitelist; empty = all of the mode's tools."),
+  qa_examples: z
+    .array(qaExampleSchema, { error: 'expected an array of {question, answer, reasoning?}' })
+    .default([])
+    .describe('First 2 go into the action prompt, all into the QA prompt.'),
+  sampling_tips: text('Free-text exploration guidance.'),
+  synthesis_tips: text('Free-text QA-synthesis guidance.'),
+  seed_description: text('What a seed is (e.g. "entity name"); used in the root observation and both prompts.'),
+  model_name: z
+    .string({ error: 'expected a model name' })
+    .min(1, { error: 'expected a non-empty model name' })
+    .default('gpt-4.1-2025-04-14')
+    .describe('Model for action choice (and QA synthesis unless qa_model_name is set).'),
+  max_depth: intAtLeast(1, 'Maximum tree depth.').default(5),
+  branching_factor: intAtLeast(1, 'Children per node while depth < depth_threshold.').default(2),
+  depth_threshold: intAtLeast(0, 'From this depth on, nodes get 1 child.').default(3),
+  max_trajectories: intAtLeast(1, 'Validated but unused, as in the original.').default(5),
+  min_depth: intAtLeast(1, 'Minimum leaf depth for selection (≤ max_depth).').default(2),
+  max_selected_traj: intAtLeast(1, 'Maximum paths (= QAs) per seed.').default(3),
+  max_retries: intAtLeast(1, 'LLM attempts per action slot (temperature 0.7 + 0.1 per retry).').default(3),
+  max_workers: intAtLeast(1, 'Seeds processed concurrently.').default(1),
+  number_of_seed: intAtLeast(1, 'Process only the first N seeds; null = all.').nullable().default(null),
+  tool_calling: z
+    .enum(['native', 'json'], { error: 'expected "native" or "json"' })
+    .default('native')
+    .describe('native: API tool calling; json: ask for a JSON object (the original behaviour).'),
+  qa_model_name: z
+    .string({ error: 'expected a model name or null' })
+    .min(1, { error: 'expected a non-empty model name or null' })
+    .nullable()
+    .default(null)
+    .describe('Model for QA synthesis; null = model_name.'),
+};
+
+/** Valid top-level config keys, in schema order. */
+export const CONFIG_KEYS = Object.keys(configShape) as (keyof typeof configShape)[];
+
+/**
+ * Checks that involve several keys. Run by the schema (so configSchema.parse is complete) and, when the schema
+ * stops early on a type error, again on the raw input by parseConfig, so every problem is reported at once.
+ * Only values that are individually valid are compared; absent keys take their defaults.
+ */
+function crossFieldIssues(c: Record<string, unknown>): { path: (string | number)[]; message: string; value: unknown }[] {
+  const out: { path: (string | number)[]; message: string; value: unknown }[] = [];
+  const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 1;
+  const maxDepth = c.max_depth ?? 5;
+  const minDepth = c.min_depth ?? 2;
+  if (isInt(maxDepth) && isInt(minDepth) && minDepth > maxDepth) {
+    out.push({ path: ['min_depth'], message: `expected ≤ max_depth (${maxDepth})`, value: minDepth });
+  }
+  const rawMode = c.environment_mode ?? 'web';
+  const mode = (rawMode === 'py' ? 'python' : rawMode) as EnvironmentMode;
+  const valid = typeof mode === 'string' ? MODE_TOOLS[mode] : undefined;
+  if (valid && Array.isArray(c.available_tools)) {
+    c.available_tools.forEach((name, i) => {
+      if (typeof name === 'string' && !valid.includes(name)) {
+        out.push({
+          path: ['available_tools', i],
+          message: `expected a ${mode} tool (${valid.join(', ')}); empty available_tools means all of them`,
+          value: name,
+        });
+      }
+    });
+  }
+  return out;
+}
+
+export const configSchema = z.strictObject(configShape).superRefine((c, ctx) => {
+  for (const issue of crossFieldIssues(c as Record<string, unknown>)) {
+    ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message, params: { value: issue.value } });
+  }
+});
+
+// Compile-time check: the schema's output is the shared SynthesisConfig.
+type _ConfigOutputIsSynthesisConfig = z.output<typeof configSchema> extends SynthesisConfig ? true : never;
+const _configCheck: _ConfigOutputIsSynthesisConfig = true;
+void _configCheck;
+
+/**
+ * Turns zod issues into `path: expected X, got Y` lines. `prefix` is prepended to every path
+ * (`config` → `config.max_depth`); `rootLabel` names the value itself when the path is empty.
+ */
+export function formatIssues(
+  issues: readonly z.core.$ZodIssue[],
+  raw: unknown,
+  opts: { prefix?: string; rootLabel: string; validKeys?: (path: readonly PropertyKey[]) => readonly string[] | undefined },
+): string[] {
+  const out: string[] = [];
+  const where = (path: readonly PropertyKey[]) => formatPath(path, opts.prefix ?? '') || opts.rootLabel;
+  for (const issue of issues) {
+    const path = issue.path as PropertyKey[];
+    if (issue.code === 'unrecognized_keys') {
+      const valid = opts.validKeys?.(path);
+      for (const key of issue.keys) {
+        out.push(`${where([...path, key])}: unknown key${valid ? `; valid keys are ${valid.join(', ')}` : ''}`);
+      }
+      continue;
+    }
+    let message = issue.message;
+    if (!message.startsWith('expected')) message = `expected ${message.charAt(0).toLowerCase()}${message.slice(1)}`;
+    let got = describeValue(valueAt(raw, path));
+    const params = (issue as { params?: { value?: unknown } }).params;
+    if (valueAt(raw, path) === undefined && params && 'value' in params) got = `${describeValue(params.value)} (the default)`;
+    out.push(`${where(path)}: ${message}, got ${got}`);
+  }
+  return out;
+}
+
+/** Validates a raw config object and applies the original's defaults. */
+export function parseConfig(raw: unknown): ParseResult<{ config: SynthesisConfig }> {
+  if (!isPlainObject(raw)) {
+    return { ok: false, issues: [`config: expected an object of settings, got ${describeValue(raw)}`] };
+  }
+  const result = configSchema.safeParse(raw);
+  if (result.success) return { ok: true, config: result.data as SynthesisConfig };
+  const issues = formatIssues(result.error.issues, raw, {
+    rootLabel: 'config',
+    validKeys: (p) => (p.length === 0 ? CONFIG_KEYS : undefined),
+  });
+  // A type error elsewhere stops zod before the cross-field refinement; report those problems too.
+  for (const extra of crossFieldIssues(raw)) {
+    const path = formatPath(extra.path);
+    if (issues.some((i) => i.startsWith(`${path}: `))) continue;
+    const value = valueAt(raw, extra.path);
+    issues.push(`${path}: ${extra.message}, got ${value === undefined ? `${describeValue(extra.value)} (the default)` : describeValue(value)}`);
+  }
+  return { ok: false, issues };
+}
+
+function orList(items: readonly string[]): string {
+  return items.length <= 1 ? items.join('') : `${items.slice(0, -1).join(', ')} or ${items[items.length - 1]}`;
+}
+
+/** Problems that make a valid config impossible to run in this release (web tools are not available yet). */
+export function checkRunnable(config: SynthesisConfig): string[] {
+  if (!SUPPORTED_MODES.includes(config.environment_mode)) {
+    return [
+      `environment_mode: ${config.environment_mode} mode needs the ${MODE_TOOLS[config.environment_mode].join('/')} tools, which arrive in a later release; use ${orList(SUPPORTED_MODES)}`,
+    ];
+  }
+  return [];
+}
+
+/** Tools offered for a config: available_tools, or all of the mode's tools when empty (deduplicated). */
+export function resolveTools(config: Pick<SynthesisConfig, 'environment_mode' | 'available_tools'>): string[] {
+  const all = MODE_TOOLS[config.environment_mode];
+  if (config.available_tools.length === 0) return [...all];
+  return [...new Set(config.available_tools.filter((t) => all.includes(t)))];
+}
+
+// ---------------------------------------------------------------- batch input
+
+export const RUN_ID_PATTERN = /^[A-Za-z0-9._-]{1,80}$/;
+
+function isAbsolutePath(p: string): boolean {
+  return p.startsWith('/') || /^[A-Za-z]:[\\/]/.test(p) || p.startsWith('\\\\');
+}
+
+const batchShape = {
+  run_id: z
+    .string({ error: 'expected a run id (1–80 characters from A–Z a–z 0–9 . _ -)' })
+    .regex(RUN_ID_PATTERN, { error: 'expected a run id (1–80 characters from A–Z a–z 0–9 . _ -)' }),
+  config: z.record(z.string(), z.unknown(), { error: 'expected a config object' }),
+  seeds: z.array(z.unknown(), { error: 'expected an array of seeds' }).min(1, { error: 'expected at least one seed' }),
+  output_dir: z
+    .string({ error: 'expected an absolute path' })
+    .min(1, { error: 'expected an absolute path' })
+    .refine(isAbsolutePath, { error: 'expected an absolute path (it is resolved on the worker that writes outputs)' }),
+};
+
+export const BATCH_INPUT_KEYS = Object.keys(batchShape);
+export const batchInputSchema = z.strictObject(batchShape);
+
+/**
+ * Validates the parent workflow's input: its own shape, then the config (issues prefixed `config.`) and the
+ * seeds (`seeds[i]: …`). Everything is reported at once.
+ */
+export function parseBatchInput(
+  raw: unknown,
+): ParseResult<{ input: BatchInput; config: SynthesisConfig; seeds: Seed[]; duplicates: DuplicateSeed[] }> {
+  if (!isPlainObject(raw)) {
+    return { ok: false, issues: [`input: expected an object {run_id, config, seeds, output_dir}, got ${describeValue(raw)}`] };
+  }
+  const issues: string[] = [];
+  const shape = batchInputSchema.safeParse(raw);
+  if (!shape.success) {
+    issues.push(
+      ...formatIssues(shape.error.issues, raw, { rootLabel: 'input', validKeys: (p) => (p.length === 0 ? BATCH_INPUT_KEYS : undefined) }),
+    );
+  }
+  let config: SynthesisConfig | undefined;
+  if (isPlainObject(raw.config)) {
+    const parsed = parseConfig(raw.config);
+    if (parsed.ok) config = parsed.config;
+    else issues.push(...parsed.issues.map((i) => (i.startsWith('config:') ? i : `config.${i}`)));
+  }
+  let seeds: Seed[] = [];
+  let duplicates: DuplicateSeed[] = [];
+  if (Array.isArray(raw.seeds) && raw.seeds.length > 0) {
+    let n: number | null = config?.number_of_seed ?? null;
+    if (!config && isPlainObject(raw.config)) {
+      const rawN = raw.config.number_of_seed;
+      n = typeof rawN === 'number' && Number.isInteger(rawN) && rawN >= 1 ? rawN : null;
+    }
+    const normalized = normalizeSeeds(raw.seeds, n);
+    if (normalized.ok) ({ seeds, duplicates } = normalized);
+    else issues.push(...normalized.issues);
+  }
+  if (issues.length > 0 || !shape.success || !config) return { ok: false, issues };
+  return { ok: true, input: shape.data as BatchInput, config, seeds, duplicates };
+}

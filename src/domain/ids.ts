@@ -1,0 +1,163 @@
+/**
+ * Derived ids (never random) and seed normalisation. Workflow-safe.
+ *
+ * source_id is a content hash, so reordering or inserting seeds never changes an existing seed's id
+ * (the original's index-based id broke resume). trajectory and QA ids keep the original's scheme.
+ */
+import { md5 } from '@noble/hashes/legacy';
+import { bytesToHex } from '@noble/hashes/utils';
+import type { Seed } from '../shared/types';
+import { describeValue, isPlainObject, typeName } from './format';
+
+/**
+ * UTF-8 bytes of a string (lone surrogates become U+FFFD, as TextEncoder). Hand-written so the id code has no
+ * dependency on globals the workflow sandbox may not provide.
+ */
+export function utf8Bytes(text: string): Uint8Array {
+  const out: number[] = [];
+  for (let i = 0; i < text.length; i++) {
+    let cp = text.charCodeAt(i);
+    if (cp >= 0xd800 && cp <= 0xdbff) {
+      const next = i + 1 < text.length ? text.charCodeAt(i + 1) : 0;
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        cp = 0x10000 + ((cp - 0xd800) << 10) + (next - 0xdc00);
+        i++;
+      } else cp = 0xfffd;
+    } else if (cp >= 0xdc00 && cp <= 0xdfff) cp = 0xfffd;
+    if (cp < 0x80) out.push(cp);
+    else if (cp < 0x800) out.push(0xc0 | (cp >> 6), 0x80 | (cp & 0x3f));
+    else if (cp < 0x10000) out.push(0xe0 | (cp >> 12), 0x80 | ((cp >> 6) & 0x3f), 0x80 | (cp & 0x3f));
+    else out.push(0xf0 | (cp >> 18), 0x80 | ((cp >> 12) & 0x3f), 0x80 | ((cp >> 6) & 0x3f), 0x80 | (cp & 0x3f));
+  }
+  return Uint8Array.from(out);
+}
+
+function md5Hex(text: string): string {
+  return bytesToHex(md5(utf8Bytes(text)));
+}
+
+/** Order-independent source id: `src_` + first 12 hex digits of md5(utf8(text)). */
+export function sourceIdFor(text: string): string {
+  return `src_${md5Hex(text).slice(0, 12)}`;
+}
+
+/** The original's id: `src_<4-digit 1-based index>_<md5 hex[:8]>` (kept for compatibility checks). */
+export function legacySourceId(index1: number, text: string): string {
+  return `src_${String(index1).padStart(4, '0')}_${md5Hex(text).slice(0, 8)}`;
+}
+
+export function trajectoryId(sourceId: string, n: number): string {
+  return `${sourceId}_traj_${n}`;
+}
+
+export function qaId(trajId: string, n: number): string {
+  return `${trajId}_qa_${n}`;
+}
+
+/**
+ * A deterministic non-negative 31-bit integer derived from the parts (md5 of their JSON encoding).
+ * Used as the OpenAI `seed` so sibling branches (same prompt) sample differently but reproducibly.
+ */
+export function samplingSeedFor(...parts: (string | number)[]): number {
+  const bytes = md5(utf8Bytes(JSON.stringify(parts)));
+  // bytes[0] & 0x7f keeps the result in [0, 2^31).
+  return ((bytes[0]! & 0x7f) << 24) | (bytes[1]! << 16) | (bytes[2]! << 8) | bytes[3]!;
+}
+
+/** Explicit seed ids: safe in file names and workflow ids. */
+export const SEED_ID_PATTERN = /^[A-Za-z0-9._:-]{1,100}$/;
+const SEED_KEYS = ['text', 'id', 'metadata'] as const;
+
+export interface DuplicateSeed {
+  source_id: string;
+  text: string;
+  /** How many later occurrences were dropped (the first one is kept). */
+  count: number;
+}
+
+export type NormalizeSeedsResult =
+  | { ok: true; seeds: Seed[]; duplicates: DuplicateSeed[] }
+  | { ok: false; issues: string[] };
+
+/** Total number of dropped duplicate occurrences. */
+export function duplicatesDropped(duplicates: readonly DuplicateSeed[]): number {
+  return duplicates.reduce((n, d) => n + d.count, 0);
+}
+
+/**
+ * Validates raw seeds (strings or `{text, id?, metadata?}`), applies `number_of_seed` (first N, as the
+ * original), derives source ids, and collapses duplicates (same id and same text) to the first occurrence.
+ * Issues name the seed's position in the input: `seeds[3]: expected …, got …`.
+ */
+export function normalizeSeeds(raw: readonly unknown[], numberOfSeed: number | null): NormalizeSeedsResult {
+  const issues: string[] = [];
+  const list = numberOfSeed == null ? raw : raw.slice(0, numberOfSeed);
+  if (list.length === 0) return { ok: false, issues: ['seeds: expected at least one seed, got an empty array'] };
+  const seeds: Seed[] = [];
+  const firstIndex = new Map<string, { index: number; text: string; seedPos: number }>();
+  const dupCounts = new Map<string, number>();
+
+  list.forEach((item, i) => {
+    const at = `seeds[${i}]`;
+    let text: string;
+    let id: string | undefined;
+    let metadata: Record<string, unknown> | undefined;
+    if (typeof item === 'string') {
+      text = item;
+    } else if (isPlainObject(item)) {
+      const unknownKeys = Object.keys(item).filter((k) => !(SEED_KEYS as readonly string[]).includes(k));
+      for (const k of unknownKeys) issues.push(`${at}.${k}: unknown key; valid keys are ${SEED_KEYS.join(', ')}`);
+      if (typeof item.text !== 'string') {
+        issues.push(`${at}.text: expected a non-empty string, got ${describeValue(item.text)}`);
+        return;
+      }
+      text = item.text;
+      if (item.id !== undefined) {
+        if (typeof item.id !== 'string' || !SEED_ID_PATTERN.test(item.id)) {
+          issues.push(
+            `${at}.id: expected 1–100 characters from A–Z a–z 0–9 . _ : - (it names files and workflows), got ${describeValue(item.id)}`,
+          );
+          return;
+        }
+        id = item.id;
+      }
+      if (item.metadata !== undefined) {
+        if (!isPlainObject(item.metadata)) {
+          issues.push(`${at}.metadata: expected an object, got ${describeValue(item.metadata)}`);
+          return;
+        }
+        metadata = item.metadata;
+      }
+      if (unknownKeys.length > 0) return;
+    } else {
+      issues.push(`${at}: expected a non-empty string or {text, id?, metadata?}, got ${typeName(item)}`);
+      return;
+    }
+    if (text.trim().length === 0) {
+      const where = typeof item === 'string' ? at : `${at}.text`;
+      issues.push(`${where}: expected a non-empty string, got ${describeValue(text)}`);
+      return;
+    }
+    const source_id = id ?? sourceIdFor(text);
+    const first = firstIndex.get(source_id);
+    if (first) {
+      if (first.text === text) {
+        dupCounts.set(source_id, (dupCounts.get(source_id) ?? 0) + 1);
+      } else {
+        issues.push(
+          `${at}: id "${source_id}" is already used by seeds[${first.index}] with different text; give each seed a unique id`,
+        );
+      }
+      return;
+    }
+    firstIndex.set(source_id, { index: i, text, seedPos: seeds.length });
+    seeds.push(metadata ? { source_id, text, metadata } : { source_id, text });
+  });
+
+  if (issues.length > 0) return { ok: false, issues };
+  const duplicates: DuplicateSeed[] = [...dupCounts.entries()]
+    .map(([source_id, count]) => ({ source_id, text: firstIndex.get(source_id)!.text, count, pos: firstIndex.get(source_id)!.seedPos }))
+    .sort((a, b) => a.pos - b.pos)
+    .map(({ source_id, text, count }) => ({ source_id, text, count }));
+  return { ok: true, seeds, duplicates };
+}

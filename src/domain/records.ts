@@ -1,0 +1,66 @@
+/** Output records, key order compatible with the original (spec §3). Workflow-safe. */
+import type { EnvironmentMode, QaRecord, TrajectoryRecord, TreeNode } from '../shared/types';
+import type { SelectedPath } from './selection';
+
+export function buildQaRecord(args: {
+  question: string;
+  answer: string;
+  reasoning_steps: unknown[];
+  trajectory_id: string;
+  source_id: string;
+  qa_id: string;
+  seed_data: string;
+  seed_description: string;
+  trajectory_depth: number;
+  /** ISO timestamp, passed in (workflow time), never read from a clock here. */
+  synthesis_date: string;
+  environment_mode: EnvironmentMode;
+  /** QA-synthesis attempts used for this record (HEAD's `qa_synthesis_attempts`). */
+  attempts: number;
+}): QaRecord {
+  return {
+    question: args.question,
+    answer: args.answer,
+    trajectory_id: args.trajectory_id,
+    reasoning_steps: args.reasoning_steps,
+    source_id: args.source_id,
+    qa_id: args.qa_id,
+    metadata: {
+      seed_data: args.seed_data,
+      seed_description: args.seed_description,
+      trajectory_depth: args.trajectory_depth,
+      synthesis_date: args.synthesis_date,
+      environment_mode: args.environment_mode,
+      qa_synthesis_attempts: args.attempts,
+    },
+  };
+}
+
+/** A node in the original's field order (plus `is_error` when set). */
+export function nodeRecord(n: TreeNode): TreeNode {
+  const out: TreeNode = {
+    node_id: n.node_id,
+    observation: n.observation,
+    intent: n.intent,
+    action: n.action ? { tool_name: n.action.tool_name, parameters: n.action.parameters } : null,
+    parent_id: n.parent_id,
+    children_ids: [...n.children_ids],
+    depth: n.depth,
+  };
+  if (n.is_error !== undefined) out.is_error = n.is_error;
+  return out;
+}
+
+export function buildTrajectoryRecord(sel: SelectedPath, source_id: string, seed_data: string): TrajectoryRecord {
+  return {
+    trajectory_id: sel.trajectory_id,
+    source_id,
+    seed_data,
+    total_depth: sel.path.length,
+    nodes: sel.path.map(nodeRecord),
+    score: sel.score,
+  };
+}
+
+/** Re-exported for callers that build a seed's records and counters together. */
+export { emptySeedCounters } from './statistics';

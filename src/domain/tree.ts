@@ -1,0 +1,179 @@
+/**
+ * The original's trajectory-tree sampler (spec §1.4) as a pure async driver. The LLM call and the tool call
+ * are injected, so a workflow can pass activity proxies and a test can pass fakes. Workflow-safe.
+ *
+ * Expansion is recursive depth-first and strictly sequential (each effect is awaited before the next one
+ * starts), so the node ids and the order of effects are deterministic for a given sequence of results.
+ */
+import type { ChooseActionResult, Observation, PathStep, SynthesisConfig, ToolAction, TreeNode } from '../shared/types';
+import { samplingSeedFor } from './ids';
+
+export const ROOT_NODE_ID = 'd0_t0_b0';
+export const ROOT_INTENT = 'Start exploration';
+
+export interface ChooseActionRequest {
+  /** Root → current, excluding the root and the current node. */
+  history: PathStep[];
+  current: TreeNode;
+  branch: number;
+  /** 0-based attempt number within this action slot. */
+  attempt: number;
+  temperature: number;
+  samplingSeed: number;
+}
+
+export interface TreeSamplerDeps {
+  chooseAction(req: ChooseActionRequest): Promise<ChooseActionResult>;
+  runTool(action: ToolAction, node: { depth: number; branch: number }): Promise<Observation>;
+  /** Progress hook, called synchronously after each node (root included) is created. */
+  onNode?(node: TreeNode, totalNodes: number): void;
+}
+
+export type TreeSamplerConfig = Pick<
+  SynthesisConfig,
+  'max_depth' | 'branching_factor' | 'depth_threshold' | 'max_retries' | 'seed_description'
+>;
+
+export interface SampledTree {
+  /** Creation order, root first. */
+  nodes: TreeNode[];
+  /** chooseAction calls made (successful or not). */
+  llm_calls: number;
+  /** chooseAction results with ok:false. */
+  llm_failed_outputs: number;
+  /** Reason key → count, over all failed chooseAction results (see reasonKey). */
+  failed_output_reasons: Record<string, number>;
+  input_tokens: number;
+  output_tokens: number;
+  /** Reason key of the last failed attempt → number of branches skipped for it. */
+  skipped_branches: Record<string, number>;
+  /** Tool name → executions. */
+  tool_calls: Record<string, number>;
+  /** Tool name → executions whose observation was flagged as an error. */
+  tool_errors: Record<string, number>;
+}
+
+/**
+ * The stable statistics key of a reason: the text before the first colon (`unknown_tool: foo` → `unknown_tool`).
+ * Details after the colon vary (tool names, parser messages) and would explode the key space.
+ */
+export function reasonKey(reason: string): string {
+  const i = reason.indexOf(':');
+  const key = (i === -1 ? reason : reason.slice(0, i)).trim();
+  return key || 'unknown';
+}
+
+/** Temperature of attempt n (0-based): 0.7 + 0.1·n, rounded to one decimal (no 0.7999999). */
+export function actionTemperature(attempt: number): number {
+  return Math.round((0.7 + 0.1 * attempt) * 10) / 10;
+}
+
+/** Root observation, as the original. */
+export function rootObservation(seedText: string, seedDescription: string): string {
+  return seedDescription ? `Starting point (${seedDescription}): ${seedText}` : `Starting point: ${seedText}`;
+}
+
+/** Tree size without failures: N = Σ_{k=1..D} b^min(k,t) non-root nodes, L = b^min(t,D) leaves (all at depth D). */
+export function expectedTreeSize(maxDepth: number, branching: number, threshold: number): { nodes: number; leaves: number } {
+  let nodes = 0;
+  for (let k = 1; k <= maxDepth; k++) nodes += branching ** Math.min(k, threshold);
+  return { nodes, leaves: branching ** Math.min(threshold, maxDepth) };
+}
+
+function inc(rec: Record<string, number>, key: string, by = 1): void {
+  rec[key] = (rec[key] ?? 0) + by;
+}
+
+function stepOf(node: TreeNode): PathStep {
+  return {
+    intent: node.intent,
+    tool_name: node.action?.tool_name ?? '',
+    parameters: node.action?.parameters ?? {},
+    observation: node.observation,
+  };
+}
+
+export async function sampleTree(opts: {
+  config: TreeSamplerConfig;
+  seedText: string;
+  sourceId: string;
+  deps: TreeSamplerDeps;
+}): Promise<SampledTree> {
+  const { config, seedText, sourceId, deps } = opts;
+  const out: SampledTree = {
+    nodes: [],
+    llm_calls: 0,
+    llm_failed_outputs: 0,
+    failed_output_reasons: {},
+    input_tokens: 0,
+    output_tokens: 0,
+    skipped_branches: {},
+    tool_calls: {},
+    tool_errors: {},
+  };
+  const root: TreeNode = {
+    node_id: ROOT_NODE_ID,
+    observation: rootObservation(seedText, config.seed_description),
+    intent: ROOT_INTENT,
+    action: null,
+    parent_id: null,
+    children_ids: [],
+    depth: 0,
+  };
+  out.nodes.push(root);
+  deps.onNode?.(root, out.nodes.length);
+
+  const expand = async (current: TreeNode, history: PathStep[]): Promise<void> => {
+    const d = current.depth;
+    if (d >= config.max_depth) return;
+    const branches = d < config.depth_threshold ? config.branching_factor : 1;
+    for (let branch = 0; branch < branches; branch++) {
+      let chosen: { intent: string; action: ToolAction } | null = null;
+      let lastReason = 'no_attempt';
+      for (let attempt = 0; attempt < config.max_retries; attempt++) {
+        const result = await deps.chooseAction({
+          history,
+          current,
+          branch,
+          attempt,
+          temperature: actionTemperature(attempt),
+          samplingSeed: samplingSeedFor(sourceId, current.node_id, branch, attempt),
+        });
+        out.llm_calls += 1;
+        out.input_tokens += result.usage?.input_tokens ?? 0;
+        out.output_tokens += result.usage?.output_tokens ?? 0;
+        if (result.ok) {
+          chosen = { intent: result.intent, action: result.action };
+          break;
+        }
+        out.llm_failed_outputs += 1;
+        lastReason = result.reason;
+        inc(out.failed_output_reasons, reasonKey(result.reason));
+      }
+      if (!chosen) {
+        inc(out.skipped_branches, reasonKey(lastReason));
+        continue;
+      }
+      const obs = await deps.runTool(chosen.action, { depth: d + 1, branch });
+      inc(out.tool_calls, chosen.action.tool_name);
+      if (obs.error) inc(out.tool_errors, chosen.action.tool_name);
+      const child: TreeNode = {
+        node_id: `d${d + 1}_t${out.nodes.length}_b${branch}`,
+        observation: obs.text,
+        intent: chosen.intent,
+        action: chosen.action,
+        parent_id: current.node_id,
+        children_ids: [],
+        depth: d + 1,
+        is_error: !!obs.error,
+      };
+      out.nodes.push(child);
+      current.children_ids.push(child.node_id);
+      deps.onNode?.(child, out.nodes.length);
+      await expand(child, current.parent_id === null ? [] : [...history, stepOf(current)]);
+    }
+  };
+
+  await expand(root, []);
+  return out;
+}

@@ -1,0 +1,194 @@
+/**
+ * Tool registry: looks tools up by name, exposes their JSON Schemas to the model and executes calls with
+ * validated arguments. Bad arguments and tool exceptions become error observations the agent can react to;
+ * configuration problems (unknown tool, missing corpus) are thrown as non-retryable ApplicationFailures.
+ */
+import { ApplicationFailure } from '@temporalio/common';
+import { z } from 'zod';
+import { FailureType, MAX_OBSERVATION_CHARS } from '../shared/constants';
+import type { Observation, ToolSchema } from '../shared/types';
+import { calculatorTool } from './calculator';
+import { localSearchTool } from './local-search';
+import { pythonInterpreterTool } from './python-interpreter';
+import type { ToolContext, ToolDefinition } from './tool';
+
+const TOOLS: ReadonlyMap<string, ToolDefinition> = new Map<string, ToolDefinition>(
+  [calculatorTool, pythonInterpreterTool, localSearchTool].map((t) => [t.name, t as ToolDefinition]),
+);
+
+/** Tools of the original that are not implemented in this release. */
+export const LATER_TOOLS: readonly string[] = ['web_search', 'web_visit'];
+
+/** Names of the implemented tools. */
+export function toolNames(): string[] {
+  return [...TOOLS.keys()];
+}
+
+/** The tool named `name`; throws a non-retryable `ToolUnavailable` failure for web tools and unknown names. */
+export function getTool(name: string): ToolDefinition {
+  const tool = TOOLS.get(name);
+  if (tool) return tool;
+  if (LATER_TOOLS.includes(name)) {
+    throw ApplicationFailure.create({
+      message: `Tool ${name} is not available yet: web tools (web_search, web_visit) arrive in a later release. ` +
+        `Use environment_mode math, python or rag (tools: ${toolNames().join(', ')}).`,
+      type: FailureType.ToolUnavailable,
+      nonRetryable: true,
+    });
+  }
+  throw ApplicationFailure.create({
+    message: `Unknown tool ${JSON.stringify(name)}: expected one of ${toolNames().join(', ')}`,
+    type: FailureType.ToolUnavailable,
+    nonRetryable: true,
+  });
+}
+
+const schemaCache = new Map<string, ToolSchema>();
+
+/** JSON Schemas (input side: defaults are optional) of the named tools, as offered to the model. */
+export function toolSchemas(names: string[]): ToolSchema[] {
+  return names.map((name) => {
+    const cached = schemaCache.get(name);
+    if (cached) return structuredClone(cached);
+    const tool = getTool(name);
+    const json = z.toJSONSchema(tool.schema, { io: 'input' }) as Record<string, unknown>;
+    delete json.$schema;
+    const schema: ToolSchema = { name: tool.name, description: tool.description, parameters: { ...json, type: 'object' } };
+    schemaCache.set(name, schema);
+    return structuredClone(schema);
+  });
+}
+
+// ------------------------------------------------------------------------------------------- arguments
+
+function describeValue(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return `an array of ${v.length}`;
+  if (typeof v === 'string') return `string ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v)}`;
+  if (typeof v === 'object') return 'an object';
+  return `${typeof v} ${String(v)}`;
+}
+
+function pathText(path: readonly PropertyKey[]): string {
+  if (path.length === 0) return '(arguments)';
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`)).join('');
+}
+
+function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let cur: unknown = root;
+  for (const p of path) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<PropertyKey, unknown>)[p];
+  }
+  return cur;
+}
+
+function bound(issue: { origin?: string; minimum?: unknown; maximum?: unknown; inclusive?: boolean }, small: boolean): string {
+  const n = small ? issue.minimum : issue.maximum;
+  const rel = small ? (issue.inclusive === false ? 'more than' : 'at least') : issue.inclusive === false ? 'fewer than' : 'at most';
+  if (issue.origin === 'array' || issue.origin === 'set') return `${rel} ${String(n)} item(s)`;
+  if (issue.origin === 'string') return `${rel} ${String(n)} character(s)`;
+  const op = small ? (issue.inclusive === false ? '>' : '≥') : issue.inclusive === false ? '<' : '≤';
+  return `a number ${op} ${String(n)}`;
+}
+
+function actualSize(v: unknown): string {
+  if (Array.isArray(v)) return `${v.length} item(s)`;
+  if (typeof v === 'string') return `${v.length} character(s)`;
+  return describeValue(v);
+}
+
+/** `path: expected X, got Y` for each zod issue. */
+export function formatIssues(issues: readonly z.core.$ZodIssue[], raw: unknown): string {
+  return issues
+    .map((issue) => {
+      const where = pathText(issue.path);
+      const actual = valueAt(raw, issue.path);
+      switch (issue.code) {
+        case 'invalid_type':
+          return `${where}: expected ${issue.expected}, got ${describeValue(actual)}`;
+        case 'too_small':
+          return `${where}: expected ${bound(issue, true)}, got ${actualSize(actual)}`;
+        case 'too_big':
+          return `${where}: expected ${bound(issue, false)}, got ${actualSize(actual)}`;
+        case 'invalid_value':
+          return `${where}: expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}, got ${describeValue(actual)}`;
+        default:
+          return `${where}: ${issue.message}`;
+      }
+    })
+    .join('; ');
+}
+
+/**
+ * Light, schema-driven repairs of common model mistakes at the top level (as the original's HEAD did):
+ * a numeric string for a number/integer parameter becomes a number; a bare string for an array-of-strings
+ * parameter becomes a one-element array. Everything else is left to validation.
+ */
+export function coerceArguments(parameters: Record<string, unknown>, raw: unknown): unknown {
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return raw;
+  const props = (parameters.properties ?? {}) as Record<string, { type?: unknown; items?: { type?: unknown } }>;
+  const out: Record<string, unknown> = { ...(raw as Record<string, unknown>) };
+  for (const [key, value] of Object.entries(out)) {
+    const prop = props[key];
+    if (!prop) continue;
+    if ((prop.type === 'integer' || prop.type === 'number') && typeof value === 'string' && /^\s*-?\d+(\.\d+)?\s*$/.test(value)) {
+      out[key] = Number(value);
+    } else if (prop.type === 'array' && prop.items?.type === 'string' && typeof value === 'string') {
+      out[key] = [value];
+    }
+  }
+  return out;
+}
+
+/**
+ * Caps observation text at `max` characters. Keeps the head (¾) and the tail (¼) around a marker saying how much
+ * was dropped, so trailing status lines (`[exit code 1]`, a traceback's last line) survive.
+ */
+export function capObservation(text: string, max = MAX_OBSERVATION_CHARS): Observation {
+  if (text.length <= max) return { text };
+  const marker = (n: number) => `\n[… ${n} characters truncated …]\n`;
+  const isHigh = (i: number) => i > 0 && text.charCodeAt(i - 1) >= 0xd800 && text.charCodeAt(i - 1) <= 0xdbff;
+  let head = 0;
+  let tailStart = text.length;
+  let markerLen = marker(text.length).length;
+  // The marker's length depends on the count it reports: settle it in a couple of rounds.
+  for (let round = 0; round < 3; round++) {
+    const budget = Math.max(0, max - markerLen);
+    head = Math.floor((budget * 3) / 4);
+    tailStart = text.length - (budget - head);
+    if (isHigh(head)) head--; // don't split a surrogate pair
+    if (isHigh(tailStart)) tailStart++;
+    const len = marker(tailStart - head).length;
+    if (len === markerLen) break;
+    markerLen = len;
+  }
+  const dropped = tailStart - head;
+  return { text: text.slice(0, head) + marker(dropped) + text.slice(tailStart), truncated_chars: dropped };
+}
+
+/**
+ * Runs one tool call. Invalid arguments → `{error: true, text: "Invalid arguments for <tool>: …"}`; a tool
+ * exception → `{error: true, text: "[Error] <tool>: <message>"}`; text capped at MAX_OBSERVATION_CHARS.
+ * ApplicationFailures (configuration problems, unknown tools) are thrown, not observed.
+ */
+export async function executeTool(name: string, rawArgs: unknown, ctx: ToolContext): Promise<Observation> {
+  const tool = getTool(name);
+  const [schema] = toolSchemas([name]);
+  const args = coerceArguments(schema!.parameters, rawArgs ?? {});
+  const parsed = tool.schema.safeParse(args);
+  if (!parsed.success) {
+    return { ...capObservation(`Invalid arguments for ${name}: ${formatIssues(parsed.error.issues, args)}`), error: true };
+  }
+  let result: { text: string; error?: boolean };
+  try {
+    result = await tool.execute(parsed.data, ctx);
+  } catch (err) {
+    if (err instanceof ApplicationFailure) throw err;
+    const msg = err instanceof Error ? err.message : String(err);
+    return { ...capObservation(`[Error] ${name}: ${msg}`), error: true };
+  }
+  const obs = capObservation(result.text);
+  return result.error ? { ...obs, error: true } : obs;
+}

@@ -1,0 +1,133 @@
+/**
+ * Worker bootstrap. One process serves up to four task queues derived from a base name (default `qasynth`):
+ *   <base>         workflows (synthesizeBatch, synthesizeSeed)
+ *   <base>-llm     LLM activities — their own queue so a server-side rate limit applies across workers
+ *   <base>-tools   tool activities
+ *   <base>-output  file-writing activities — only where the output folder is (`--no-output` elsewhere)
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type OpenAI from 'openai';
+import { bundleWorkflowCode, DefaultLogger, Worker, type NativeConnection } from '@temporalio/worker';
+import { installRuntime } from './runtime';
+import { taskQueues } from '../shared/constants';
+import { createLlmActivities } from '../activities/llm';
+import { createToolActivities } from '../activities/tools';
+import { createOutputActivities } from '../activities/outputs';
+import { createOpenAiClient } from '../llm/client';
+
+export interface WorkerRoles {
+  workflows: boolean;
+  llm: boolean;
+  tools: boolean;
+  output: boolean;
+}
+
+export const ALL_ROLES: WorkerRoles = { workflows: true, llm: true, tools: true, output: true };
+
+export interface WorkerConcurrency {
+  /** Concurrent LLM calls in this process. */
+  llm: number;
+  /** Concurrent tool calls in this process (the python tool starts a process per call). */
+  tools: number;
+  /** Workflow executions kept in memory (sticky cache). */
+  cachedWorkflows: number;
+}
+
+export const DEFAULT_CONCURRENCY: WorkerConcurrency = { llm: 64, tools: 8, cachedWorkflows: 400 };
+
+let bundlePromise: Promise<{ code: string }> | null = null;
+/** The workflow bundle: prebuilt `dist/workflow-bundle.js` when present (npm run build), else bundled now. */
+export function workflowBundle(): Promise<{ code: string }> {
+  if (!bundlePromise) {
+    const prebuilt = path.join(__dirname, '..', 'workflow-bundle.js');
+    if (__filename.endsWith('.js') && fs.existsSync(prebuilt)) {
+      bundlePromise = Promise.resolve({ code: fs.readFileSync(prebuilt, 'utf8') });
+    } else {
+      bundlePromise = bundleWorkflowCode({
+        workflowsPath: require.resolve('../workflows'),
+        logger: new DefaultLogger('WARN'),
+      });
+    }
+  }
+  return bundlePromise;
+}
+
+export interface CreateWorkersOptions {
+  connection: NativeConnection;
+  namespace: string;
+  taskQueue: string;
+  roles?: WorkerRoles;
+  concurrency?: Partial<WorkerConcurrency>;
+  /** OpenAI-compatible client factory; defaults to one built from the environment on first use. */
+  llmClient?: () => OpenAI;
+}
+
+export async function createWorkers(opts: CreateWorkersOptions): Promise<Worker[]> {
+  installRuntime();
+  const roles = opts.roles ?? ALL_ROLES;
+  const c = { ...DEFAULT_CONCURRENCY, ...opts.concurrency };
+  const q = taskQueues(opts.taskQueue);
+  const common = { connection: opts.connection, namespace: opts.namespace };
+  let client: OpenAI | null = null;
+  const llmClient = opts.llmClient ?? (() => (client ??= createOpenAiClient()));
+  const workers: Promise<Worker>[] = [];
+  if (roles.workflows) {
+    workers.push(
+      Worker.create({
+        ...common,
+        taskQueue: q.workflow,
+        workflowBundle: await workflowBundle(),
+        maxCachedWorkflows: c.cachedWorkflows,
+      }),
+    );
+  }
+  if (roles.llm) {
+    workers.push(
+      Worker.create({
+        ...common,
+        taskQueue: q.llm,
+        activities: createLlmActivities({ client: llmClient }),
+        maxConcurrentActivityTaskExecutions: c.llm,
+      }),
+    );
+  }
+  if (roles.tools) {
+    workers.push(
+      Worker.create({
+        ...common,
+        taskQueue: q.tools,
+        activities: createToolActivities(),
+        maxConcurrentActivityTaskExecutions: c.tools,
+      }),
+    );
+  }
+  if (roles.output) {
+    workers.push(
+      Worker.create({
+        ...common,
+        taskQueue: q.output,
+        activities: createOutputActivities(),
+        maxConcurrentActivityTaskExecutions: 16,
+      }),
+    );
+  }
+  return Promise.all(workers);
+}
+
+/** Runs workers until `stop` resolves or any of them stops, then shuts all of them down. */
+export async function runWorkers(workers: Worker[], stop?: Promise<unknown>): Promise<void> {
+  const shutdownAll = () => {
+    for (const w of workers) {
+      try {
+        if (w.getState() === 'RUNNING') w.shutdown();
+      } catch {
+        /* already stopping */
+      }
+    }
+  };
+  void stop?.then(shutdownAll);
+  const results = await Promise.allSettled(workers.map((w) => w.run().finally(shutdownAll)));
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}

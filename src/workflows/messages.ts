@@ -1,0 +1,12 @@
+/** Queries, signals and updates of `synthesizeBatch`; importable by clients (the CLI) and workflows alike. */
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { BatchProgress } from '../shared/types';
+
+/** Current counters, running seeds, pause state. */
+export const progressQuery = defineQuery<BatchProgress>('progress');
+/** Stop launching new seeds; running seeds finish. */
+export const pauseSignal = defineSignal('pause');
+/** Launch seeds again after `pause`. */
+export const resumeSignal = defineSignal('resume');
+/** Change how many seeds run at once; returns the previous value. Rejects values outside 1..1000. */
+export const setMaxWorkersUpdate = defineUpdate<number, [number]>('setMaxWorkers');

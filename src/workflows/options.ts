@@ -1,0 +1,47 @@
+/**
+ * Activity timeouts and retry policies, each with the reason for its value.
+ * Changing these does not change a workflow's command sequence, so running batches replay fine.
+ */
+import type { ActivityOptions } from '@temporalio/workflow';
+import { NON_RETRYABLE_TYPES } from '../shared/constants';
+
+/** LLM calls: slow models take minutes; heartbeats every few seconds let a dead worker's call be retried after 20 s, not 5 min. */
+export const LLM_ACTIVITY: ActivityOptions = {
+  startToCloseTimeout: '5 minutes',
+  heartbeatTimeout: '20 seconds',
+  retry: {
+    initialInterval: '2 seconds', // 429s carry their own delay (nextRetryDelay); this is for 5xx/timeouts
+    backoffCoefficient: 2,
+    maximumInterval: '2 minutes', // never wait longer than a provider's usual rate-limit window
+    maximumAttempts: 20, // a long outage fails the seed (recorded); resubmitting resumes it
+    nonRetryableErrorTypes: NON_RETRYABLE_TYPES,
+  },
+};
+
+/** Tool calls: local tools finish in seconds; the python tool has its own wall-clock limit below this. */
+export const TOOL_ACTIVITY: ActivityOptions = {
+  startToCloseTimeout: '2 minutes',
+  heartbeatTimeout: '20 seconds',
+  retry: {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumInterval: '1 minute',
+    maximumAttempts: 10, // tool errors are observations; only infrastructure failures retry
+    nonRetryableErrorTypes: NON_RETRYABLE_TYPES,
+  },
+};
+
+/** Output writes: local file I/O; retried on e.g. a full disk until someone frees space. */
+export const OUTPUT_ACTIVITY: ActivityOptions = {
+  startToCloseTimeout: '2 minutes',
+  retry: {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumInterval: '1 minute',
+    maximumAttempts: 30,
+    nonRetryableErrorTypes: NON_RETRYABLE_TYPES,
+  },
+};
+
+/** The parent continues as new when the server suggests it, or at this many events as a safety net. */
+export const CONTINUE_AS_NEW_EVENTS = 8000;

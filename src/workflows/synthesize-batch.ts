@@ -1,0 +1,270 @@
+/**
+ * `synthesizeBatch`: one run. Validates its input, records a run manifest, keeps at most `max_workers`
+ * `synthesizeSeed` children running, continues as new (after draining its children) when the server
+ * suggests it, and finally writes the output files from the seeds' durable results.
+ */
+import {
+  ApplicationFailure,
+  CancellationScope,
+  ChildWorkflowFailure,
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  executeChild,
+  isCancellation,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { OutputActivities } from '../activities/outputs';
+import { FailureType, seedWorkflowId, taskQueues } from '../shared/constants';
+import { ModeAttr, RunIdAttr, StatusAttr } from '../shared/search-attributes';
+import type {
+  BatchCarry,
+  BatchCounters,
+  BatchInput,
+  BatchProgress,
+  BatchResult,
+  Seed,
+  SeedSummary,
+  SynthesisConfig,
+} from '../shared/types';
+import { checkRunnable, parseBatchInput } from '../config/schema';
+import { CONTINUE_AS_NEW_EVENTS, OUTPUT_ACTIVITY } from './options';
+import { pauseSignal, progressQuery, resumeSignal, setMaxWorkersUpdate } from './messages';
+import { rootMessage, synthesizeSeed } from './synthesize-seed';
+
+export const MAX_WORKERS_LIMIT = 1000;
+
+function emptyCounters(): BatchCounters {
+  return {
+    seeds_done: 0,
+    seeds_succeeded: 0,
+    seeds_failed: 0,
+    seeds_cached: 0,
+    qa: 0,
+    trajectories: 0,
+    llm_calls: 0,
+    tool_calls: 0,
+  };
+}
+
+/** `YYYYmmdd_HHMMSS` (UTC) of the batch start: names the output files the same on every retry. */
+export function fileTimestamp(ms: number): string {
+  const d = new Date(ms);
+  const p = (n: number) => String(n).padStart(2, '0');
+  return (
+    `${d.getUTCFullYear()}${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}_` +
+    `${p(d.getUTCHours())}${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}`
+  );
+}
+
+function invalidInput(issues: string[]): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: FailureType.InvalidInput,
+    nonRetryable: true,
+    message: `invalid batch input:\n${issues.map((i) => `  ${i}`).join('\n')}`,
+    details: [issues],
+  });
+}
+
+export async function synthesizeBatch(input: BatchInput, carry?: BatchCarry): Promise<BatchResult> {
+  const parsed = parseBatchInput(input);
+  if (!parsed.ok) throw invalidInput(parsed.issues);
+  const config: SynthesisConfig = parsed.config;
+  const seeds: Seed[] = parsed.seeds;
+  const notRunnable = checkRunnable(config);
+  if (notRunnable.length) throw invalidInput(notRunnable.map((i) => `config.${i}`));
+
+  const { run_id, output_dir } = input;
+  const output = proxyActivities<OutputActivities>({
+    ...OUTPUT_ACTIVITY,
+    taskQueue: taskQueues(workflowInfo().taskQueue).output,
+  });
+  const state: BatchCarry = carry ?? {
+    next_index: 0,
+    started_at_ms: workflowInfo().startTime.getTime(),
+    counters: emptyCounters(),
+    paused: false,
+    max_workers: config.max_workers,
+    prepared: false,
+  };
+  const running = new Map<string, string>(); // source_id → seed text (for the UI)
+  let phase: BatchProgress['phase'] = state.prepared ? 'running' : 'preparing';
+
+  const progress = (): BatchProgress => ({
+    run_id,
+    mode: config.environment_mode,
+    seeds_total: seeds.length,
+    running: [...running.keys()],
+    paused: state.paused,
+    max_workers: state.max_workers,
+    counters: state.counters,
+    phase,
+  });
+  const showDetails = () => {
+    const c = state.counters;
+    setCurrentDetails(
+      `**${phase}**${state.paused ? ' (paused)' : ''} — ${c.seeds_done}/${seeds.length} seeds ` +
+        `(${c.seeds_failed} failed), ${c.qa} QA, ${running.size}/${state.max_workers} running`,
+    );
+  };
+  setHandler(progressQuery, progress);
+  setHandler(pauseSignal, () => {
+    state.paused = true;
+    showDetails();
+  });
+  setHandler(resumeSignal, () => {
+    state.paused = false;
+    showDetails();
+  });
+  setHandler(
+    setMaxWorkersUpdate,
+    (n: number) => {
+      const previous = state.max_workers;
+      state.max_workers = n;
+      showDetails();
+      return previous;
+    },
+    {
+      validator: (n: number) => {
+        if (!Number.isInteger(n) || n < 1 || n > MAX_WORKERS_LIMIT) {
+          throw new Error(`max_workers: expected an integer 1..${MAX_WORKERS_LIMIT}, got ${JSON.stringify(n)}`);
+        }
+      },
+    },
+  );
+
+  upsertSearchAttributes([
+    { key: RunIdAttr, value: run_id },
+    { key: ModeAttr, value: config.environment_mode },
+    { key: StatusAttr, value: 'running' },
+  ]);
+
+  if (!state.prepared) {
+    await output.prepareRun({
+      run_id,
+      output_dir,
+      config,
+      seeds,
+      duplicates_dropped: parsed.duplicates.reduce((n, d) => n + d.count - 1, 0),
+      started_at: new Date(state.started_at_ms).toISOString(),
+    });
+    state.prepared = true;
+    phase = 'running';
+  }
+  showDetails();
+
+  const record = (s: SeedSummary) => {
+    const c = state.counters;
+    c.seeds_done += 1;
+    if (s.status === 'succeeded') c.seeds_succeeded += 1;
+    else c.seeds_failed += 1;
+    if (s.cached) c.seeds_cached += 1;
+    c.qa += s.qa_count;
+    c.trajectories += s.trajectory_count;
+    c.llm_calls += s.llm_calls;
+    c.tool_calls += s.tool_calls;
+    showDetails();
+  };
+
+  const launch = (seed: Seed, index: number): Promise<void> => {
+    running.set(seed.source_id, seed.text);
+    return executeChild(synthesizeSeed, {
+      workflowId: seedWorkflowId(run_id, seed.source_id),
+      args: [{ run_id, config, seed, index, output_dir }],
+      staticSummary: seed.text.length > 120 ? `${seed.text.slice(0, 117)}...` : seed.text,
+      typedSearchAttributes: [
+        { key: RunIdAttr, value: run_id },
+        { key: ModeAttr, value: config.environment_mode },
+        { key: StatusAttr, value: 'running' },
+      ],
+    })
+      .then(record, async (err: unknown) => {
+        if (isCancellation(err) || (err instanceof ChildWorkflowFailure && isCancellation(err.cause))) throw err;
+        // The child could not record its own failure (timeout, termination, bug): record it here.
+        const error = rootMessage(err);
+        const summary = await output.writeSeedResult({
+          output_dir,
+          result: {
+            run_id,
+            source_id: seed.source_id,
+            index,
+            seed_data: seed.text,
+            status: 'failed',
+            error,
+            started_at: new Date().toISOString(),
+            finished_at: new Date().toISOString(),
+            qas: [],
+            trajectories: [],
+            counters: {
+              llm_calls: 0, llm_failed_outputs: 0, input_tokens: 0, output_tokens: 0, tool_calls: {},
+              tool_errors: {}, skipped_branches: {}, nodes: 0, leaves: 0, qa_rejected: {},
+            },
+          },
+        });
+        record(summary);
+      })
+      .finally(() => running.delete(seed.source_id));
+  };
+
+  const shouldContinueAsNew = () =>
+    workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > CONTINUE_AS_NEW_EVENTS;
+
+  const inFlight = new Set<Promise<void>>();
+  let cancelled = false;
+  try {
+    while (state.next_index < seeds.length && !shouldContinueAsNew()) {
+      await condition(() => !state.paused && inFlight.size < state.max_workers);
+      if (shouldContinueAsNew()) break;
+      const index = state.next_index++;
+      const p = launch(seeds[index], index);
+      inFlight.add(p);
+      p.then(
+        () => inFlight.delete(p),
+        () => inFlight.delete(p),
+      );
+    }
+    phase = 'draining';
+    await Promise.all(inFlight);
+  } catch (err) {
+    if (!isCancellation(err)) throw err;
+    cancelled = true;
+  }
+
+  if (!cancelled && state.next_index < seeds.length) {
+    await condition(allHandlersFinished);
+    await continueAsNew<typeof synthesizeBatch>(input, { ...state });
+  }
+
+  // Outputs are written even when the batch was cancelled: what finished is kept.
+  return await CancellationScope.nonCancellable(async () => {
+    if (cancelled) {
+      phase = 'cancelling';
+      await Promise.allSettled(inFlight);
+    }
+    phase = 'writing';
+    showDetails();
+    const written = await output.writeOutputs({
+      run_id,
+      output_dir,
+      mode: config.environment_mode,
+      timestamp: fileTimestamp(state.started_at_ms),
+      completion: cancelled ? 'cancelled' : 'complete',
+    });
+    phase = 'done';
+    const status = cancelled ? 'cancelled' : 'complete';
+    upsertSearchAttributes([{ key: StatusAttr, value: status === 'complete' && written.seeds_failed ? 'completed_with_failures' : status }]);
+    showDetails();
+    await condition(allHandlersFinished);
+    return {
+      ...written,
+      run_id,
+      seeds_total: seeds.length,
+      duplicates_dropped: parsed.duplicates.reduce((n, d) => n + d.count - 1, 0),
+      status,
+    };
+  });
+}

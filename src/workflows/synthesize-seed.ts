@@ -1,0 +1,204 @@
+/**
+ * `synthesizeSeed`: one seed, start to finish — tree sampling (one activity per action choice and per tool
+ * call), selection (pure code), one QA synthesis activity per selected path, then a durable result file.
+ * A finished seed is never paid for twice: its result file is checked first.
+ */
+import {
+  isCancellation,
+  proxyActivities,
+  setCurrentDetails,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { LlmActivities } from '../activities/llm';
+import type { ToolActivities } from '../activities/tools';
+import type { OutputActivities } from '../activities/outputs';
+import { MODE_TOOLS, taskQueues } from '../shared/constants';
+import { StatusAttr } from '../shared/search-attributes';
+import type { QaRecord, SeedCounters, SeedInput, SeedResultFile, SeedSummary } from '../shared/types';
+import { sampleTree } from '../domain/tree';
+import { selectTrajectories } from '../domain/selection';
+import { buildQaRecord, buildTrajectoryRecord, emptySeedCounters } from '../domain/records';
+import { validateQa } from '../domain/validate';
+import { qaId } from '../domain/ids';
+import { LLM_ACTIVITY, OUTPUT_ACTIVITY, TOOL_ACTIVITY } from './options';
+
+function proxies() {
+  const q = taskQueues(workflowInfo().taskQueue);
+  return {
+    llm: proxyActivities<LlmActivities>({ ...LLM_ACTIVITY, taskQueue: q.llm }),
+    tools: proxyActivities<ToolActivities>({ ...TOOL_ACTIVITY, taskQueue: q.tools }),
+    output: proxyActivities<OutputActivities>({ ...OUTPUT_ACTIVITY, taskQueue: q.output }),
+  };
+}
+
+/** The message of the innermost cause: what actually went wrong (e.g. the LLM's 401), not the wrapper. */
+export function rootMessage(err: unknown): string {
+  let e = err as { message?: string; cause?: unknown } | undefined;
+  let msg = e?.message ?? String(err);
+  while (e && e.cause) {
+    e = e.cause as { message?: string; cause?: unknown };
+    if (e?.message) msg = e.message;
+  }
+  return msg;
+}
+
+function round1(x: number): number {
+  return Math.round(x * 10) / 10;
+}
+
+export async function synthesizeSeed(input: SeedInput): Promise<SeedSummary> {
+  const { config, seed, run_id, output_dir } = input;
+  const { llm, tools, output } = proxies();
+
+  const cached = await output.loadSeedResult({ run_id, output_dir, source_id: seed.source_id });
+  if (cached) return { ...cached, cached: true };
+
+  const startedAt = new Date().toISOString();
+  const counters: SeedCounters = emptySeedCounters();
+  const toolNames = config.available_tools.length ? config.available_tools : [...MODE_TOOLS[config.environment_mode]];
+  const qaModel = config.qa_model_name ?? config.model_name;
+  const base: Omit<SeedResultFile, 'status' | 'finished_at' | 'qas' | 'trajectories'> = {
+    run_id,
+    source_id: seed.source_id,
+    index: input.index,
+    seed_data: seed.text,
+    started_at: startedAt,
+    counters,
+  };
+
+  let result: SeedResultFile;
+  try {
+    setCurrentDetails(`**exploring** \`${seed.source_id}\``);
+    const tree = await sampleTree({
+      config,
+      seedText: seed.text,
+      sourceId: seed.source_id,
+      deps: {
+        chooseAction: (req) =>
+          llm.chooseAction({
+            model: config.model_name,
+            tool_calling: config.tool_calling,
+            temperature: req.temperature,
+            sampling_seed: req.samplingSeed,
+            seed_text: seed.text,
+            seed_description: config.seed_description,
+            sampling_tips: config.sampling_tips,
+            qa_examples: config.qa_examples.slice(0, 2),
+            tools: toolNames,
+            history: req.history,
+            current_observation: req.current.observation,
+            attempt: req.attempt,
+          }),
+        runTool: (action) =>
+          tools.runTool({
+            mode: config.environment_mode,
+            environment_kwargs: config.environment_kwargs,
+            tool_name: action.tool_name,
+            parameters: action.parameters,
+          }),
+        onNode: (node, total) =>
+          setCurrentDetails(
+            `**exploring** \`${seed.source_id}\`: ${total} nodes, last \`${node.node_id}\` ` +
+              `(${node.action?.tool_name ?? 'root'})`,
+          ),
+      },
+    });
+    counters.llm_calls += tree.llm_calls;
+    counters.llm_failed_outputs += tree.llm_failed_outputs;
+    counters.input_tokens += tree.input_tokens;
+    counters.output_tokens += tree.output_tokens;
+    counters.tool_calls = tree.tool_calls;
+    counters.tool_errors = tree.tool_errors;
+    counters.skipped_branches = tree.skipped_branches;
+    counters.nodes = tree.nodes.length - 1;
+
+    const selected = selectTrajectories(tree.nodes, {
+      min_depth: config.min_depth,
+      max_selected_traj: config.max_selected_traj,
+      toolCount: toolNames.length,
+      sourceId: seed.source_id,
+    });
+    counters.leaves = tree.nodes.filter((n) => n.children_ids.length === 0 && n.depth > 0).length;
+
+    const qas: QaRecord[] = [];
+    for (const [rank, sel] of selected.entries()) {
+      setCurrentDetails(`**writing QA** ${rank + 1}/${selected.length} for \`${seed.source_id}\``);
+      const steps = sel.path.map((n) => ({
+        intent: n.intent,
+        tool_name: n.action?.tool_name ?? '',
+        parameters: n.action?.parameters ?? {},
+        observation: n.observation,
+      }));
+      let rejection: string | undefined;
+      for (let attempt = 0; attempt < config.max_retries; attempt++) {
+        const res = await llm.synthesizeQa({
+          model: qaModel,
+          temperature: round1(0.7 + 0.1 * attempt),
+          seed_text: seed.text,
+          seed_description: config.seed_description,
+          synthesis_tips: config.synthesis_tips,
+          qa_examples: config.qa_examples,
+          steps,
+          previous_rejection: rejection,
+        });
+        counters.llm_calls += 1;
+        counters.input_tokens += res.usage.input_tokens;
+        counters.output_tokens += res.usage.output_tokens;
+        const problem = res.ok ? validateQa(res) : res.reason;
+        if (res.ok && !problem) {
+          qas.push(
+            buildQaRecord({
+              question: res.question,
+              answer: res.answer,
+              reasoning_steps: res.reasoning_steps,
+              trajectory_id: sel.trajectory_id,
+              source_id: seed.source_id,
+              qa_id: qaId(sel.trajectory_id, rank),
+              seed_data: seed.text,
+              seed_description: config.seed_description,
+              trajectory_depth: sel.path.length,
+              synthesis_date: new Date().toISOString(),
+              environment_mode: config.environment_mode,
+              attempts: attempt + 1,
+            }),
+          );
+          rejection = undefined;
+          break;
+        }
+        if (!res.ok) counters.llm_failed_outputs += 1;
+        rejection = problem ?? 'unknown';
+      }
+      if (rejection) {
+        const key = rejection.split(':')[0];
+        counters.qa_rejected[key] = (counters.qa_rejected[key] ?? 0) + 1;
+      }
+    }
+    result = {
+      ...base,
+      status: 'succeeded',
+      finished_at: new Date().toISOString(),
+      qas,
+      trajectories: selected.map((s) => buildTrajectoryRecord(s, seed.source_id, seed.text)),
+    };
+  } catch (err) {
+    if (isCancellation(err)) throw err;
+    result = {
+      ...base,
+      status: 'failed',
+      error: rootMessage(err),
+      finished_at: new Date().toISOString(),
+      qas: [],
+      trajectories: [],
+    };
+  }
+
+  const summary = await output.writeSeedResult({ output_dir, result });
+  upsertSearchAttributes([{ key: StatusAttr, value: result.status }]);
+  setCurrentDetails(
+    result.status === 'succeeded'
+      ? `**done**: ${result.qas.length} QA from ${result.trajectories.length} paths, ${counters.nodes} nodes`
+      : `**failed**: ${result.error}`,
+  );
+  return summary;
+}

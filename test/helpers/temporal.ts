@@ -1,0 +1,115 @@
+/**
+ * Test access to a real Temporal dev server: the one `npm test` started (QASYNTH_TEST_TEMPORAL_ADDRESS), or a
+ * private one when a test file runs on its own. Each test uses its own task queue.
+ */
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import OpenAI from 'openai';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
+import { startDevServer, type DevServer } from '../../src/server/dev-server';
+import { createWorkers, runWorkers, type WorkerRoles } from '../../src/worker/worker';
+import { installRuntime } from '../../src/worker/runtime';
+
+export interface TestTemporal {
+  address: string;
+  client: Client;
+  connection: Connection;
+  native: NativeConnection;
+  close(): Promise<void>;
+}
+
+export async function testTemporal(): Promise<TestTemporal> {
+  let server: DevServer | null = null;
+  let address = process.env.QASYNTH_TEST_TEMPORAL_ADDRESS;
+  if (!address) {
+    server = await startDevServer({ uiPort: null, dynamicConfig: { 'limit.historyCount.suggestContinueAsNew': 100 } });
+    address = server.address;
+  }
+  const connection = await Connection.connect({ address });
+  installRuntime();
+  const native = await NativeConnection.connect({ address });
+  return {
+    address,
+    client: new Client({ connection, namespace: 'default' }),
+    connection,
+    native,
+    async close() {
+      await native.close();
+      await connection.close();
+      await server?.stop();
+    },
+  };
+}
+
+export function uniqueQueue(prefix = 'test'): string {
+  return `${prefix}-${randomUUID().slice(0, 8)}`;
+}
+
+export function tempDir(prefix = 'qasynth-test-'): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/** An in-process worker (all four queues) whose LLM calls go to `llmBaseUrl`. */
+export async function startTestWorker(opts: {
+  t: TestTemporal;
+  taskQueue: string;
+  llmBaseUrl: string;
+  apiKey?: string;
+  roles?: WorkerRoles;
+}): Promise<{ stop(): Promise<void> }> {
+  const llm = new OpenAI({ baseURL: opts.llmBaseUrl, apiKey: opts.apiKey ?? 'test-key', maxRetries: 0, timeout: 30_000 });
+  const workers = await createWorkers({
+    connection: opts.t.native,
+    namespace: 'default',
+    taskQueue: opts.taskQueue,
+    roles: opts.roles,
+    llmClient: () => llm,
+  });
+  let stop!: () => void;
+  const stopped = new Promise<void>((r) => (stop = r));
+  const run = runWorkers(workers, stopped);
+  return {
+    async stop() {
+      stop();
+      await run;
+    },
+  };
+}
+
+/** Polls `predicate` until true (a condition wait, not a fixed sleep); fails after `timeoutMs`. */
+export async function waitFor(predicate: () => boolean | Promise<boolean>, timeoutMs = 60_000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Reads a JSONL file into objects. */
+export function readJsonl<T = Record<string, unknown>>(file: string): T[] {
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l) as T);
+}
+
+/** A small math-mode config for fast tests (D=3, b=2, t=2 → 10 nodes, 4 leaves per seed). */
+export function smallConfig(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    environment_mode: 'math',
+    model_name: 'qasynth-sim',
+    seed_description: 'math topic',
+    max_depth: 3,
+    branching_factor: 2,
+    depth_threshold: 2,
+    min_depth: 2,
+    max_selected_traj: 2,
+    max_retries: 3,
+    max_workers: 2,
+    ...overrides,
+  };
+}

@@ -1,0 +1,219 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { CONFIG_KEYS, checkRunnable, configSchema, parseBatchInput, parseConfig, resolveTools } from '../../src/config/schema';
+import { ConfigError, loadConfig, loadConfigFile, loadSeedsFile } from '../../src/config/load';
+import { legacySourceId, normalizeSeeds } from '../../src/domain/ids';
+
+const ROOT = path.resolve(__dirname, '../..');
+const FIXTURES = path.resolve(ROOT, '../shared/fixtures/original');
+
+function issues(raw: unknown): string[] {
+  const r = parseConfig(raw);
+  assert.ok(!r.ok, 'expected the config to be rejected');
+  return r.issues;
+}
+
+test('defaults are the original ones plus tool_calling and qa_model_name', () => {
+  const r = parseConfig({});
+  assert.ok(r.ok);
+  assert.deepEqual(r.config, {
+    environment_mode: 'web',
+    environment_kwargs: {},
+    output_format: 'qa',
+    available_tools: [],
+    qa_examples: [],
+    sampling_tips: '',
+    synthesis_tips: '',
+    seed_description: '',
+    model_name: 'gpt-4.1-2025-04-14',
+    max_depth: 5,
+    branching_factor: 2,
+    depth_threshold: 3,
+    max_trajectories: 5,
+    min_depth: 2,
+    max_selected_traj: 3,
+    max_retries: 3,
+    max_workers: 1,
+    number_of_seed: null,
+    tool_calling: 'native',
+    qa_model_name: null,
+  });
+  assert.deepEqual(Object.keys(r.config), CONFIG_KEYS);
+});
+
+test('py is an alias of python; null tips become ""; example extra keys are kept', () => {
+  const r = parseConfig({
+    environment_mode: 'py',
+    sampling_tips: null,
+    qa_examples: [{ question: 'q', answer: 'a', evaluator: { func: 'x' } }],
+  });
+  assert.ok(r.ok);
+  assert.equal(r.config.environment_mode, 'python');
+  assert.equal(r.config.sampling_tips, '');
+  assert.deepEqual(r.config.qa_examples[0], { question: 'q', answer: 'a', evaluator: { func: 'x' } });
+});
+
+test('unknown keys are errors that list the valid keys', () => {
+  const [msg] = issues({ bad_key: 1 });
+  assert.equal(msg, `bad_key: unknown key; valid keys are ${CONFIG_KEYS.join(', ')}`);
+  assert.ok(msg!.includes('environment_mode, environment_kwargs'));
+});
+
+test('type and range errors name the path and the value', () => {
+  assert.deepEqual(issues({ max_depth: -3 }), ['max_depth: expected an integer ≥ 1, got -3']);
+  assert.deepEqual(issues({ max_depth: 2.5 }), ['max_depth: expected an integer ≥ 1, got 2.5']);
+  assert.deepEqual(issues({ max_depth: '5' }), ['max_depth: expected an integer ≥ 1, got "5"']);
+  assert.deepEqual(issues({ min_depth: 8 }), ['min_depth: expected ≤ max_depth (5), got 8']);
+  assert.deepEqual(issues({ environment_mode: 'gui' }), ['environment_mode: expected one of web, math, python, rag (or py), got "gui"']);
+  assert.deepEqual(issues({ output_format: 'task' }), ['output_format: expected "qa" (task/OSWorld output is not supported), got "task"']);
+  assert.deepEqual(issues({ tool_calling: 'xml' }), ['tool_calling: expected "native" or "json", got "xml"']);
+  assert.deepEqual(issues({ qa_examples: [{ question: 'q' }] }), ['qa_examples[0].answer: expected a string, got nothing (missing)']);
+  assert.deepEqual(issues({ number_of_seed: 0 }), ['number_of_seed: expected an integer ≥ 1, got 0']);
+  assert.deepEqual(issues({ environment_kwargs: [] }), ['environment_kwargs: expected an object, got an empty array']);
+  assert.deepEqual(issues('nope'), ['config: expected an object of settings, got "nope"']);
+});
+
+test('several problems are reported at once', () => {
+  const list = issues({ max_depth: 3, max_retries: 0, branching_factor: 'x', extra: true, min_depth: 9 });
+  assert.equal(list.length, 4, list.join('\n'));
+  assert.ok(list.some((i) => i.startsWith('min_depth: ')));
+});
+
+test('available_tools must belong to the mode; the error lists the valid ones', () => {
+  assert.deepEqual(issues({ environment_mode: 'math', available_tools: ['calculator', 'web_search'] }), [
+    'available_tools[1]: expected a math tool (calculator); empty available_tools means all of them, got "web_search"',
+  ]);
+  assert.ok(parseConfig({ environment_mode: 'rag', available_tools: ['local_search'] }).ok);
+});
+
+test('web loads but is not runnable yet; resolveTools', () => {
+  const web = parseConfig({ environment_mode: 'web' });
+  assert.ok(web.ok);
+  assert.deepEqual(checkRunnable(web.config), [
+    'environment_mode: web mode needs the web_search/web_visit tools, which arrive in a later release; use math, python or rag',
+  ]);
+  const math = parseConfig({ environment_mode: 'math' });
+  assert.ok(math.ok);
+  assert.deepEqual(checkRunnable(math.config), []);
+  assert.deepEqual(resolveTools(math.config), ['calculator']);
+  assert.deepEqual(resolveTools({ environment_mode: 'web', available_tools: ['web_visit'] }), ['web_visit']);
+});
+
+test('every configs/*.json parses (and demo/math/python/rag are runnable)', () => {
+  const dir = path.join(ROOT, 'configs');
+  const files = fs.readdirSync(dir).filter((f) => f.endsWith('.json') && f !== 'schema.json');
+  assert.deepEqual(files.sort(), ['demo.json', 'math.json', 'python.json', 'rag.json', 'web.json']);
+  for (const f of files) {
+    const config = loadConfig(path.join(dir, f));
+    if (f !== 'web.json') assert.deepEqual(checkRunnable(config), [], f);
+  }
+  const web = loadConfig(path.join(dir, 'web.json'));
+  assert.deepEqual([web.max_depth, web.branching_factor, web.depth_threshold, web.min_depth, web.max_selected_traj], [10, 2, 2, 8, 5]);
+  const demo = loadConfig(path.join(dir, 'demo.json'));
+  assert.equal(demo.model_name, 'qasynth-sim');
+});
+
+test('configs/schema.json is up to date with the zod schema', () => {
+  const onDisk = JSON.parse(fs.readFileSync(path.join(ROOT, 'configs/schema.json'), 'utf8')) as { properties: Record<string, unknown>; additionalProperties: boolean };
+  assert.deepEqual(Object.keys(onDisk.properties), CONFIG_KEYS);
+  assert.equal(onDisk.additionalProperties, false);
+  assert.ok(configSchema);
+});
+
+test('parseBatchInput validates shape, config and seeds together with prefixed paths', () => {
+  const ok = parseBatchInput({ run_id: 'demo-1', config: { environment_mode: 'math', number_of_seed: 2 }, seeds: ['a', 'b', 'c'], output_dir: '/tmp/out' });
+  assert.ok(ok.ok, JSON.stringify(ok));
+  assert.equal(ok.config.environment_mode, 'math');
+  assert.deepEqual(ok.seeds.map((s) => s.text), ['a', 'b']);
+  assert.equal(ok.input.run_id, 'demo-1');
+
+  const bad = parseBatchInput({ run_id: 'bad id', config: { max_depth: 0, nope: 1 }, seeds: ['ok', 3], output_dir: 'rel/path', extra: 1 });
+  assert.ok(!bad.ok);
+  assert.deepEqual(bad.issues, [
+    'run_id: expected a run id (1–80 characters from A–Z a–z 0–9 . _ -), got "bad id"',
+    'output_dir: expected an absolute path (it is resolved on the worker that writes outputs), got "rel/path"',
+    'extra: unknown key; valid keys are run_id, config, seeds, output_dir',
+    'config.max_depth: expected an integer ≥ 1, got 0',
+    `config.nope: unknown key; valid keys are ${CONFIG_KEYS.join(', ')}`,
+    'seeds[1]: expected a non-empty string or {text, id?, metadata?}, got number',
+  ]);
+  const empty = parseBatchInput({ run_id: 'r', config: {}, seeds: [], output_dir: '/o' });
+  assert.ok(!empty.ok);
+  assert.deepEqual(empty.issues, ['seeds: expected at least one seed, got an empty array']);
+  const notObj = parseBatchInput([]);
+  assert.ok(!notObj.ok && notObj.issues[0]!.startsWith('input: expected an object'));
+});
+
+// ---------------------------------------------------------------- files
+
+function tmp(name: string, content: string | Buffer): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'qasynth-cfg-'));
+  const file = path.join(dir, name);
+  fs.writeFileSync(file, content);
+  return file;
+}
+
+function configErrorOf(fn: () => unknown): ConfigError {
+  try {
+    fn();
+  } catch (e) {
+    assert.ok(e instanceof ConfigError, String(e));
+    assert.equal(e.message, e.issues.join('\n'));
+    return e;
+  }
+  assert.fail('expected a ConfigError');
+}
+
+test('the original fixture seed files load and get the documented legacy ids', () => {
+  const texts = loadSeedsFile(path.join(FIXTURES, 'example_seed_texts.json'));
+  const entities = loadSeedsFile(path.join(FIXTURES, 'example_seed_entities.json'));
+  assert.equal(texts.length, 5);
+  assert.equal(entities.length, 3);
+  const n = normalizeSeeds(entities, null);
+  assert.ok(n.ok && n.seeds.length === 3);
+  assert.equal(legacySourceId(1, texts[0] as string), 'src_0001_ddbe98e6');
+  assert.equal(legacySourceId(3, entities[2] as string), 'src_0003_0523b132');
+  assert.ok(normalizeSeeds(loadSeedsFile(path.join(ROOT, 'configs/seeds/demo.json')), null).ok);
+});
+
+test('seed file formats: entities object, JSONL, single string', () => {
+  assert.deepEqual(loadSeedsFile(tmp('s.json', '{"entities": ["a", "b"]}')), ['a', 'b']);
+  assert.deepEqual(loadSeedsFile(tmp('s.jsonl', '"a"\n\n{"text": "b", "id": "x"}\n')), ['a', { text: 'b', id: 'x' }]);
+  assert.deepEqual(loadSeedsFile(tmp('s.json', '"a"\n"b"\n')), ['a', 'b']); // JSONL content in a .json file
+  assert.deepEqual(loadSeedsFile(tmp('s.json', '\ufeff["bom"]')), ['bom']);
+});
+
+test('seed file errors', () => {
+  assert.match(configErrorOf(() => loadSeedsFile('/nonexistent/seeds.json')).issues[0]!, /seeds\.json: seed file not found/);
+  assert.match(configErrorOf(() => loadSeedsFile(tmp('e.json', '  \n'))).issues[0]!, /expected seeds, got an empty file/);
+  assert.match(configErrorOf(() => loadSeedsFile(tmp('e.json', '[]'))).issues[0]!, /expected at least one seed/);
+  assert.match(configErrorOf(() => loadSeedsFile(tmp('e.json', '{"a": 1}'))).issues[0]!, /expected a JSON array of seeds/);
+  assert.match(configErrorOf(() => loadSeedsFile(tmp('e.json', Buffer.from([0x5b, 0x22, 0xff, 0xfe, 0x22, 0x5d])))).issues[0]!, /not valid UTF-8/);
+  assert.match(configErrorOf(() => loadSeedsFile(tmp('e.jsonl', '"a"\n{"b": \n'))).issues[0]!, /e\.jsonl:2(:\d+)?: invalid JSON/);
+});
+
+test('config file errors carry the path and the line', () => {
+  assert.match(configErrorOf(() => loadConfigFile('/nonexistent/c.json')).issues[0]!, /c\.json: config file not found/);
+  assert.match(configErrorOf(() => loadConfigFile(tmp('c.toml', 'a=1'))).issues[0]!, /expected a \.json, \.yaml or \.yml config file/);
+  assert.match(configErrorOf(() => loadConfigFile(tmp('c.json', '{\n  "max_depth": 3,\n  oops\n}'))).issues[0]!, /c\.json:3:\d+: invalid JSON/);
+  assert.match(configErrorOf(() => loadConfigFile(tmp('c.yaml', 'a: 1\nb: [1, 2\n'))).issues[0]!, /c\.yaml:\d+:\d+: invalid YAML/);
+  const e = configErrorOf(() => loadConfig(tmp('c.yml', 'environment_mode: math\nmax_depth: -3\n')));
+  assert.match(e.issues[0]!, /c\.yml: max_depth: expected an integer ≥ 1, got -3$/);
+});
+
+test('YAML configs load', () => {
+  const c = loadConfig(tmp('c.yaml', 'environment_mode: rag\nmax_depth: 4\nmin_depth: 2\nsampling_tips:\n'));
+  assert.equal(c.environment_mode, 'rag');
+  assert.equal(c.sampling_tips, '');
+});
+
+test('a defaulted min_depth above max_depth says it is the default', () => {
+  assert.deepEqual(issues({ max_depth: 1 }), ['min_depth: expected ≤ max_depth (1), got 2 (the default)']);
+  assert.deepEqual(issues({ max_depth: 1, branching_factor: 'x' }), [
+    'branching_factor: expected an integer ≥ 1, got "x"',
+    'min_depth: expected ≤ max_depth (1), got 2 (the default)',
+  ]);
+});

@@ -1,0 +1,175 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { ChooseActionResult, Observation, ToolAction } from '../../src/shared/types';
+import {
+  actionTemperature,
+  expectedTreeSize,
+  reasonKey,
+  sampleTree,
+  type ChooseActionRequest,
+  type TreeSamplerDeps,
+} from '../../src/domain/tree';
+
+const usage = { input_tokens: 10, output_tokens: 2 };
+
+function cfg(max_depth: number, branching_factor: number, depth_threshold: number, max_retries = 3) {
+  return { max_depth, branching_factor, depth_threshold, max_retries, seed_description: '' };
+}
+
+/** Fake deps: every action succeeds unless `fail(req)` returns a reason. Records every request. */
+function fakeDeps(fail?: (req: ChooseActionRequest) => string | null) {
+  const requests: ChooseActionRequest[] = [];
+  const toolRuns: { action: ToolAction; node: { depth: number; branch: number } }[] = [];
+  let inFlight = 0;
+  let maxInFlight = 0;
+  const deps: TreeSamplerDeps = {
+    async chooseAction(req): Promise<ChooseActionResult> {
+      inFlight++;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      requests.push({ ...req, history: [...req.history], current: { ...req.current } });
+      await new Promise((r) => setImmediate(r));
+      inFlight--;
+      const reason = fail?.(req) ?? null;
+      if (reason) return { ok: false, reason, usage };
+      return {
+        ok: true,
+        intent: `from ${req.current.node_id} b${req.branch}`,
+        action: { tool_name: 'calculator', parameters: { expressions: [`${req.current.node_id}/${req.branch}`] } },
+        usage,
+      };
+    },
+    async runTool(action, node): Promise<Observation> {
+      inFlight++;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      toolRuns.push({ action, node });
+      await new Promise((r) => setImmediate(r));
+      inFlight--;
+      const expr = String((action.parameters.expressions as string[])[0]);
+      return { text: `obs ${expr}`, error: expr.endsWith('/1') ? true : undefined };
+    },
+  };
+  return { deps, requests, toolRuns, maxInFlight: () => maxInFlight };
+}
+
+test('expectedTreeSize matches the spec', () => {
+  assert.deepEqual(expectedTreeSize(10, 2, 2), { nodes: 38, leaves: 4 });
+  assert.deepEqual(expectedTreeSize(5, 2, 3), { nodes: 30, leaves: 8 });
+  assert.deepEqual(expectedTreeSize(3, 2, 2), { nodes: 10, leaves: 4 });
+  assert.deepEqual(expectedTreeSize(4, 3, 10), { nodes: 3 + 9 + 27 + 81, leaves: 81 });
+});
+
+for (const [D, b, t, nodes, leaves] of [
+  [10, 2, 2, 38, 4],
+  [5, 2, 3, 30, 8],
+  [3, 2, 2, 10, 4],
+] as const) {
+  test(`sampleTree D=${D} b=${b} t=${t}: ${nodes} nodes, ${leaves} leaves`, async () => {
+    const f = fakeDeps();
+    const tree = await sampleTree({ config: cfg(D, b, t), seedText: 'seed', sourceId: 'src_x', deps: f.deps });
+    assert.equal(tree.nodes.length, nodes + 1);
+    const leafNodes = tree.nodes.filter((n) => n.children_ids.length === 0);
+    assert.equal(leafNodes.length, leaves);
+    assert.ok(leafNodes.every((n) => n.depth === D));
+    assert.equal(tree.llm_calls, nodes);
+    assert.equal(tree.llm_failed_outputs, 0);
+    assert.equal(tree.input_tokens, nodes * 10);
+    assert.equal(tree.output_tokens, nodes * 2);
+    assert.deepEqual(tree.tool_calls, { calculator: nodes });
+    assert.deepEqual(tree.skipped_branches, {});
+    assert.equal(f.maxInFlight(), 1, 'effects must run one at a time');
+  });
+}
+
+test('sampleTree is depth-first with the original node ids', async () => {
+  const f = fakeDeps();
+  const seen: string[] = [];
+  f.deps.onNode = (n, total) => seen.push(`${n.node_id}#${total}`);
+  const tree = await sampleTree({ config: cfg(3, 2, 2), seedText: 'Pythagoras', sourceId: 'src_x', deps: f.deps });
+  assert.deepEqual(
+    tree.nodes.map((n) => n.node_id),
+    ['d0_t0_b0', 'd1_t1_b0', 'd2_t2_b0', 'd3_t3_b0', 'd2_t4_b1', 'd3_t5_b0', 'd1_t6_b1', 'd2_t7_b0', 'd3_t8_b0', 'd2_t9_b1', 'd3_t10_b0'],
+  );
+  assert.deepEqual(seen, tree.nodes.map((n, i) => `${n.node_id}#${i + 1}`));
+  const root = tree.nodes[0]!;
+  assert.deepEqual(
+    { intent: root.intent, observation: root.observation, action: root.action, parent_id: root.parent_id, depth: root.depth },
+    { intent: 'Start exploration', observation: 'Starting point: Pythagoras', action: null, parent_id: null, depth: 0 },
+  );
+  assert.deepEqual(root.children_ids, ['d1_t1_b0', 'd1_t6_b1']);
+  const d1 = tree.nodes[1]!;
+  assert.deepEqual(d1.children_ids, ['d2_t2_b0', 'd2_t4_b1']);
+  assert.equal(d1.parent_id, 'd0_t0_b0');
+  assert.equal(d1.intent, 'from d0_t0_b0 b0');
+  assert.equal(d1.observation, 'obs d0_t0_b0/0');
+  assert.equal(d1.is_error, false);
+  assert.equal(tree.nodes[6]!.is_error, true); // d1_t6_b1: the fake flags branch 1 as an error
+  assert.deepEqual(tree.tool_errors, { calculator: 3 }); // branch-1 children of d0, d1_t1_b0, d1_t6_b1
+});
+
+test('sampleTree passes history (root and current excluded), temperature and a sampling seed', async () => {
+  const f = fakeDeps();
+  await sampleTree({ config: { ...cfg(3, 2, 2), seed_description: 'math topic' }, seedText: 'S', sourceId: 'src_x', deps: f.deps });
+  const first = f.requests[0]!;
+  assert.equal(first.current.node_id, 'd0_t0_b0');
+  assert.equal(first.current.observation, 'Starting point (math topic): S');
+  assert.deepEqual(first.history, []);
+  assert.equal(first.temperature, 0.7);
+  // request that created d3_t3_b0: current d2_t2_b0, history = [d1_t1_b0]
+  const r = f.requests.find((q) => q.current.node_id === 'd2_t2_b0')!;
+  assert.deepEqual(r.history, [
+    { intent: 'from d0_t0_b0 b0', tool_name: 'calculator', parameters: { expressions: ['d0_t0_b0/0'] }, observation: 'obs d0_t0_b0/0' },
+  ]);
+  const seeds = new Set(f.requests.map((q) => q.samplingSeed));
+  assert.equal(seeds.size, f.requests.length, 'every call gets its own sampling seed');
+});
+
+test('a branch whose attempts all fail is skipped, its reason recorded, its subtree pruned', async () => {
+  const f = fakeDeps((req) => (req.current.node_id === 'd0_t0_b0' && req.branch === 1 ? 'invalid_json: Unexpected token' : null));
+  const tree = await sampleTree({ config: cfg(3, 2, 2), seedText: 's', sourceId: 'src_x', deps: f.deps });
+  const attempts = f.requests.filter((q) => q.current.node_id === 'd0_t0_b0' && q.branch === 1);
+  assert.deepEqual(attempts.map((q) => q.temperature), [0.7, 0.8, 0.9]);
+  assert.deepEqual(attempts.map((q) => q.attempt), [0, 1, 2]);
+  assert.deepEqual(tree.skipped_branches, { invalid_json: 1 });
+  assert.deepEqual(tree.failed_output_reasons, { invalid_json: 3 });
+  assert.equal(tree.nodes.length, 1 + 5);
+  assert.deepEqual(tree.nodes[0]!.children_ids, ['d1_t1_b0']);
+  assert.equal(tree.llm_calls, 5 + 3);
+  assert.equal(tree.llm_failed_outputs, 3);
+});
+
+test('a failed attempt followed by a valid one keeps the branch', async () => {
+  const f = fakeDeps((req) => (req.attempt === 0 && req.current.node_id === 'd1_t1_b0' ? 'unknown_tool: foo' : null));
+  const tree = await sampleTree({ config: cfg(2, 1, 1), seedText: 's', sourceId: 'src_x', deps: f.deps });
+  assert.equal(tree.nodes.length, 3);
+  assert.equal(tree.llm_failed_outputs, 1);
+  assert.deepEqual(tree.skipped_branches, {});
+  assert.deepEqual(
+    f.requests.map((q) => [q.current.node_id, q.attempt, q.temperature]),
+    [['d0_t0_b0', 0, 0.7], ['d1_t1_b0', 0, 0.7], ['d1_t1_b0', 1, 0.8]],
+  );
+});
+
+test('when every action fails the tree is the root alone', async () => {
+  const f = fakeDeps(() => 'missing_argument: calculator.expressions');
+  const tree = await sampleTree({ config: cfg(3, 2, 2, 2), seedText: 's', sourceId: 'src_x', deps: f.deps });
+  assert.equal(tree.nodes.length, 1);
+  assert.deepEqual(tree.skipped_branches, { missing_argument: 2 });
+  assert.equal(tree.llm_calls, 4);
+});
+
+test('exceptions from deps propagate', async () => {
+  const deps: TreeSamplerDeps = {
+    chooseAction: async () => {
+      throw new Error('401 unauthorized');
+    },
+    runTool: async () => ({ text: '' }),
+  };
+  await assert.rejects(sampleTree({ config: cfg(2, 2, 2), seedText: 's', sourceId: 'x', deps }), /401/);
+});
+
+test('actionTemperature rounds to one decimal; reasonKey keeps the part before the colon', () => {
+  assert.deepEqual([0, 1, 2, 3, 9].map(actionTemperature), [0.7, 0.8, 0.9, 1, 1.6]);
+  assert.equal(reasonKey('unknown_tool: foo (valid tools: a)'), 'unknown_tool');
+  assert.equal(reasonKey('no_tool_call'), 'no_tool_call');
+  assert.equal(reasonKey(''), 'unknown');
+});

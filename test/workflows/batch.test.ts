@@ -1,0 +1,258 @@
+/**
+ * synthesizeBatch / synthesizeSeed on a real Temporal dev server, with the LLM simulator over HTTP and the
+ * real tools. Each test has its own task queue, output folder and simulator.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { startSimulator, type Simulator } from '../../src/llm/simulator';
+import { submitBatch, queryProgress } from '../../src/api';
+import { batchWorkflowId } from '../../src/shared/constants';
+import type { BatchInput, BatchResult, QaRecord, TrajectoryRecord } from '../../src/shared/types';
+import { readJsonl, smallConfig, startTestWorker, tempDir, testTemporal, uniqueQueue, type TestTemporal } from '../helpers/temporal';
+
+const SEEDS = ['prime numbers', 'Fibonacci sequence', 'compound interest', 'Pythagorean triples', 'harmonic series'];
+
+let t: TestTemporal;
+before(async () => {
+  t = await testTemporal();
+});
+after(async () => {
+  await t.close();
+});
+
+interface Harness {
+  sim: Simulator;
+  queue: string;
+  outDir: string;
+  stop(): Promise<void>;
+}
+
+async function harness(): Promise<Harness> {
+  const sim = await startSimulator();
+  const queue = uniqueQueue('wf');
+  const worker = await startTestWorker({ t, taskQueue: queue, llmBaseUrl: sim.url });
+  return {
+    sim,
+    queue,
+    outDir: tempDir(),
+    async stop() {
+      await worker.stop();
+      await sim.close();
+    },
+  };
+}
+
+function input(h: Harness, runId: string, config: Record<string, unknown>, seeds: unknown[] = SEEDS): BatchInput {
+  return { run_id: runId, config, seeds, output_dir: h.outDir };
+}
+
+async function runToEnd(h: Harness, inp: BatchInput): Promise<BatchResult> {
+  const sub = await submitBatch(t.client, inp, { taskQueue: h.queue });
+  return sub.handle.result();
+}
+
+/** Highest number of children running at once, read from the parent's event history. */
+async function maxConcurrentChildren(workflowId: string): Promise<{ max: number; started: number }> {
+  const history = await t.client.workflow.getHandle(workflowId).fetchHistory();
+  let running = 0;
+  let max = 0;
+  let started = 0;
+  for (const e of history.events ?? []) {
+    if (e.startChildWorkflowExecutionInitiatedEventAttributes) {
+      running += 1;
+      started += 1;
+      max = Math.max(max, running);
+    }
+    if (
+      e.childWorkflowExecutionCompletedEventAttributes ||
+      e.childWorkflowExecutionFailedEventAttributes ||
+      e.childWorkflowExecutionTimedOutEventAttributes ||
+      e.childWorkflowExecutionCanceledEventAttributes ||
+      e.childWorkflowExecutionTerminatedEventAttributes ||
+      e.startChildWorkflowExecutionFailedEventAttributes
+    ) {
+      running -= 1;
+    }
+  }
+  return { max, started };
+}
+
+describe('synthesizeBatch on a real dev server', () => {
+  test('5 seeds with max_workers 2: never more than 2 children at once; complete, ordered, unique outputs', async () => {
+    const h = await harness();
+    try {
+      const result = await runToEnd(h, input(h, 'five', smallConfig({ max_workers: 2 })));
+      assert.equal(result.status, 'complete');
+      assert.equal(result.seeds_total, 5);
+      assert.equal(result.seeds_succeeded, 5);
+      assert.equal(result.seeds_failed, 0);
+
+      const { max, started } = await maxConcurrentChildren(batchWorkflowId('five'));
+      assert.equal(started, 5);
+      assert.equal(max, 2, 'the window of 2 children is used and never exceeded');
+
+      const qas = readJsonl<QaRecord>(result.qa_path);
+      const trajs = readJsonl<TrajectoryRecord>(result.trajectories_path);
+      assert.equal(qas.length, result.qa_count);
+      assert.ok(qas.length >= 5, `expected QA for every seed, got ${qas.length}`);
+      assert.equal(new Set(qas.map((q) => q.qa_id)).size, qas.length, 'qa ids are unique');
+      assert.equal(new Set(trajs.map((x) => x.trajectory_id)).size, trajs.length, 'trajectory ids are unique');
+      // Seed input order.
+      const order = qas.map((q) => SEEDS.indexOf(q.metadata.seed_data));
+      assert.deepEqual(order, [...order].sort((a, b) => a - b));
+      // Original field names.
+      assert.deepEqual(Object.keys(qas[0]), ['question', 'answer', 'trajectory_id', 'reasoning_steps', 'source_id', 'qa_id', 'metadata']);
+      for (const k of ['seed_data', 'seed_description', 'trajectory_depth', 'synthesis_date', 'environment_mode']) {
+        assert.ok(k in qas[0].metadata, `metadata.${k}`);
+      }
+      // Each trajectory is a real path of the tree, with tool observations from the calculator.
+      assert.ok(trajs.every((x) => x.nodes.length === x.total_depth && x.total_depth >= 2));
+      assert.ok(trajs[0].nodes.some((n) => n.observation.includes('Calculator Results')));
+
+      const stats = JSON.parse(fs.readFileSync(result.statistics_path, 'utf8'));
+      assert.equal(stats.seeds.total, 5);
+      assert.equal(stats.seeds.succeeded, 5);
+      assert.equal(stats.total_qas, qas.length);
+      assert.equal(stats.total_trajectories, trajs.length);
+      assert.ok(stats.llm.calls > 0 && stats.llm.input_tokens > 0 && stats.llm.output_tokens > 0);
+      assert.equal(stats.llm.calls, h.sim.requests().filter((r) => r.status === 200).length);
+      assert.ok(stats.tools.calls.calculator > 0);
+      assert.equal(stats.per_seed.length, 5);
+      // Tree: D=3, b=2, t=2 → 2 + 4 + 4 = 10 nodes per seed when nothing fails.
+      assert.equal(stats.total_nodes, 50);
+    } finally {
+      await h.stop();
+    }
+  });
+
+  test('one poisoned seed fails alone and is reported with its error', async () => {
+    const h = await harness();
+    try {
+      h.sim.script([{ match: { contains: 'POISONED seed' }, respond: { status: 400, body: { error: { message: 'this seed is poison', type: 'invalid_request_error' } } } }]);
+      const seeds = [...SEEDS.slice(0, 3), 'POISONED seed'];
+      const result = await runToEnd(h, input(h, 'poison', smallConfig(), seeds));
+      assert.equal(result.seeds_succeeded, 3);
+      assert.equal(result.seeds_failed, 1);
+      const stats = JSON.parse(fs.readFileSync(result.statistics_path, 'utf8'));
+      assert.equal(stats.failed_seeds.length, 1);
+      assert.equal(stats.failed_seeds[0].seed_data, 'POISONED seed');
+      assert.match(stats.failed_seeds[0].error, /400|poison/i);
+      // A 400 is not retried: exactly one request for the poisoned seed's first action.
+      assert.equal(h.sim.requests().filter((r) => r.status === 400).length, 1);
+      const qas = readJsonl<QaRecord>(result.qa_path);
+      assert.ok(qas.length >= 3);
+      assert.ok(qas.every((q) => q.metadata.seed_data !== 'POISONED seed'));
+    } finally {
+      await h.stop();
+    }
+  });
+
+  test('a 429 storm with Retry-After delays the batch but loses nothing', async () => {
+    const h = await harness();
+    try {
+      h.sim.script([{ times: 12, respond: { status: 429, headers: { 'retry-after-ms': '150' } } }]);
+      const result = await runToEnd(h, input(h, 'storm', smallConfig(), SEEDS.slice(0, 3)));
+      assert.equal(result.seeds_succeeded, 3);
+      const log = h.sim.requests();
+      assert.equal(log.filter((r) => r.status === 429).length, 12);
+      const stats = JSON.parse(fs.readFileSync(result.statistics_path, 'utf8'));
+      assert.equal(stats.total_nodes, 30, 'every tree is complete despite the 429s');
+      assert.equal(stats.llm.calls, log.filter((r) => r.status === 200).length);
+    } finally {
+      await h.stop();
+    }
+  });
+
+  test('malformed model output is retried with rising temperature, then the branch is skipped and counted', async () => {
+    const h = await harness();
+    try {
+      h.sim.script([{ match: { kind: 'action', contains: 'harmonic series' }, respond: { malformed: 'unknown_tool' } }]);
+      const result = await runToEnd(h, input(h, 'malformed', smallConfig(), ['prime numbers', 'harmonic series']));
+      assert.equal(result.seeds_succeeded, 2);
+      const stats = JSON.parse(fs.readFileSync(result.statistics_path, 'utf8'));
+      const bad = stats.per_seed.find((s: { index: number }) => s.index === 1);
+      assert.equal(bad.nodes, 0, 'both root branches were skipped');
+      assert.equal(bad.llm_calls, 2 * 3, '2 branches × max_retries 3 attempts');
+      assert.equal(bad.qa, 0);
+      const skipped = Object.entries(stats.skipped_branches as Record<string, number>);
+      assert.equal(skipped.reduce((n, [, c]) => n + c, 0), 2);
+      assert.ok(skipped.every(([reason]) => reason.startsWith('unknown_tool')), JSON.stringify(skipped));
+      const temps = h.sim.requests().filter((r) => r.fault?.startsWith('malformed')).map((r) => r.temperature);
+      assert.deepEqual(temps, [0.7, 0.8, 0.9, 0.7, 0.8, 0.9]);
+    } finally {
+      await h.stop();
+    }
+  });
+
+  test('invalid input fails the workflow at once with a non-retryable InvalidInput naming each problem', async () => {
+    const h = await harness();
+    try {
+      const bad = input(h, 'bad-input', { ...smallConfig(), max_depth: 2, min_depth: 5, colour: 'blue' }, ['ok', 42]);
+      const sub = await submitBatch(t.client, bad, { taskQueue: h.queue });
+      const err = await sub.handle.result().then(
+        () => assert.fail('expected the workflow to fail'),
+        (e: unknown) => e,
+      );
+      assert.ok(err instanceof WorkflowFailedError);
+      const cause = err.cause;
+      assert.ok(cause instanceof ApplicationFailure);
+      assert.equal(cause.type, 'InvalidInput');
+      assert.equal(cause.nonRetryable, true);
+      assert.match(cause.message, /config\.colour/);
+      assert.match(cause.message, /config\.min_depth/);
+      assert.match(cause.message, /seeds\[1\]/);
+      assert.equal(h.sim.requests().length, 0, 'nothing was paid for');
+      assert.equal(fs.existsSync(path.join(h.outDir, 'bad-input')), false, 'nothing was written');
+    } finally {
+      await h.stop();
+    }
+  });
+
+  test('resubmitting is idempotent: a finished run is not re-run, and re-run children reuse their durable results', async () => {
+    const h = await harness();
+    try {
+      const inp = input(h, 'again', smallConfig(), SEEDS.slice(0, 2));
+      const first = await runToEnd(h, inp);
+      const calls = h.sim.requests().length;
+      const again = await submitBatch(t.client, inp, { taskQueue: h.queue });
+      assert.equal(again.state, 'completed');
+      assert.deepEqual(await again.handle.result(), first);
+      // A new parent over the same run (e.g. after a parent was terminated): children find their results.
+      const rerun = await t.client.workflow.execute('synthesizeBatch', {
+        taskQueue: h.queue,
+        workflowId: `${batchWorkflowId('again')}-rerun`,
+        args: [inp],
+      });
+      assert.equal(h.sim.requests().length, calls, 'no LLM call was made again');
+      assert.equal((rerun as BatchResult).qa_count, first.qa_count);
+      assert.equal(readJsonl(first.qa_path).length, first.qa_count, 'files rewritten with each record once');
+    } finally {
+      await h.stop();
+    }
+  });
+
+  test('continues as new on long batches, with state carried and every seed written once', async () => {
+    const h = await harness();
+    try {
+      const seeds = Array.from({ length: 40 }, (_, i) => `number ${i + 1}`);
+      const sub = await submitBatch(t.client, input(h, 'long', smallConfig({ max_depth: 1, branching_factor: 1, depth_threshold: 1, min_depth: 1, max_selected_traj: 1, max_workers: 4 }), seeds), { taskQueue: h.queue });
+      const progress = await queryProgress(sub.handle).catch(() => null);
+      assert.ok(progress === null || progress.seeds_total === 40);
+      const result = await sub.handle.result();
+      assert.equal(result.seeds_succeeded, 40);
+      const desc = await sub.handle.describe();
+      const firstRunId = (sub.handle as unknown as { firstExecutionRunId: string }).firstExecutionRunId;
+      assert.ok(firstRunId);
+      assert.notEqual(desc.runId, firstRunId, 'the batch continued as new at least once');
+      const qas = readJsonl<QaRecord>(result.qa_path);
+      assert.equal(new Set(qas.map((q) => q.source_id)).size, 40);
+      assert.equal(qas.length, 40);
+    } finally {
+      await h.stop();
+    }
+  });
+});

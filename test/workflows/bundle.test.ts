@@ -1,0 +1,22 @@
+/** The workflow bundle must stay pure orchestration: no openai, no Node built-ins, no activity code. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
+
+test('workflow bundle contains no openai, no Node built-ins and no activity implementation', async () => {
+  const { code } = await bundleWorkflowCode({
+    workflowsPath: require.resolve('../../src/workflows'),
+    logger: new DefaultLogger('WARN'),
+  });
+  assert.ok(code.includes('synthesizeBatch') && code.includes('synthesizeSeed'), 'bundle has the workflows');
+  assert.ok(!/node_modules[\\/]openai/.test(code), 'no openai package');
+  assert.ok(!/node_modules[\\/](mathjs|minisearch|commander|cli-progress|yaml)/.test(code), 'no activity-side libraries');
+  assert.ok(!/src[\\/](activities|tools|llm|worker|cli|server)[\\/]/.test(code), 'no activity / tool / LLM / worker modules');
+  for (const impl of ['createLlmActivities', 'createToolActivities', 'createOutputActivities', 'executeTool', 'startSimulator']) {
+    assert.ok(!code.includes(impl), `no ${impl}`);
+  }
+  for (const builtin of ['node:fs', 'node:child_process', 'node:http', 'node:crypto', "require('fs')", 'require("fs")']) {
+    assert.ok(!code.includes(builtin), `no ${builtin}`);
+  }
+  assert.ok(code.length < 3_000_000, `bundle stays small (${code.length} bytes)`);
+});

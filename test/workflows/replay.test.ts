@@ -1,0 +1,29 @@
+/**
+ * Replays committed histories of real runs against the current workflow code. A change to the workflows'
+ * command sequence that would break running batches fails here (DeterminismViolationError).
+ * Regenerate the histories with `npx tsx scripts/capture-histories.ts` only for an intended, versioned change.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { bundleWorkflowCode, DefaultLogger, Worker } from '@temporalio/worker';
+
+const dir = path.join(__dirname, '..', 'fixtures', 'histories');
+
+test('committed histories of a real run replay without non-determinism', async () => {
+  const files = fs.readdirSync(dir).filter((f) => f.endsWith('.json'));
+  assert.ok(files.length >= 2, 'a parent and at least one child history are committed');
+  const workflowBundle = await bundleWorkflowCode({
+    workflowsPath: require.resolve('../../src/workflows'),
+    logger: new DefaultLogger('WARN'),
+  });
+  const types = new Set<string>();
+  for (const f of files) {
+    const history = JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8'));
+    const type = history.events[0].workflowExecutionStartedEventAttributes.workflowType.name;
+    types.add(type);
+    await Worker.runReplayHistory({ workflowBundle, replayName: f }, history, f.replace(/\.json$/, ''));
+  }
+  assert.deepEqual([...types].sort(), ['synthesizeBatch', 'synthesizeSeed']);
+});
