@@ -84,7 +84,7 @@ export async function runBatch(flags: RunFlags, opts: { demo?: boolean } = {}): 
   const { input, config, seeds, duplicates } = prepared;
   if (duplicates.length) {
     err(`note: ${duplicates.length} seed(s) appear more than once; each is processed once:`);
-    for (const d of duplicates.slice(0, 5)) err(`  ${d.source_id} ×${d.count}: ${JSON.stringify(d.text.slice(0, 60))}`);
+    for (const d of duplicates.slice(0, 5)) err(`  ${d.source_id}: ${JSON.stringify(d.text.slice(0, 60))} (${d.count} more cop${d.count === 1 ? 'y' : 'ies'} dropped)`);
   }
 
   let sim: Simulator | null = null;

@@ -1,12 +1,25 @@
-import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
+import { DefaultLogger, Runtime, type LogEntry, type LogLevel } from '@temporalio/worker';
+
+/**
+ * Expected at start-up: each of qasynth's per-queue workers serves only workflows or only activities,
+ * and the SDK warns about the half it does not serve.
+ */
+const EXPECTED_NOISE = /^No (activities|workflows) registered, not polling/;
+
+function print(entry: LogEntry): void {
+  if (EXPECTED_NOISE.test(entry.message)) return;
+  const at = new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString();
+  const meta = entry.meta && Object.keys(entry.meta).length ? ` ${JSON.stringify(entry.meta)}` : '';
+  process.stderr.write(`${at} [${entry.level}] ${entry.message}${meta}\n`);
+}
 
 let installed = false;
 /**
  * Sets the Temporal SDK's log level once per process, before any worker or native connection exists
- * (default WARN keeps terminals readable; QASYNTH_LOG_LEVEL=INFO or DEBUG for more).
+ * (default WARN keeps terminals readable; QASYNTH_LOG_LEVEL=INFO or DEBUG for more). Logs go to stderr.
  */
 export function installRuntime(level: LogLevel = (process.env.QASYNTH_LOG_LEVEL?.toUpperCase() as LogLevel) || 'WARN'): void {
   if (installed) return;
   installed = true;
-  Runtime.install({ logger: new DefaultLogger(level) });
+  Runtime.install({ logger: new DefaultLogger(level, print) });
 }

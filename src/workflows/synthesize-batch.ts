@@ -32,6 +32,7 @@ import type {
   SynthesisConfig,
 } from '../shared/types';
 import { checkRunnable, parseBatchInput } from '../config/schema';
+import { duplicatesDropped } from '../domain/ids';
 import { CONTINUE_AS_NEW_EVENTS, OUTPUT_ACTIVITY } from './options';
 import { pauseSignal, progressQuery, resumeSignal, setMaxWorkersUpdate } from './messages';
 import { rootMessage, synthesizeSeed } from './synthesize-seed';
@@ -149,7 +150,7 @@ export async function synthesizeBatch(input: BatchInput, carry?: BatchCarry): Pr
       output_dir,
       config,
       seeds,
-      duplicates_dropped: parsed.duplicates.reduce((n, d) => n + d.count - 1, 0),
+      duplicates_dropped: duplicatesDropped(parsed.duplicates),
       started_at: new Date(state.started_at_ms).toISOString(),
     });
     state.prepared = true;
@@ -263,7 +264,7 @@ export async function synthesizeBatch(input: BatchInput, carry?: BatchCarry): Pr
       ...written,
       run_id,
       seeds_total: seeds.length,
-      duplicates_dropped: parsed.duplicates.reduce((n, d) => n + d.count - 1, 0),
+      duplicates_dropped: duplicatesDropped(parsed.duplicates),
       status,
     };
   });
