@@ -586,7 +586,7 @@ function buildQa(conversation: string, prng: Prng, actionAsString: boolean): QaB
     }));
     return { question, answer, reasoning_steps };
   }
-  /* istanbul ignore next -- 'unknown' always passes */
+  // Unreachable in practice: 'unknown' always passes the checks above.
   return { question: 'What is the answer?', answer: 'unknown', reasoning_steps: [] };
 }
 
