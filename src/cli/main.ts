@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { Client, type Connection } from '@temporalio/client';
+import { Client, WorkflowUpdateFailedError, type Connection } from '@temporalio/client';
 import { DEFAULT_TASK_QUEUE } from '../shared/constants';
 import { prepareInput, UsageError } from './inputs';
 import { runBatch, printResult, uiLink, llmConfigured, checkLlmEndpoint, type RunFlags } from './run';
@@ -222,7 +222,9 @@ async function main(argv: string[]): Promise<number> {
     .action(async (runId: string, n: number, flags: { address?: string; namespace?: string }) => {
       const c = await connectExisting(flags);
       try {
-        const previous = await setMaxWorkers(batchHandle(c.client, runId), n);
+        const previous = await setMaxWorkers(batchHandle(c.client, runId), n).catch((e: Error) => {
+          throw e instanceof WorkflowUpdateFailedError ? new UsageError([(e.cause as Error | undefined)?.message ?? e.message]) : e;
+        });
         err(`run ${runId}: max_workers ${previous} → ${n}`);
       } finally {
         await c.close();

@@ -1,0 +1,90 @@
+/** Live control of a running batch: pause / resume / setMaxWorkers, and graceful cancel. */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { startSimulator } from '../../src/llm/simulator';
+import { pauseBatch, queryProgress, resumeBatch, setMaxWorkers, submitBatch } from '../../src/api';
+import type { QaRecord } from '../../src/shared/types';
+import { readJsonl, smallConfig, startTestWorker, tempDir, testTemporal, uniqueQueue, waitFor, type TestTemporal } from '../helpers/temporal';
+
+let t: TestTemporal;
+before(async () => {
+  t = await testTemporal();
+});
+after(async () => {
+  await t.close();
+});
+
+const tiny = { max_depth: 2, branching_factor: 1, depth_threshold: 1, min_depth: 1, max_selected_traj: 1 };
+const seeds = Array.from({ length: 6 }, (_, i) => `topic number ${i + 1}`);
+
+test('pause stops new seeds, setMaxWorkers widens the window, resume continues; nothing is lost', async () => {
+  const sim = await startSimulator({ latencyMs: 30 });
+  const queue = uniqueQueue('ctl');
+  const worker = await startTestWorker({ t, taskQueue: queue, llmBaseUrl: sim.url });
+  try {
+    const sub = await submitBatch(t.client, { run_id: 'ctl', config: smallConfig({ ...tiny, max_workers: 1 }), seeds, output_dir: tempDir() }, { taskQueue: queue });
+    await waitFor(async () => (await queryProgress(sub.handle)).counters.seeds_done >= 1, 60_000, 'first seed');
+    await pauseBatch(sub.handle);
+    await waitFor(async () => {
+      const p = await queryProgress(sub.handle);
+      return p.paused && p.running.length === 0;
+    }, 60_000, 'paused and drained');
+    const atPause = (await queryProgress(sub.handle)).counters.seeds_done;
+    assert.ok(atPause < seeds.length, 'the pause came before the end');
+    await assert.rejects(setMaxWorkers(sub.handle, 0), (e: Error) => {
+      assert.match(String((e.cause as Error | undefined)?.message), /max_workers: expected an integer 1\.\.1000, got 0/);
+      return true;
+    });
+    assert.equal(await setMaxWorkers(sub.handle, 3), 1, 'returns the previous value');
+    assert.equal((await queryProgress(sub.handle)).max_workers, 3);
+    await resumeBatch(sub.handle);
+    const result = await sub.handle.result();
+    assert.equal(result.seeds_succeeded, seeds.length);
+
+    // From the history: no child was started between the pause and resume signals; up to 3 ran at once after.
+    const events = (await sub.handle.fetchHistory()).events ?? [];
+    let paused = false;
+    let running = 0;
+    let maxAfterResume = 0;
+    for (const e of events) {
+      const sig = e.workflowExecutionSignaledEventAttributes?.signalName;
+      if (sig === 'pause') paused = true;
+      if (sig === 'resume') paused = false;
+      if (e.startChildWorkflowExecutionInitiatedEventAttributes) {
+        assert.equal(paused, false, 'no child starts while paused');
+        running += 1;
+        if (!paused) maxAfterResume = Math.max(maxAfterResume, running);
+      }
+      if (e.childWorkflowExecutionCompletedEventAttributes || e.childWorkflowExecutionFailedEventAttributes) running -= 1;
+    }
+    assert.ok(maxAfterResume >= 2 && maxAfterResume <= 3, `window after scale-up: ${maxAfterResume}`);
+  } finally {
+    await worker.stop();
+    await sim.close();
+  }
+});
+
+test('cancel is graceful: running seeds stop, finished seeds are written, the result says cancelled', async () => {
+  const sim = await startSimulator({ latencyMs: 40 });
+  const queue = uniqueQueue('cancel');
+  const worker = await startTestWorker({ t, taskQueue: queue, llmBaseUrl: sim.url });
+  try {
+    const sub = await submitBatch(t.client, { run_id: 'cancel', config: smallConfig({ ...tiny, max_workers: 1 }), seeds, output_dir: tempDir() }, { taskQueue: queue });
+    await waitFor(async () => (await queryProgress(sub.handle)).counters.seeds_done >= 2, 60_000, 'two seeds done');
+    await sub.handle.cancel();
+    const result = await sub.handle.result();
+    assert.equal(result.status, 'cancelled');
+    assert.ok(result.seeds_succeeded >= 2 && result.seeds_succeeded < seeds.length, `succeeded ${result.seeds_succeeded}`);
+    assert.equal(result.seeds_succeeded + result.seeds_failed + result.seeds_missing, seeds.length);
+    const qas = readJsonl<QaRecord>(result.qa_path);
+    assert.equal(qas.length, result.qa_count);
+    assert.equal(new Set(qas.map((q) => q.source_id)).size, result.seeds_succeeded);
+    const stats = JSON.parse(fs.readFileSync(result.statistics_path, 'utf8'));
+    assert.equal(stats.completion, 'cancelled');
+    assert.equal(stats.seeds.missing, result.seeds_missing);
+  } finally {
+    await worker.stop();
+    await sim.close();
+  }
+});
