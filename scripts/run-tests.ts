@@ -14,14 +14,17 @@ export const TEST_SUGGEST_CONTINUE_AS_NEW = 100;
 
 async function main(): Promise<number> {
   const root = path.resolve(__dirname, '..');
-  const tiers = (process.argv.slice(2).length ? process.argv.slice(2) : ['unit', 'activities', 'workflows', 'e2e'])
-    .flatMap((t) => {
-      const dir = path.join(root, 'test', t);
-      if (fs.existsSync(dir) && fs.statSync(dir).isDirectory()) {
-        return fs.readdirSync(dir).filter((f) => f.endsWith('.test.ts')).sort().map((f) => path.join(dir, f));
-      }
-      return [path.resolve(t)];
-    });
+  // Arguments: tier names (unit, activities, workflows, e2e) or test files; default: every tier.
+  const args = process.argv.slice(2);
+  const tiers = (args.length ? args : ['unit', 'activities', 'workflows', 'e2e']).flatMap((t) => {
+    const dir = path.join(root, 'test', t);
+    if (fs.existsSync(dir) && fs.statSync(dir).isDirectory()) {
+      return fs.readdirSync(dir).filter((f) => f.endsWith('.test.ts')).sort().map((f) => path.join(dir, f));
+    }
+    if (!fs.existsSync(t)) throw new Error(`no test tier or file named ${t}`);
+    return [path.resolve(t)];
+  });
+  if (!tiers.length) throw new Error('no test files found');
   const server = await startDevServer({
     uiPort: null,
     dynamicConfig: { 'limit.historyCount.suggestContinueAsNew': TEST_SUGGEST_CONTINUE_AS_NEW },

@@ -61,6 +61,3 @@ export function buildTrajectoryRecord(sel: SelectedPath, source_id: string, seed
     score: sel.score,
   };
 }
-
-/** Re-exported for callers that build a seed's records and counters together. */
-export { emptySeedCounters } from './statistics';

@@ -33,6 +33,7 @@ import type {
 } from '../shared/types';
 import { checkRunnable, parseBatchInput } from '../config/schema';
 import { duplicatesDropped } from '../domain/ids';
+import { emptySeedCounters } from '../domain/statistics';
 import { CONTINUE_AS_NEW_EVENTS, OUTPUT_ACTIVITY } from './options';
 import { pauseSignal, progressQuery, resumeSignal, setMaxWorkersUpdate } from './messages';
 import { rootMessage, synthesizeSeed } from './synthesize-seed';
@@ -200,10 +201,7 @@ export async function synthesizeBatch(input: BatchInput, carry?: BatchCarry): Pr
             finished_at: new Date().toISOString(),
             qas: [],
             trajectories: [],
-            counters: {
-              llm_calls: 0, llm_failed_outputs: 0, input_tokens: 0, output_tokens: 0, tool_calls: {},
-              tool_errors: {}, skipped_branches: {}, nodes: 0, leaves: 0, qa_rejected: {},
-            },
+            counters: emptySeedCounters(),
           },
         });
         record(summary);

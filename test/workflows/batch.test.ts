@@ -256,3 +256,30 @@ describe('synthesizeBatch on a real dev server', () => {
     }
   });
 });
+
+describe('every implemented mode end to end', () => {
+  for (const [mode, extra, marker] of [
+    ['python', {}, ''],
+    ['rag', { environment_kwargs: { corpus_path: path.join(__dirname, '..', 'fixtures', 'corpus') } }, 'Retrieved Context'],
+  ] as const) {
+    test(`${mode} mode: real ${mode === 'python' ? 'python_interpreter' : 'local_search'} observations reach the trajectories`, async () => {
+      const h = await harness();
+      try {
+        const config = smallConfig({ environment_mode: mode, max_depth: 2, branching_factor: 2, depth_threshold: 1, min_depth: 2, max_selected_traj: 2, ...extra });
+        const result = await runToEnd(h, input(h, `mode-${mode}`, config, mode === 'rag' ? ['Lyon', 'Ada Lovelace'] : ['sum of the first n integers', 'prime factors']));
+        assert.equal(result.seeds_succeeded, 2);
+        const trajs = readJsonl<TrajectoryRecord>(result.trajectories_path);
+        assert.ok(trajs.length >= 2);
+        const tool = mode === 'python' ? 'python_interpreter' : 'local_search';
+        assert.ok(trajs.every((x) => x.nodes.every((n) => n.action?.tool_name === tool)));
+        const stats = JSON.parse(fs.readFileSync(result.statistics_path, 'utf8'));
+        assert.equal(stats.tools.calls[tool], stats.total_nodes);
+        assert.equal(stats.tools.errors[tool] ?? 0, 0, JSON.stringify(trajs[0].nodes.map((n) => n.observation)));
+        if (marker) assert.ok(trajs[0].nodes[0].observation.includes(marker));
+        else assert.ok(trajs.every((x) => x.nodes.every((n) => /\d/.test(n.observation))), 'python printed numbers');
+      } finally {
+        await h.stop();
+      }
+    });
+  }
+});
