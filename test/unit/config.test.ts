@@ -8,7 +8,7 @@ import { ConfigError, loadConfig, loadConfigFile, loadSeedsFile } from '../../sr
 import { legacySourceId, normalizeSeeds } from '../../src/domain/ids';
 
 const ROOT = path.resolve(__dirname, '../..');
-const FIXTURES = path.resolve(ROOT, '../shared/fixtures/original');
+const FIXTURES = path.resolve(ROOT, 'test/fixtures/original');
 
 function issues(raw: unknown): string[] {
   const r = parseConfig(raw);

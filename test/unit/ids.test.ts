@@ -12,7 +12,7 @@ import {
   trajectoryId,
 } from '../../src/domain/ids';
 
-const FIXTURES = path.resolve(__dirname, '../../../shared/fixtures/original');
+const FIXTURES = path.resolve(__dirname, '../fixtures/original');
 
 test('legacySourceId matches the original test vectors', () => {
   assert.equal(legacySourceId(3, 'The Rye House Plot: penny blood'), 'src_0003_44a9acf7');

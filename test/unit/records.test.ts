@@ -8,7 +8,7 @@ import { buildStatistics, emptySeedCounters, mergeCounts } from '../../src/domai
 import type { SelectedPath } from '../../src/domain/selection';
 import { parseConfig } from '../../src/config/schema';
 
-const FIXTURE = path.resolve(__dirname, '../../../shared/fixtures/original/synthesized_qa_rag.jsonl');
+const FIXTURE = path.resolve(__dirname, '../fixtures/original/synthesized_qa_rag.jsonl');
 
 const qa = buildQaRecord({
   question: 'Q?',
