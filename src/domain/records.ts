@@ -36,7 +36,7 @@ export function buildQaRecord(args: {
   };
 }
 
-/** A node in the original's field order (plus `is_error` when set). */
+/** A node in the original's field order (plus `is_error` and `sources` when set). */
 export function nodeRecord(n: TreeNode): TreeNode {
   const out: TreeNode = {
     node_id: n.node_id,
@@ -48,6 +48,7 @@ export function nodeRecord(n: TreeNode): TreeNode {
     depth: n.depth,
   };
   if (n.is_error !== undefined) out.is_error = n.is_error;
+  if (n.sources?.length) out.sources = [...n.sources];
   return out;
 }
 

@@ -16,6 +16,8 @@ export interface SelectedPath {
   candidate_index: number;
   score: number;
   score_parts: ScoreParts;
+  /** Steps whose observation is an error (tool failure, refused repeat). Paths with fewer rank first. */
+  error_steps: number;
   /** Root → leaf, root excluded. */
   path: TreeNode[];
 }
@@ -80,6 +82,11 @@ export function candidatePaths(nodes: readonly TreeNode[], minDepth: number): Tr
   return nodes.filter((n) => n.children_ids.length === 0 && n.depth >= minDepth).map((leaf) => pathToRoot(leaf, byId));
 }
 
+/** Number of steps on a path whose observation is flagged as an error. */
+export function errorSteps(path: readonly TreeNode[]): number {
+  return path.reduce((n, node) => n + (node.is_error ? 1 : 0), 0);
+}
+
 export function selectTrajectories(
   nodes: readonly TreeNode[],
   opts: { min_depth: number; max_selected_traj: number; toolCount: number; sourceId: string },
@@ -92,9 +99,11 @@ export function selectTrajectories(
     trajectory_id: trajectoryId(opts.sourceId, i),
     candidate_index: i,
     ...scorePath(path, ctx),
+    error_steps: errorSteps(path),
     path,
   }));
-  // Array.prototype.sort is stable (ES2019+): ties keep candidate order, as Python's sorted().
-  scored.sort((a, b) => b.score - a.score);
+  // Clean paths first (the original kept error observations and could select paths built from failures),
+  // then the original score. Array.prototype.sort is stable: ties keep candidate order, as Python's sorted().
+  scored.sort((a, b) => a.error_steps - b.error_steps || b.score - a.score);
   return scored.slice(0, opts.max_selected_traj);
 }

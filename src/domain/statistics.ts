@@ -13,6 +13,7 @@ export function emptySeedCounters(): SeedCounters {
     nodes: 0,
     leaves: 0,
     qa_rejected: {},
+    duplicate_actions: 0,
   };
 }
 
@@ -70,7 +71,8 @@ export interface RunStatistics {
   total_nodes: number;
   avg_trajectory_depth: number;
   llm: { calls: number; failed_outputs: number; input_tokens: number; output_tokens: number };
-  tools: { calls: Record<string, number>; errors: Record<string, number> };
+  /** Tool calls per tool, error observations per tool, and actions refused as repeats (not executed). */
+  tools: { calls: Record<string, number>; errors: Record<string, number>; duplicate_actions_refused: number };
   skipped_branches: Record<string, number>;
   qa_rejected: Record<string, number>;
   per_seed: PerSeedStatistics[];
@@ -108,6 +110,7 @@ export function buildStatistics(args: {
   let toolErrors: Record<string, number> = {};
   let skipped: Record<string, number> = {};
   let rejected: Record<string, number> = {};
+  let duplicates = 0;
   const failedSeeds: RunStatistics['failed_seeds'] = [];
   const perSeed: PerSeedStatistics[] = [];
 
@@ -139,6 +142,7 @@ export function buildStatistics(args: {
     toolErrors = mergeCounts(toolErrors, c.tool_errors);
     skipped = mergeCounts(skipped, c.skipped_branches);
     rejected = mergeCounts(rejected, c.qa_rejected);
+    duplicates += c.duplicate_actions ?? 0;
     const row: PerSeedStatistics = {
       source_id: s.source_id, index: s.index, status: r.status, qa: r.qas.length, trajectories: r.trajectories.length,
       nodes: c.nodes, llm_calls: c.llm_calls, input_tokens: c.input_tokens, output_tokens: c.output_tokens,
@@ -167,7 +171,7 @@ export function buildStatistics(args: {
     total_nodes: totalNodes,
     avg_trajectory_depth: totalTrajectories ? Math.round((depthSum / totalTrajectories) * 100) / 100 : 0,
     llm,
-    tools: { calls: sortedCounts(toolCalls), errors: sortedCounts(toolErrors) },
+    tools: { calls: sortedCounts(toolCalls), errors: sortedCounts(toolErrors), duplicate_actions_refused: duplicates },
     skipped_branches: sortedCounts(skipped),
     qa_rejected: sortedCounts(rejected),
     per_seed: perSeed,

@@ -7,6 +7,7 @@
  */
 import type { ChooseActionResult, Observation, PathStep, SynthesisConfig, ToolAction, TreeNode } from '../shared/types';
 import { samplingSeedFor } from './ids';
+import { canonicalJson } from './format';
 
 export const ROOT_NODE_ID = 'd0_t0_b0';
 export const ROOT_INTENT = 'Start exploration';
@@ -20,6 +21,8 @@ export interface ChooseActionRequest {
   attempt: number;
   temperature: number;
   samplingSeed: number;
+  /** Signatures of actions already run in this seed (newest last, at most MAX_EXECUTED_SHOWN). */
+  executedActions: string[];
 }
 
 export interface TreeSamplerDeps {
@@ -51,6 +54,24 @@ export interface SampledTree {
   tool_calls: Record<string, number>;
   /** Tool name → executions whose observation was flagged as an error. */
   tool_errors: Record<string, number>;
+  /** Actions refused because the same tool with the same arguments already ran in this seed. */
+  duplicate_actions: number;
+}
+
+/** How many earlier actions the model is shown as "already done" (the original's later version used 40). */
+export const MAX_EXECUTED_SHOWN = 40;
+
+/** Identity of an action for de-duplication: tool name + canonical JSON of its arguments. */
+export function actionSignature(action: ToolAction): string {
+  return `${action.tool_name} ${canonicalJson(action.parameters)}`;
+}
+
+/** The observation of a refused duplicate action: says what happened and where the earlier result is. */
+export function duplicateObservation(action: ToolAction, earlierNodeId: string): string {
+  return (
+    `[Refused] ${action.tool_name} was already called with exactly these arguments in this exploration ` +
+    `(node ${earlierNodeId}); repeating it would return the same result. Choose a different tool call.`
+  );
 }
 
 /**
@@ -110,7 +131,10 @@ export async function sampleTree(opts: {
     skipped_branches: {},
     tool_calls: {},
     tool_errors: {},
+    duplicate_actions: 0,
   };
+  /** Signature → node that ran it (seed-wide, across branches). */
+  const executed = new Map<string, string>();
   const root: TreeNode = {
     node_id: ROOT_NODE_ID,
     observation: rootObservation(seedText, config.seed_description),
@@ -138,6 +162,7 @@ export async function sampleTree(opts: {
           attempt,
           temperature: actionTemperature(attempt),
           samplingSeed: samplingSeedFor(sourceId, current.node_id, branch, attempt),
+          executedActions: [...executed.keys()].slice(-MAX_EXECUTED_SHOWN),
         });
         out.llm_calls += 1;
         out.input_tokens += result.usage?.input_tokens ?? 0;
@@ -154,11 +179,22 @@ export async function sampleTree(opts: {
         inc(out.skipped_branches, reasonKey(lastReason));
         continue;
       }
-      const obs = await deps.runTool(chosen.action, { depth: d + 1, branch });
-      inc(out.tool_calls, chosen.action.tool_name);
-      if (obs.error) inc(out.tool_errors, chosen.action.tool_name);
+      const nodeId = `d${d + 1}_t${out.nodes.length}_b${branch}`;
+      const signature = actionSignature(chosen.action);
+      const earlier = executed.get(signature);
+      let obs: Observation;
+      if (earlier) {
+        // Same tool, same arguments, same seed: refuse instead of paying for the same result again.
+        out.duplicate_actions += 1;
+        obs = { text: duplicateObservation(chosen.action, earlier), error: true };
+      } else {
+        executed.set(signature, nodeId);
+        obs = await deps.runTool(chosen.action, { depth: d + 1, branch });
+        inc(out.tool_calls, chosen.action.tool_name);
+        if (obs.error) inc(out.tool_errors, chosen.action.tool_name);
+      }
       const child: TreeNode = {
-        node_id: `d${d + 1}_t${out.nodes.length}_b${branch}`,
+        node_id: nodeId,
         observation: obs.text,
         intent: chosen.intent,
         action: chosen.action,
@@ -166,6 +202,7 @@ export async function sampleTree(opts: {
         children_ids: [],
         depth: d + 1,
         is_error: !!obs.error,
+        ...(obs.sources?.length ? { sources: obs.sources } : {}),
       };
       out.nodes.push(child);
       current.children_ids.push(child.node_id);

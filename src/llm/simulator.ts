@@ -3,6 +3,8 @@
  *
  * Served with node:http only:
  * - `POST /v1/chat/completions` (non-streaming), `GET /v1/models`;
+ * - `POST /v1/embeddings`: deterministic feature-hashed vectors (word unigrams + character trigrams, 256 dims,
+ *   L2-normalised; `encoding_format` float or base64), so texts sharing words and word pieces score higher;
  * - control endpoints for out-of-process use: `POST /_sim/script` (JSON rules), `POST /_sim/reset`,
  *   `GET /_sim/requests` (see {@link connectSimulator}).
  *
@@ -24,13 +26,16 @@ import type { AddressInfo } from 'node:net';
 
 // ---------------------------------------------------------------------------------------------------- types
 
-export type SimRequestKind = 'action' | 'qa' | 'text' | 'invalid';
+export type SimRequestKind = 'action' | 'qa' | 'text' | 'embedding' | 'invalid';
 export type MalformedKind = 'invalid_json' | 'unknown_tool' | 'missing_argument' | 'empty';
 
 export interface FaultRule {
   match?: {
-    /** `action` = request with `tools` or a `<tools>` block; `qa` = QA request (json format, no tools). */
-    kind?: 'action' | 'qa' | 'any';
+    /**
+     * `action` = request with `tools` or a `<tools>` block; `qa` = QA request (json format, no tools);
+     * `embedding` = `POST /v1/embeddings` (matched by `contains` against the joined inputs).
+     */
+    kind?: 'action' | 'qa' | 'embedding' | 'any';
     /** Substring of the concatenated message contents. */
     contains?: string;
     model?: string;
@@ -69,6 +74,8 @@ export interface RequestLogEntry {
   fault?: string;
   /** Milliseconds since the simulator started. */
   at_ms: number;
+  /** Embedding requests: how many inputs were embedded. */
+  inputs?: number;
 }
 
 export interface SimulatorOptions {
@@ -317,6 +324,25 @@ interface GenContext {
   pool: WordPool;
   calculatorLike: boolean;
   numbers: number[];
+  /** http(s) URLs in the conversation (search results), for `url`/`urls` arguments. */
+  urls: string[];
+}
+
+/** http(s) URLs in a text, in order of appearance, without duplicates or trailing punctuation. */
+function urlsIn(text: string): string[] {
+  const out: string[] = [];
+  for (const m of text.matchAll(/https?:\/\/[^\s<>"'`)\]]+/g)) {
+    const url = m[0].replace(/[.,;:!?]+$/, '');
+    if (!out.includes(url)) out.push(url);
+  }
+  return out;
+}
+
+/** True when a tool needs URLs (a required `url`/`urls` argument). */
+function needsUrls(tool: ToolSpec): boolean {
+  const schema = normaliseSchema(tool.parameters);
+  const required = Array.isArray(schema.required) ? (schema.required as unknown[]) : [];
+  return required.some((r) => typeof r === 'string' && r.toLowerCase().startsWith('url'));
 }
 
 function smallNumber(ctx: GenContext, lo: number, hi: number): number {
@@ -390,7 +416,11 @@ function genValue(schemaIn: unknown, name: string, ctx: GenContext, depth: numbe
   else if (lname.startsWith('expression') || (ctx.calculatorLike && /expr|formula|input/.test(lname))) value = arithmeticExpression(ctx);
   else if (lname === 'code' || lname === 'source' || lname === 'script') value = pythonSnippet(ctx);
   else if (lname.startsWith('quer')) value = ctx.pool.phrase(ctx.prng.int(2, 4));
-  else if (lname.startsWith('url')) value = `http://local.test/${encodeURIComponent(ctx.pool.phrase(1).replace(/\s+/g, '_'))}`;
+  else if (lname.startsWith('url')) {
+    value = ctx.urls.length
+      ? ctx.prng.pick(ctx.urls)
+      : `http://local.test/${encodeURIComponent(ctx.pool.phrase(1).replace(/\s+/g, '_'))}`;
+  }
   else value = ctx.pool.phrase(ctx.prng.int(1, 3));
   if (typeof schema.maxLength === 'number' && value.length > schema.maxLength) value = value.slice(0, schema.maxLength);
   if (typeof schema.minLength === 'number' && value.length < schema.minLength) value = value.padEnd(schema.minLength, ' x');
@@ -424,11 +454,14 @@ interface ActionChoice {
 }
 
 function chooseAction(tools: ToolSpec[], conversation: string, prng: Prng, forced?: string): ActionChoice {
-  const tool = (forced && tools.find((t) => t.name === forced)) || prng.pick(tools);
+  const urls = urlsIn(conversation);
+  // A tool that reads URLs is only useful once the conversation has some (e.g. search results).
+  const usable = urls.length ? tools : tools.filter((t) => !needsUrls(t));
+  const tool = (forced && tools.find((t) => t.name === forced)) || prng.pick(usable.length ? usable : tools);
   const exclude = schemaWords(tools);
   const pool = new WordPool(conversation, exclude, prng);
   const calculatorLike = /calc|math|arith/i.test(`${tool.name} ${tool.description}`);
-  const ctx: GenContext = { prng, pool, calculatorLike, numbers: numbersIn(conversation) };
+  const ctx: GenContext = { prng, pool, calculatorLike, numbers: numbersIn(conversation), urls };
   const { args, required } = genObject(normaliseSchema(tool.parameters), ctx, 0, new Set());
   const intent =
     typeof args.intent === 'string' ? args.intent : `Find out more about ${pool.phrase(prng.int(1, 3))} using ${tool.name}`;
@@ -718,10 +751,38 @@ function answerQa(a: Analysed, malformed?: MalformedKind): Record<string, unknow
   return completion(a, { content }, 'stop', content.length);
 }
 
+/**
+ * An extractive summary: when the prompt carries a document ("Page content:" as web_visit sends, or any long
+ * text), the sentences that share the most words with the goal, in document order — real content, never
+ * invented. Otherwise a short phrase built from the prompt.
+ */
+export function extractiveSummary(prompt: string, maxSentences = 4): string | null {
+  const marker = /(?:^|\n)page content:\s*\n/i.exec(prompt);
+  const doc = marker ? prompt.slice(marker.index + marker[0].length) : prompt.length > 400 ? prompt : '';
+  if (!doc.trim()) return null;
+  const goal = /(?:^|\n)goal:\s*([^\n]*)/i.exec(prompt)?.[1] ?? '';
+  const goalWords = new Set([...wordsOf(goal)].filter((w) => w.length > 3));
+  const sentences = doc
+    .replace(/\[([^\]]*)\]\([^)]*\)/g, '$1') // markdown links → their text
+    .split(/(?<=[.!?])\s+|\n+/)
+    .map((x) => x.replace(/^[#>*\-\s]+/, '').trim())
+    .filter((x) => x.length >= 30 && /[a-z]/i.test(x));
+  if (!sentences.length) return null;
+  const scored = sentences.map((text, i) => {
+    const words = wordsOf(text);
+    let overlap = 0;
+    for (const w of goalWords) if (words.has(w)) overlap++;
+    return { text, i, score: overlap * 10 + (i === 0 ? 5 : 0) + Math.min(text.length, 200) / 100 };
+  });
+  const picked = [...scored].sort((x, y) => y.score - x.score || x.i - y.i).slice(0, maxSentences).sort((x, y) => x.i - y.i);
+  return picked.map((x) => x.text).join(' ');
+}
+
 function answerText(a: Analysed, malformed?: MalformedKind): Record<string, unknown> {
   if (malformed === 'empty') return completion(a, { content: '' }, 'stop', 0);
+  const summary = extractiveSummary(a.lastUser);
   const pool = new WordPool(a.lastUser, new Set(), a.prng);
-  const content = `Simulated answer about ${pool.phrase(a.prng.int(2, 4))}.`;
+  const content = summary ?? `Simulated answer about ${pool.phrase(a.prng.int(2, 4))}.`;
   return completion(a, { content }, 'stop', content.length);
 }
 
@@ -765,8 +826,8 @@ export function validateFaultRules(rules: unknown): FaultRule[] {
     const match = rule.match as Record<string, unknown> | undefined;
     if (match !== undefined) {
       if (typeof match !== 'object' || match === null) problems.push(`${p}.match: expected an object, got ${got(match)}`);
-      else if (match.kind !== undefined && !['action', 'qa', 'any'].includes(match.kind as string)) {
-        problems.push(`${p}.match.kind: expected action, qa or any, got ${got(match.kind)}`);
+      else if (match.kind !== undefined && !['action', 'qa', 'embedding', 'any'].includes(match.kind as string)) {
+        problems.push(`${p}.match.kind: expected action, qa, embedding or any, got ${got(match.kind)}`);
       }
     }
   });
@@ -786,6 +847,50 @@ function errorTypeFor(status: number): { type: string; code: string | null } {
 function errorBody(status: number, message: string): Record<string, unknown> {
   const { type, code } = errorTypeFor(status);
   return { error: { message, type, param: null, code } };
+}
+
+// ---------------------------------------------------------------------------------------------------- embeddings
+
+/** Default dimensionality of simulator embeddings. */
+export const EMBEDDING_DIMS = 256;
+
+const EMBED_STOP = new Set(
+  'a an and are as at be by for from has have in is it its of on or that the their this to was were which with what who whom how when where why did does do'.split(' '),
+);
+
+/** FNV-1a (32-bit) of a string. */
+function fnv1a(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+/**
+ * Deterministic "semantic" vector: word unigrams (weight 1) and character trigrams of each word (weight 0.5),
+ * feature-hashed with a sign bit into `dims` buckets, L2-normalised. Texts sharing words or word pieces
+ * (Lovelace / Lovelace's, engine / engines) get a higher cosine similarity.
+ */
+export function embedText(text: string, dims = EMBEDDING_DIMS): Float32Array {
+  const v = new Float32Array(dims);
+  const add = (feature: string, weight: number) => {
+    const h = fnv1a(feature);
+    v[h % dims]! += (h & 0x80000000 ? -1 : 1) * weight;
+  };
+  const words = (text.normalize('NFKD').replace(/[\u0300-\u036f]/g, '').toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []).filter((w) => !EMBED_STOP.has(w));
+  for (const w of words) {
+    add(`w:${w}`, 1);
+    const padded = ` ${w} `;
+    for (let i = 0; i + 3 <= padded.length; i++) add(`t:${padded.slice(i, i + 3)}`, 0.5);
+  }
+  let norm = 0;
+  for (const x of v) norm += x * x;
+  norm = Math.sqrt(norm);
+  if (norm === 0) v[0] = 1;
+  else for (let i = 0; i < dims; i++) v[i]! /= norm;
+  return v;
 }
 
 // ---------------------------------------------------------------------------------------------------- server
@@ -837,7 +942,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     ruleFired = rules.map(() => 0);
   };
 
-  const pickFault = (a: Analysed, n: number): FaultRule | undefined => {
+  const pickFault = (a: Pick<Analysed, 'model' | 'allText'> & { kind: SimRequestKind }, n: number): FaultRule | undefined => {
     for (let i = 0; i < rules.length; i++) {
       const rule = rules[i]!;
       const m = rule.match ?? {};
@@ -923,6 +1028,67 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     return reply;
   };
 
+  const handleEmbeddings = async (req: http.IncomingMessage): Promise<Reply> => {
+    const raw = await readBody(req);
+    const at_ms = Date.now() - startedAt;
+    const reject = (status: number, message: string, fingerprint: string, model: string | null = null): Reply => {
+      log.push({ n: ++count, kind: 'invalid', model, temperature: null, seed: null, status, fingerprint, at_ms });
+      return json(status, errorBody(status, message), {}, latencyMs);
+    };
+    if (raw === null) return reject(413, `request body larger than ${MAX_BODY_BYTES} bytes`, '');
+    let body: unknown;
+    try {
+      body = JSON.parse(raw);
+    } catch (e) {
+      return reject(400, `request body is not valid JSON: ${(e as Error).message}`, sha256(raw));
+    }
+    if (!body || typeof body !== 'object' || Array.isArray(body)) return reject(400, 'request body must be a JSON object', sha256(raw));
+    const b = body as Record<string, unknown>;
+    const fingerprint = sha256(canonicalJson(b));
+    const model = typeof b.model === 'string' && b.model ? b.model : null;
+    const inputs = typeof b.input === 'string' ? [b.input] : b.input;
+    const dims = b.dimensions === undefined ? EMBEDDING_DIMS : b.dimensions;
+    const problem =
+      !model ? "'model' is required (a non-empty string)"
+        : !Array.isArray(inputs) || inputs.length === 0 || inputs.length > 2048 ? "'input' must be a string or an array of 1–2048 strings"
+          : !inputs.every((x) => typeof x === 'string' && x.length > 0) ? "'input' items must be non-empty strings (token arrays are not supported by the simulator)"
+            : b.encoding_format !== undefined && b.encoding_format !== 'float' && b.encoding_format !== 'base64' ? "'encoding_format' must be float or base64"
+              : !(Number.isInteger(dims) && (dims as number) >= 1 && (dims as number) <= 4096) ? "'dimensions' must be an integer 1–4096"
+                : null;
+    if (problem) return reject(400, problem, fingerprint, model);
+
+    const texts = inputs as string[];
+    const n = ++count;
+    const rule = pickFault({ kind: 'embedding', model: model!, allText: texts.join('\n') }, n);
+    const respond = rule?.respond ?? {};
+    const delay = latencyMs + (respond.delayMs ?? 0);
+    const faults: string[] = [];
+    let reply: Reply;
+    if (respond.status !== undefined && (respond.status < 200 || respond.status >= 300)) {
+      faults.push(`status:${respond.status}`);
+      const errBody = respond.body !== undefined ? respond.body : errorBody(respond.status, `Simulated HTTP ${respond.status} from the qasynth simulator`);
+      reply = json(respond.status, errBody, respond.headers ?? {}, delay);
+    } else if (respond.body !== undefined) {
+      faults.push('body');
+      reply = json(respond.status ?? 200, respond.body, respond.headers ?? {}, delay);
+    } else {
+      const base64 = b.encoding_format === 'base64';
+      const data = respond.malformed ? [] : texts.map((t, index) => {
+        const v = embedText(t, dims as number);
+        return { object: 'embedding', index, embedding: base64 ? Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64') : Array.from(v) };
+      });
+      if (respond.malformed) faults.push(`malformed:${respond.malformed}`);
+      const promptTokens = tokens(texts.reduce((sum, t) => sum + t.length, 0));
+      const out = { object: 'list', data, model, usage: { prompt_tokens: promptTokens, total_tokens: promptTokens } };
+      reply = json(respond.status ?? 200, respond.malformed === 'invalid_json' ? JSON.stringify(out).slice(0, 40) : out, respond.headers ?? {}, delay);
+    }
+    if (respond.delayMs) faults.push(`delay:${respond.delayMs}`);
+    const entry: RequestLogEntry = { n, kind: 'embedding', model, temperature: null, seed: null, status: reply.status, fingerprint, at_ms, inputs: texts.length };
+    if (faults.length) entry.fault = faults.join(',');
+    log.push(entry);
+    return reply;
+  };
+
   const handleControl = async (req: http.IncomingMessage, path: string): Promise<Reply> => {
     if (path === '/_sim/requests' && req.method === 'GET') return json(200, log);
     if (path === '/_sim/script' && req.method === 'POST') {
@@ -958,6 +1124,10 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     if (path === '/v1/chat/completions') {
       if (req.method !== 'POST') return json(405, errorBody(405, 'use POST'), { allow: 'POST' });
       return handleChat(req);
+    }
+    if (path === '/v1/embeddings') {
+      if (req.method !== 'POST') return json(405, errorBody(405, 'use POST'), { allow: 'POST' });
+      return handleEmbeddings(req);
     }
     if (path === '/v1/models' && req.method === 'GET') return json(200, models());
     if (path.startsWith('/_sim/')) return handleControl(req, path);

@@ -5,8 +5,13 @@ import type { EnvironmentMode } from './types';
 export const DEFAULT_TASK_QUEUE = 'qasynth';
 
 /** Activity task queues derived from the workflow's task queue, so tests can isolate them with one name. */
-export function taskQueues(base: string): { workflow: string; llm: string; tools: string; output: string } {
-  return { workflow: base, llm: `${base}-llm`, tools: `${base}-tools`, output: `${base}-output` };
+export function taskQueues(base: string): { workflow: string; llm: string; output: string } {
+  return { workflow: base, llm: `${base}-llm`, output: `${base}-output` };
+}
+
+/** Each tool has its own task queue, so a per-tool rate limit (a search API's quota) holds across workers. */
+export function toolTaskQueue(base: string, tool: string): string {
+  return `${base}-tool-${tool}`;
 }
 
 /** Parent workflow id for a run id: resubmitting the same run id reaches the same workflow. */
@@ -27,6 +32,10 @@ export const FailureType = {
   LlmRequestRejected: 'LlmRequestRejected',
   LlmAuth: 'LlmAuth',
   ToolUnavailable: 'ToolUnavailable',
+  /** A tool's backend (search provider, page host) failed transiently: 5xx, timeout, network. Retryable. */
+  ToolBackendUnavailable: 'ToolBackendUnavailable',
+  /** A tool's backend refused or lacks credentials (SERPER_API_KEY, TAVILY_API_KEY, JINA_API_KEY). */
+  ToolAuth: 'ToolAuth',
   OutputConflict: 'OutputConflict',
 } as const;
 
@@ -35,6 +44,7 @@ export const NON_RETRYABLE_TYPES = [
   FailureType.InvalidInput,
   FailureType.LlmRequestRejected,
   FailureType.LlmAuth,
+  FailureType.ToolAuth,
   FailureType.OutputConflict,
 ];
 
@@ -46,8 +56,6 @@ export const MODE_TOOLS: Record<EnvironmentMode, readonly string[]> = {
   rag: ['local_search'],
 };
 
-/** Modes whose tools are implemented in this release. */
-export const SUPPORTED_MODES: readonly EnvironmentMode[] = ['math', 'python', 'rag'];
 
 /** Observation text kept in workflow history and trajectories, per tool call. */
 export const MAX_OBSERVATION_CHARS = 8000;

@@ -3,7 +3,7 @@
  * No runtime imports: this file must stay loadable inside the Temporal workflow sandbox.
  */
 
-/** Environment modes of the original system. `web` tools arrive in a later release. */
+/** Environment modes of the original system. */
 export type EnvironmentMode = 'web' | 'math' | 'python' | 'rag';
 
 /** How the action-choice LLM call asks for an action. */
@@ -44,6 +44,13 @@ export interface SynthesisConfig {
   tool_calling: ToolCallingMode;
   /** New: model for QA synthesis; defaults to model_name. */
   qa_model_name: string | null;
+  /** New: server-side rate limits across all workers. */
+  rate_limits: RateLimits;
+}
+
+export interface RateLimits {
+  llm_requests_per_second?: number;
+  tool_calls_per_second?: Partial<Record<string, number>>;
 }
 
 /** A seed after normalisation: content-derived id, text, optional user metadata. */
@@ -125,8 +132,10 @@ export interface TreeNode {
   parent_id: string | null;
   children_ids: string[];
   depth: number;
-  /** New: true when the observation reports a tool error. */
+  /** New: true when the observation reports a tool error (or a refused duplicate action). */
   is_error?: boolean;
+  /** New: URLs or documents the observation came from (web_visit pages, search results, corpus files). */
+  sources?: string[];
 }
 
 /** One step of the history shown to the action model. */
@@ -172,6 +181,8 @@ export interface ChooseActionInput {
   current_observation: string;
   /** Retry number (0-based) of this action slot. */
   attempt: number;
+  /** Signatures (`tool {canonical args}`) of actions already run in this seed, newest last (at most 40). */
+  executed_actions?: string[];
 }
 
 export type ChooseActionResult =
@@ -183,11 +194,15 @@ export interface RunToolInput {
   environment_kwargs: Record<string, unknown>;
   tool_name: string;
   parameters: Record<string, unknown>;
+  /** Model for LLM work inside a tool (web_visit's goal-directed summary). */
+  summary_model: string;
 }
 
 export interface Observation {
   text: string;
   error?: boolean;
+  /** URLs or documents the observation came from. */
+  sources?: string[];
   /** Characters dropped from `text` to keep workflow history small. */
   truncated_chars?: number;
 }
@@ -250,6 +265,8 @@ export interface SeedCounters {
   nodes: number;
   leaves: number;
   qa_rejected: Record<string, number>;
+  /** Actions refused as repeats of an earlier call in the same seed (no tool call made). */
+  duplicate_actions: number;
 }
 
 /** What `writeSeedResult` stores durably for one seed (one JSON file per seed). */

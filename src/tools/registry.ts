@@ -10,32 +10,26 @@ import type { Observation, ToolSchema } from '../shared/types';
 import { calculatorTool } from './calculator';
 import { localSearchTool } from './local-search';
 import { pythonInterpreterTool } from './python-interpreter';
-import type { ToolContext, ToolDefinition } from './tool';
+import type { ToolContext, ToolDefinition, ToolResult } from './tool';
+import { webSearchTool } from './web-search';
+import { webVisitTool } from './web-visit';
 
 const TOOLS: ReadonlyMap<string, ToolDefinition> = new Map<string, ToolDefinition>(
-  [calculatorTool, pythonInterpreterTool, localSearchTool].map((t) => [t.name, t as ToolDefinition]),
+  [calculatorTool, pythonInterpreterTool, localSearchTool, webSearchTool, webVisitTool].map((t) => [t.name, t as ToolDefinition]),
 );
 
-/** Tools of the original that are not implemented in this release. */
-export const LATER_TOOLS: readonly string[] = ['web_search', 'web_visit'];
+/** Tools of the original that are not implemented yet (none: every original tool is implemented). */
+export const LATER_TOOLS: readonly string[] = [];
 
 /** Names of the implemented tools. */
 export function toolNames(): string[] {
   return [...TOOLS.keys()];
 }
 
-/** The tool named `name`; throws a non-retryable `ToolUnavailable` failure for web tools and unknown names. */
+/** The tool named `name`; throws a non-retryable `ToolUnavailable` failure for unknown names. */
 export function getTool(name: string): ToolDefinition {
   const tool = TOOLS.get(name);
   if (tool) return tool;
-  if (LATER_TOOLS.includes(name)) {
-    throw ApplicationFailure.create({
-      message: `Tool ${name} is not available yet: web tools (web_search, web_visit) arrive in a later release. ` +
-        `Use environment_mode math, python or rag (tools: ${toolNames().join(', ')}).`,
-      type: FailureType.ToolUnavailable,
-      nonRetryable: true,
-    });
-  }
   throw ApplicationFailure.create({
     message: `Unknown tool ${JSON.stringify(name)}: expected one of ${toolNames().join(', ')}`,
     type: FailureType.ToolUnavailable,
@@ -170,7 +164,8 @@ export function capObservation(text: string, max = MAX_OBSERVATION_CHARS): Obser
 
 /**
  * Runs one tool call. Invalid arguments → `{error: true, text: "Invalid arguments for <tool>: …"}`; a tool
- * exception → `{error: true, text: "[Error] <tool>: <message>"}`; text capped at MAX_OBSERVATION_CHARS.
+ * exception → `{error: true, text: "[Error] <tool>: <message>"}`; text capped at MAX_OBSERVATION_CHARS;
+ * the tool's `sources` (URLs, documents) are passed through.
  * ApplicationFailures (configuration problems, unknown tools) are thrown, not observed.
  */
 export async function executeTool(name: string, rawArgs: unknown, ctx: ToolContext): Promise<Observation> {
@@ -181,7 +176,7 @@ export async function executeTool(name: string, rawArgs: unknown, ctx: ToolConte
   if (!parsed.success) {
     return { ...capObservation(`Invalid arguments for ${name}: ${formatIssues(parsed.error.issues, args)}`), error: true };
   }
-  let result: { text: string; error?: boolean };
+  let result: ToolResult;
   try {
     result = await tool.execute(parsed.data, ctx);
   } catch (err) {
@@ -189,6 +184,8 @@ export async function executeTool(name: string, rawArgs: unknown, ctx: ToolConte
     const msg = err instanceof Error ? err.message : String(err);
     return { ...capObservation(`[Error] ${name}: ${msg}`), error: true };
   }
-  const obs = capObservation(result.text);
-  return result.error ? { ...obs, error: true } : obs;
+  const obs: Observation = capObservation(result.text);
+  if (result.error) obs.error = true;
+  if (result.sources?.length) obs.sources = [...new Set(result.sources)];
+  return obs;
 }

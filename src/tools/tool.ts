@@ -1,17 +1,28 @@
 /** The contract every tool module implements: a zod argument schema (→ JSON Schema for the model) and execute(). */
+import type OpenAI from 'openai';
 import type { z } from 'zod';
 
+/** An LLM a tool may call (web_visit's goal-directed page summary). */
+export interface ToolLlm {
+  client: () => OpenAI;
+  model: string;
+}
+
 export interface ToolContext {
-  /** `config.environment_kwargs` (e.g. corpus_path, python_timeout_seconds). */
+  /** `config.environment_kwargs` (e.g. corpus_path, python_timeout_seconds, search_provider). */
   environment_kwargs: Record<string, unknown>;
   /** Aborted when the activity is cancelled or times out; long-running tools must stop. */
   signal?: AbortSignal;
+  /** Present in workers that serve tools needing an LLM. */
+  llm?: ToolLlm;
 }
 
 export interface ToolResult {
   text: string;
   /** True when the observation reports a failure the agent should see (bad expression, exception, timeout). */
   error?: boolean;
+  /** URLs or documents the observation came from. */
+  sources?: string[];
 }
 
 export interface ToolDefinition<A = any> {

@@ -10,7 +10,9 @@ import path from 'node:path';
 import type OpenAI from 'openai';
 import { bundleWorkflowCode, DefaultLogger, Worker, type NativeConnection } from '@temporalio/worker';
 import { installRuntime } from './runtime';
-import { taskQueues } from '../shared/constants';
+import { taskQueues, toolTaskQueue } from '../shared/constants';
+import type { RateLimits } from '../shared/types';
+import { toolNames } from '../tools/registry';
 import { createLlmActivities } from '../activities/llm';
 import { createToolActivities } from '../activities/tools';
 import { createOutputActivities } from '../activities/outputs';
@@ -61,6 +63,8 @@ export interface CreateWorkersOptions {
   concurrency?: Partial<WorkerConcurrency>;
   /** OpenAI-compatible client factory; defaults to one built from the environment on first use. */
   llmClient?: () => OpenAI;
+  /** Server-side rate limits for the queues this process serves (the last poller's setting wins). */
+  rateLimits?: RateLimits;
 }
 
 export async function createWorkers(opts: CreateWorkersOptions): Promise<Worker[]> {
@@ -89,18 +93,23 @@ export async function createWorkers(opts: CreateWorkersOptions): Promise<Worker[
         taskQueue: q.llm,
         activities: createLlmActivities({ client: llmClient }),
         maxConcurrentActivityTaskExecutions: c.llm,
+        maxTaskQueueActivitiesPerSecond: opts.rateLimits?.llm_requests_per_second,
       }),
     );
   }
   if (roles.tools) {
-    workers.push(
-      Worker.create({
-        ...common,
-        taskQueue: q.tools,
-        activities: createToolActivities(),
-        maxConcurrentActivityTaskExecutions: c.tools,
-      }),
-    );
+    const activities = createToolActivities({ llmClient });
+    for (const tool of toolNames()) {
+      workers.push(
+        Worker.create({
+          ...common,
+          taskQueue: toolTaskQueue(opts.taskQueue, tool),
+          activities,
+          maxConcurrentActivityTaskExecutions: c.tools,
+          maxTaskQueueActivitiesPerSecond: opts.rateLimits?.tool_calls_per_second?.[tool],
+        }),
+      );
+    }
   }
   if (roles.output) {
     workers.push(

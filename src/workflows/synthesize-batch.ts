@@ -31,7 +31,7 @@ import type {
   SeedSummary,
   SynthesisConfig,
 } from '../shared/types';
-import { checkRunnable, parseBatchInput } from '../config/schema';
+import { parseBatchInput } from '../config/schema';
 import { duplicatesDropped } from '../domain/ids';
 import { emptySeedCounters } from '../domain/statistics';
 import { CONTINUE_AS_NEW_EVENTS, OUTPUT_ACTIVITY } from './options';
@@ -77,8 +77,6 @@ export async function synthesizeBatch(input: BatchInput, carry?: BatchCarry): Pr
   if (!parsed.ok) throw invalidInput(parsed.issues);
   const config: SynthesisConfig = parsed.config;
   const seeds: Seed[] = parsed.seeds;
-  const notRunnable = checkRunnable(config);
-  if (notRunnable.length) throw invalidInput(notRunnable.map((i) => `config.${i}`));
 
   const { run_id, output_dir } = input;
   const output = proxyActivities<OutputActivities>({

@@ -13,7 +13,7 @@ import {
 import type { LlmActivities } from '../activities/llm';
 import type { ToolActivities } from '../activities/tools';
 import type { OutputActivities } from '../activities/outputs';
-import { MODE_TOOLS, taskQueues } from '../shared/constants';
+import { MODE_TOOLS, taskQueues, toolTaskQueue } from '../shared/constants';
 import { StatusAttr } from '../shared/search-attributes';
 import type { QaRecord, SeedCounters, SeedInput, SeedResultFile, SeedSummary } from '../shared/types';
 import { sampleTree } from '../domain/tree';
@@ -25,10 +25,17 @@ import { qaId } from '../domain/ids';
 import { LLM_ACTIVITY, OUTPUT_ACTIVITY, TOOL_ACTIVITY } from './options';
 
 function proxies() {
-  const q = taskQueues(workflowInfo().taskQueue);
+  const base = workflowInfo().taskQueue;
+  const q = taskQueues(base);
+  const toolProxies = new Map<string, ToolActivities>();
   return {
     llm: proxyActivities<LlmActivities>({ ...LLM_ACTIVITY, taskQueue: q.llm }),
-    tools: proxyActivities<ToolActivities>({ ...TOOL_ACTIVITY, taskQueue: q.tools }),
+    /** Tool activities run on the tool's own queue (per-tool server-side rate limits). */
+    tool: (name: string): ToolActivities => {
+      let p = toolProxies.get(name);
+      if (!p) toolProxies.set(name, (p = proxyActivities<ToolActivities>({ ...TOOL_ACTIVITY, taskQueue: toolTaskQueue(base, name) })));
+      return p;
+    },
     output: proxyActivities<OutputActivities>({ ...OUTPUT_ACTIVITY, taskQueue: q.output }),
   };
 }
@@ -50,7 +57,7 @@ function round1(x: number): number {
 
 export async function synthesizeSeed(input: SeedInput): Promise<SeedSummary> {
   const { config, seed, run_id, output_dir } = input;
-  const { llm, tools, output } = proxies();
+  const { llm, tool, output } = proxies();
 
   const cached = await output.loadSeedResult({ run_id, output_dir, source_id: seed.source_id });
   if (cached) return { ...cached, cached: true };
@@ -59,6 +66,10 @@ export async function synthesizeSeed(input: SeedInput): Promise<SeedSummary> {
   const counters: SeedCounters = emptySeedCounters();
   const toolNames = config.available_tools.length ? config.available_tools : [...MODE_TOOLS[config.environment_mode]];
   const qaModel = config.qa_model_name ?? config.model_name;
+  const summaryModel =
+    typeof config.environment_kwargs.web_visit_summary_model === 'string'
+      ? config.environment_kwargs.web_visit_summary_model
+      : config.model_name;
   const base: Omit<SeedResultFile, 'status' | 'finished_at' | 'qas' | 'trajectories'> = {
     run_id,
     source_id: seed.source_id,
@@ -90,13 +101,15 @@ export async function synthesizeSeed(input: SeedInput): Promise<SeedSummary> {
             history: req.history,
             current_observation: req.current.observation,
             attempt: req.attempt,
+            executed_actions: req.executedActions,
           }),
         runTool: (action) =>
-          tools.runTool({
+          tool(action.tool_name).runTool({
             mode: config.environment_mode,
             environment_kwargs: config.environment_kwargs,
             tool_name: action.tool_name,
             parameters: action.parameters,
+            summary_model: summaryModel,
           }),
         onNode: (node, total) =>
           setCurrentDetails(
@@ -112,6 +125,7 @@ export async function synthesizeSeed(input: SeedInput): Promise<SeedSummary> {
     counters.tool_calls = tree.tool_calls;
     counters.tool_errors = tree.tool_errors;
     counters.skipped_branches = tree.skipped_branches;
+    counters.duplicate_actions = tree.duplicate_actions;
     counters.nodes = tree.nodes.length - 1;
 
     const selected = selectTrajectories(tree.nodes, {

@@ -101,13 +101,13 @@ describe('output activities', () => {
 describe('tool activities', () => {
   test('runTool executes a tool of the mode and refuses tools of other modes', async () => {
     const tools = createToolActivities();
-    const obs = await runActivity(tools.runTool, { mode: 'math' as const, environment_kwargs: {}, tool_name: 'calculator', parameters: { expressions: ['6 * 7'] } });
+    const obs = await runActivity(tools.runTool, { mode: 'math' as const, summary_model: 'sim', environment_kwargs: {}, tool_name: 'calculator', parameters: { expressions: ['6 * 7'] } });
     assert.match(obs.text, /6 \* 7 = 42/);
-    const e = await runActivity(tools.runTool, { mode: 'math' as const, environment_kwargs: {}, tool_name: 'python_interpreter', parameters: { code: 'print(1)' } }).catch((x: unknown) => x);
+    const e = await runActivity(tools.runTool, { mode: 'math' as const, summary_model: 'sim', environment_kwargs: {}, tool_name: 'python_interpreter', parameters: { code: 'print(1)' } }).catch((x: unknown) => x);
     assert.ok(e instanceof ApplicationFailure && e.type === 'InvalidInput' && e.nonRetryable);
-    const bad = await runActivity(tools.runTool, { mode: 'math' as const, environment_kwargs: {}, tool_name: 'calculator', parameters: { expressions: 'not-a-list-but-coerced' } });
+    const bad = await runActivity(tools.runTool, { mode: 'math' as const, summary_model: 'sim', environment_kwargs: {}, tool_name: 'calculator', parameters: { expressions: 'not-a-list-but-coerced' } });
     assert.ok(typeof bad.text === 'string');
-    const invalid = await runActivity(tools.runTool, { mode: 'math' as const, environment_kwargs: {}, tool_name: 'calculator', parameters: { expressions: 17 } });
+    const invalid = await runActivity(tools.runTool, { mode: 'math' as const, summary_model: 'sim', environment_kwargs: {}, tool_name: 'calculator', parameters: { expressions: 17 } });
     assert.equal(invalid.error, true);
     assert.match(invalid.text, /Invalid arguments for calculator/);
   });

@@ -94,16 +94,16 @@ describe('qasynth CLI', () => {
     assert.equal(sim.requests().length >= 0, true);
   });
 
-  test('missing files, web mode and a bad flag are usage errors (exit 2)', async () => {
+  test('missing files, an incomplete web config and a bad flag are usage errors (exit 2)', async () => {
     const env = { TEMPORAL_ADDRESS: t.address, OPENAI_BASE_URL: sim.url };
     const missing = await qasynth(['validate', '--config', path.join(dir, 'nope.json'), '--seeds', path.join(dir, 'nope-seeds.json')], env);
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /nope\.json/);
-    const web = write('web.json', { environment_mode: 'web' });
+    const web = write('web.json', { environment_mode: 'web', environment_kwargs: { search_provider: 'local' } });
     const seeds = write('s.json', ['x']);
     const r = await qasynth(['run', '--config', web, '--seeds', seeds], env);
     assert.equal(r.code, 2);
-    assert.match(r.stderr, /web mode/);
+    assert.match(r.stderr, /^error: config\.environment_kwargs\.local_site_url: expected the http\(s\) URL of the local search service/m);
     const flag = await qasynth(['run', '--config', web, '--seeds', seeds, '--max-workers', 'zero'], env);
     assert.equal(flag.code, 2);
     assert.match(flag.stderr, /--max-workers: expected an integer ≥ 1, got "zero"/);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { CONFIG_KEYS, checkRunnable, configSchema, parseBatchInput, parseConfig, resolveTools } from '../../src/config/schema';
+import { CONFIG_KEYS, configSchema, parseBatchInput, parseConfig, resolveTools } from '../../src/config/schema';
 import { ConfigError, loadConfig, loadConfigFile, loadSeedsFile } from '../../src/config/load';
 import { legacySourceId, normalizeSeeds } from '../../src/domain/ids';
 
@@ -16,7 +16,7 @@ function issues(raw: unknown): string[] {
   return r.issues;
 }
 
-test('defaults are the original ones plus tool_calling and qa_model_name', () => {
+test('defaults are the original ones plus tool_calling, rate_limits and qa_model_name', () => {
   const r = parseConfig({});
   assert.ok(r.ok);
   assert.deepEqual(r.config, {
@@ -39,6 +39,7 @@ test('defaults are the original ones plus tool_calling and qa_model_name', () =>
     max_workers: 1,
     number_of_seed: null,
     tool_calling: 'native',
+    rate_limits: {},
     qa_model_name: null,
   });
   assert.deepEqual(Object.keys(r.config), CONFIG_KEYS);
@@ -86,30 +87,39 @@ test('available_tools must belong to the mode; the error lists the valid ones', 
   assert.deepEqual(issues({ environment_mode: 'math', available_tools: ['calculator', 'web_search'] }), [
     'available_tools[1]: expected a math tool (calculator); empty available_tools means all of them, got "web_search"',
   ]);
-  assert.ok(parseConfig({ environment_mode: 'rag', available_tools: ['local_search'] }).ok);
+  assert.ok(parseConfig({ environment_mode: 'rag', available_tools: ['local_search'], environment_kwargs: { corpus_path: 'c' } }).ok);
 });
 
-test('web loads but is not runnable yet; resolveTools', () => {
-  const web = parseConfig({ environment_mode: 'web' });
+test('environment_kwargs: unknown keys per mode, provider URLs and the rag corpus are checked; resolveTools', () => {
+  const web = parseConfig({ environment_mode: 'web', environment_kwargs: { web_search_top_k: 3, web_visit_summary_model: 'm' } });
   assert.ok(web.ok);
-  assert.deepEqual(checkRunnable(web.config), [
-    'environment_mode: web mode needs the web_search/web_visit tools, which arrive in a later release; use math, python or rag',
+  assert.deepEqual(
+    issues({ environment_mode: 'web', environment_kwargs: { search_provider: 'local', serach_type: 'x' } }),
+    [
+      'environment_kwargs.serach_type: expected a web setting (search_provider, serper_url, tavily_url, searxng_url, local_site_url, web_search_type, web_search_top_k, web_search_max_workers, web_search_timeout_seconds, web_visit_reader, web_visit_jina_url, web_visit_timeout_seconds, web_visit_max_bytes, web_visit_max_redirects, web_visit_max_chars, web_visit_summarize, web_visit_summary_model, allow_private_hosts), got "x"',
+      'environment_kwargs.local_site_url: expected the http(s) URL of the local search service (search_provider is local), got nothing (missing)',
+    ],
+  );
+  assert.deepEqual(issues({ environment_mode: 'web', environment_kwargs: { search_provider: 'bing' } }), [
+    'environment_kwargs.search_provider: expected one of serper, tavily, searxng, local, got "bing"',
+  ]);
+  assert.deepEqual(issues({ environment_mode: 'math', environment_kwargs: { rag_index: 'x' } }), [
+    'environment_kwargs.rag_index: expected no settings: math mode has none, got "x"',
+  ]);
+  assert.deepEqual(issues({ environment_mode: 'rag' }), [
+    'environment_kwargs.corpus_path: expected the path of the corpus to search (a folder of .md/.txt/.jsonl files or a .jsonl file), got nothing (missing)',
   ]);
   const math = parseConfig({ environment_mode: 'math' });
   assert.ok(math.ok);
-  assert.deepEqual(checkRunnable(math.config), []);
   assert.deepEqual(resolveTools(math.config), ['calculator']);
   assert.deepEqual(resolveTools({ environment_mode: 'web', available_tools: ['web_visit'] }), ['web_visit']);
 });
 
-test('every configs/*.json parses (and demo/math/python/rag are runnable)', () => {
+test('every configs/*.json parses', () => {
   const dir = path.join(ROOT, 'configs');
   const files = fs.readdirSync(dir).filter((f) => f.endsWith('.json') && f !== 'schema.json');
   assert.deepEqual(files.sort(), ['demo.json', 'math.json', 'python.json', 'rag.json', 'web.json']);
-  for (const f of files) {
-    const config = loadConfig(path.join(dir, f));
-    if (f !== 'web.json') assert.deepEqual(checkRunnable(config), [], f);
-  }
+  for (const f of files) assert.ok(loadConfig(path.join(dir, f)), f);
   const web = loadConfig(path.join(dir, 'web.json'));
   assert.deepEqual([web.max_depth, web.branching_factor, web.depth_threshold, web.min_depth, web.max_selected_traj], [10, 2, 2, 8, 5]);
   const demo = loadConfig(path.join(dir, 'demo.json'));
@@ -205,7 +215,7 @@ test('config file errors carry the path and the line', () => {
 });
 
 test('YAML configs load', () => {
-  const c = loadConfig(tmp('c.yaml', 'environment_mode: rag\nmax_depth: 4\nmin_depth: 2\nsampling_tips:\n'));
+  const c = loadConfig(tmp('c.yaml', 'environment_mode: rag\nenvironment_kwargs:\n  rag_index: corpus\nmax_depth: 4\nmin_depth: 2\nsampling_tips:\n'));
   assert.equal(c.environment_mode, 'rag');
   assert.equal(c.sampling_tips, '');
 });
@@ -216,4 +226,25 @@ test('a defaulted min_depth above max_depth says it is the default', () => {
     'branching_factor: expected an integer ≥ 1, got "x"',
     'min_depth: expected ≤ max_depth (1), got 2 (the default)',
   ]);
+});
+
+test('rate_limits: validated, unknown tools and non-positive rates named with the valid keys', () => {
+  const ok = parseConfig({ environment_mode: 'web', rate_limits: { llm_requests_per_second: 5, tool_calls_per_second: { web_search: 2 } } });
+  assert.ok(ok.ok);
+  assert.deepEqual(ok.config.rate_limits, { llm_requests_per_second: 5, tool_calls_per_second: { web_search: 2 } });
+  const bad = parseConfig({ rate_limits: { llm_requests_per_second: 0, tool_calls_per_second: { serper: 1 }, burst: 3 } });
+  assert.equal(bad.ok, false);
+  const issues = bad.ok ? [] : bad.issues;
+  assert.ok(issues.includes('rate_limits.llm_requests_per_second: expected a number > 0, got 0'), issues.join('\n'));
+  assert.ok(issues.some((i) => i.startsWith('rate_limits.tool_calls_per_second.serper: unknown key; valid keys are web_search')), issues.join('\n'));
+  assert.ok(issues.some((i) => i.startsWith('rate_limits.burst: unknown key; valid keys are llm_requests_per_second, tool_calls_per_second')), issues.join('\n'));
+  const dflt = parseConfig({});
+  assert.ok(dflt.ok);
+  assert.deepEqual(dflt.config.rate_limits, {});
+});
+
+test("the original rag config's tool name rag_tools and rag_index path load as local_search", () => {
+  const r = parseConfig({ environment_mode: 'rag', available_tools: ['rag_tools'], environment_kwargs: { rag_index: 'test/fixtures/corpus' } });
+  assert.ok(r.ok, r.ok ? '' : r.issues.join('\n'));
+  assert.deepEqual(r.config.available_tools, ['local_search']);
 });

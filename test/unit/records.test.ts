@@ -42,6 +42,7 @@ test('trajectory record: original fields, root excluded, node keys in order, plu
     candidate_index: 1,
     score: 55.5,
     score_parts: { depth: 16, info: 9.5, diversity: 30 },
+    error_steps: 0,
     path: [
       { depth: 1, node_id: 'd1_t1_b0', observation: 'o1', intent: 'i1', action: { tool_name: 't', parameters: { q: 1 } }, parent_id: 'd0_t0_b0', children_ids: ['d2_t2_b0'], is_error: false },
       { node_id: 'd2_t2_b0', observation: 'o2', intent: 'i2', action: { tool_name: 't', parameters: {} }, parent_id: 'd1_t1_b0', children_ids: [], depth: 2 },
@@ -119,7 +120,7 @@ test('buildStatistics totals, failed and missing seeds, per-seed rows in input o
   assert.equal(stats.total_nodes, 12);
   assert.equal(stats.avg_trajectory_depth, 2.5);
   assert.deepEqual(stats.llm, { calls: 20, failed_outputs: 2, input_tokens: 200, output_tokens: 40 });
-  assert.deepEqual(stats.tools, { calls: { calculator: 8 }, errors: { calculator: 2 } });
+  assert.deepEqual(stats.tools, { calls: { calculator: 8 }, errors: { calculator: 2 }, duplicate_actions_refused: 0 });
   assert.deepEqual(stats.skipped_branches, { invalid_json: 2 });
   assert.deepEqual(stats.qa_rejected, { answer_in_question: 1 });
   assert.deepEqual(stats.per_seed.map((s) => [s.source_id, s.status, s.qa, s.tool_calls, s.error]), [

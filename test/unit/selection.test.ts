@@ -82,3 +82,23 @@ test('observation length counts code points (as Python len)', () => {
   const sel = selectTrajectories(t, { min_depth: 1, max_selected_traj: 2, toolCount: 1, sourceId: 's' });
   assert.ok(sel.every((x) => x.score_parts.info === 0));
 });
+
+test('paths with error steps rank below clean ones; the original score orders within each group', () => {
+  const mk = (id: string, parent: string | null, depth: number, obs: string, isError = false): TreeNode => ({
+    node_id: id, observation: obs, intent: '', action: depth ? { tool_name: 'calculator', parameters: {} } : null,
+    parent_id: parent, children_ids: [], depth, is_error: isError,
+  });
+  const root = mk('d0_t0_b0', null, 0, 'root');
+  // Leaf A: long observations (best original score) but one error step. Leaf B: short, clean.
+  const a1 = mk('d1_t1_b0', 'd0_t0_b0', 1, 'x'.repeat(500), true);
+  const a2 = mk('d2_t2_b0', 'd1_t1_b0', 2, 'x'.repeat(500));
+  const b1 = mk('d1_t3_b1', 'd0_t0_b0', 1, 'short');
+  const b2 = mk('d2_t4_b0', 'd1_t3_b1', 2, 'short');
+  root.children_ids = [a1.node_id, b1.node_id];
+  a1.children_ids = [a2.node_id];
+  b1.children_ids = [b2.node_id];
+  const sel = selectTrajectories([root, a1, a2, b1, b2], { min_depth: 2, max_selected_traj: 2, toolCount: 1, sourceId: 'src_q' });
+  assert.deepEqual(sel.map((s) => s.trajectory_id), ['src_q_traj_1', 'src_q_traj_0']);
+  assert.deepEqual(sel.map((s) => s.error_steps), [0, 1]);
+  assert.ok(sel[1].score > sel[0].score, 'the error path had the higher original score');
+});

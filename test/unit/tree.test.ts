@@ -173,3 +173,35 @@ test('actionTemperature rounds to one decimal; reasonKey keeps the part before t
   assert.equal(reasonKey('no_tool_call'), 'no_tool_call');
   assert.equal(reasonKey(''), 'unknown');
 });
+
+test('a repeated action in the same seed is refused with an observation, not executed again', async () => {
+  const toolRuns: ToolAction[] = [];
+  const seen: string[][] = [];
+  const deps: TreeSamplerDeps = {
+    async chooseAction(req): Promise<ChooseActionResult> {
+      seen.push(req.executedActions);
+      // Branch 0 always proposes the same call; branch 1 proposes a fresh one per node.
+      const expressions = req.branch === 0 ? ['1 + 1'] : [`${req.current.node_id} * 2`];
+      return { ok: true, intent: 'again', action: { tool_name: 'calculator', parameters: { expressions } }, usage };
+    },
+    async runTool(action): Promise<Observation> {
+      toolRuns.push(action);
+      return { text: 'ran', sources: ['doc-1'] };
+    },
+  };
+  const tree = await sampleTree({ config: cfg(3, 2, 2), seedText: 's', sourceId: 'src_x', deps });
+  assert.equal(tree.nodes.length - 1, expectedTreeSize(3, 2, 2).nodes, 'the tree keeps its shape');
+  const ones = toolRuns.filter((a) => (a.parameters.expressions as string[])[0] === '1 + 1');
+  assert.equal(ones.length, 1, '"1 + 1" ran once');
+  const refused = tree.nodes.filter((n) => n.observation.startsWith('[Refused] calculator'));
+  assert.equal(refused.length, tree.duplicate_actions);
+  assert.ok(tree.duplicate_actions >= 3);
+  assert.ok(refused.every((n) => n.is_error === true && n.observation.includes('d1_t1_b0')));
+  assert.equal(tree.tool_calls.calculator, toolRuns.length);
+  assert.equal(toolRuns.length + tree.duplicate_actions, tree.nodes.length - 1);
+  // The model is told what already ran (signature: tool + canonical JSON).
+  assert.deepEqual(seen[0], []);
+  assert.ok(seen[1].includes('calculator {"expressions":["1 + 1"]}'));
+  // Sources of observations are kept on the nodes.
+  assert.deepEqual(tree.nodes[1].sources, ['doc-1']);
+});

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { startSimulator, type Simulator } from '../../src/llm/simulator';
+import { buildCorpus, openCorpus, startCorpusSite } from '../../src/corpus';
 import { submitBatch, queryProgress } from '../../src/api';
 import { batchWorkflowId } from '../../src/shared/constants';
 import type { BatchInput, BatchResult, QaRecord, TrajectoryRecord } from '../../src/shared/types';
@@ -282,4 +283,53 @@ describe('every implemented mode end to end', () => {
       }
     });
   }
+});
+
+describe('web mode end to end on the offline corpus (no internet)', () => {
+  test('web_search (local provider) and web_visit read real corpus pages; the summaries quote them', async () => {
+    const h = await harness();
+    const dir = tempDir('qasynth-corpus-');
+    await buildCorpus({ outDir: dir, limit: 300 });
+    const site = await startCorpusSite({ dir });
+    try {
+      const config = smallConfig({
+        environment_mode: 'web',
+        environment_kwargs: { search_provider: 'local', local_site_url: site.url, allow_private_hosts: [`127.0.0.1:${site.port}`] },
+        max_depth: 3,
+        branching_factor: 2,
+        depth_threshold: 1,
+        min_depth: 3,
+        max_selected_traj: 2,
+      });
+      const result = await runToEnd(h, input(h, 'mode-web', config, ['Unix', 'hacker']));
+      assert.equal(result.seeds_succeeded, 2);
+      const trajs = readJsonl<TrajectoryRecord>(result.trajectories_path);
+      const nodes = trajs.flatMap((x) => x.nodes);
+      const visits = nodes.filter((n) => n.action?.tool_name === 'web_visit' && !n.is_error);
+      assert.ok(nodes.some((n) => n.action?.tool_name === 'web_search'), 'searched');
+      assert.ok(visits.length >= 1, 'visited pages');
+      const corpus = await openCorpus(dir);
+      for (const v of visits) {
+        assert.ok(v.sources && v.sources.length >= 1, 'visited URLs are kept as sources');
+        for (const url of v.sources!) {
+          assert.ok(url.startsWith(site.url), url);
+          const page = corpus.page(decodeURIComponent(new URL(url).pathname));
+          assert.ok(page, `a corpus page for ${url}`);
+        }
+        // The observation quotes the page: its first 6 words (letters and digits only; markdown escaping and
+        // punctuation aside) appear in that order in the corpus page.
+        const page = corpus.page(decodeURIComponent(new URL(v.sources![0]).pathname))!;
+        const words = (t: string) => t.toLowerCase().replace(/[^\p{L}\p{N}]+/gu, ' ').trim();
+        const quoted = words(v.observation.split('\n').slice(1).join(' ')).split(' ').slice(0, 6).join(' ');
+        assert.ok(quoted.split(' ').length === 6 && words(page.text).includes(quoted), `observation quotes ${v.sources![0]}: ${quoted}`);
+      }
+      const qas = readJsonl<QaRecord>(result.qa_path);
+      assert.ok(qas.length >= 2);
+      const stats = JSON.parse(fs.readFileSync(result.statistics_path, 'utf8'));
+      assert.ok(stats.tools.calls.web_search >= 2 && stats.tools.calls.web_visit >= 1, JSON.stringify(stats.tools));
+    } finally {
+      await site.close();
+      await h.stop();
+    }
+  });
 });

@@ -1,0 +1,239 @@
+import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { ApplicationFailure } from '@temporalio/common';
+import OpenAI from 'openai';
+import { startSimulator, type Simulator } from '../../src/llm/simulator';
+import { FailureType, MAX_OBSERVATION_CHARS } from '../../src/shared/constants';
+import { executeTool } from '../../src/tools/registry';
+import type { ToolContext } from '../../src/tools/tool';
+import { extractMainText, FALLBACK_SUMMARY_CHARS, webVisitTool } from '../../src/tools/web-visit';
+import { installConnectGuard, type ConnectGuard } from '../helpers/connect-guard';
+import { ARTICLE_HTML, JINA_TEST_KEY, startTestSite, type TestSite } from '../helpers/test-site';
+
+let site: TestSite;
+let sim: Simulator;
+let guard: ConnectGuard;
+const savedJina = process.env.JINA_API_KEY;
+
+before(async () => {
+  site = await startTestSite({ slowMs: 20_000 });
+  sim = await startSimulator();
+  guard = installConnectGuard();
+});
+after(async () => {
+  guard.uninstall();
+  await site.close();
+  await sim.close();
+  if (savedJina === undefined) delete process.env.JINA_API_KEY;
+  else process.env.JINA_API_KEY = savedJina;
+});
+beforeEach(() => {
+  delete process.env.JINA_API_KEY;
+  sim.clearScript();
+  sim.resetLog();
+  guard.reset();
+});
+afterEach(() => assert.deepEqual(guard.blocked, [], 'no connection left 127.0.0.1'));
+
+function ctx(extra: Record<string, unknown> = {}, withLlm = false): ToolContext {
+  const c: ToolContext = { environment_kwargs: { allow_private_hosts: [site.hostPort], ...extra } };
+  if (withLlm) c.llm = { client: () => new OpenAI({ baseURL: sim.url, apiKey: 'sim-key', maxRetries: 0 }), model: 'sim-summary' };
+  return c;
+}
+
+function visit(paths: string[], c: ToolContext = ctx(), goal = 'When was the Analytical Engine first described?') {
+  return webVisitTool.execute({ urls: paths.map((p) => (p.startsWith('/') ? `${site.url}${p}` : p)), goal }, c);
+}
+
+describe('extractMainText', () => {
+  it('keeps the article as markdown with absolute links and drops page chrome', () => {
+    const { title, markdown } = extractMainText(ARTICLE_HTML, 'http://site.test/wiki/engine');
+    assert.match(title, /The Analytical Engine/);
+    assert.match(markdown, /first described in 1837/);
+    assert.match(markdown, /## Design/);
+    assert.match(markdown, /\[Ada Lovelace\]\(http:\/\/site\.test\/people\/ada-lovelace\)/);
+    assert.match(markdown, /\[translated notes\]\(https:\/\/example\.org\/notes\)/);
+    for (const chrome of ['NAV-HOME', 'SITE-HEADER-LOGO', 'SIDEBAR-AD-TEXT', 'SITE-FOOTER-COPYRIGHT', 'TRACKING-SCRIPT-TEXT', 'FOOTER-SCRIPT-TEXT']) {
+      assert.ok(!markdown.includes(chrome), `${chrome} should be dropped`);
+    }
+    // Blocks stay separated (linkedom's textContent would glue "1837." to the next paragraph).
+    assert.match(markdown, /Difference Engine\.\n\n/);
+  });
+
+  it('falls back to the body text without nav/footer when there is no article', () => {
+    const { title, markdown } = extractMainText(
+      '<html><head><title>Tiny</title></head><body><nav>NAV-ONLY</nav><div>TINY-BODY-TEXT 42 <a href="x">x</a></div><footer>FOOT</footer></body></html>',
+      'http://site.test/a/',
+    );
+    assert.equal(title, 'Tiny');
+    assert.match(markdown, /TINY-BODY-TEXT 42/);
+    assert.match(markdown, /\(http:\/\/site\.test\/a\/x\)/);
+    assert.ok(!markdown.includes('NAV-ONLY') && !markdown.includes('FOOT'));
+  });
+});
+
+describe('web_visit without an LLM (excerpt fallback)', () => {
+  it('reads the article, keeps the URL, drops nav/footer', async () => {
+    const res = await visit(['/article']);
+    assert.equal(res.error, undefined);
+    assert.ok(res.text.startsWith(`1. ${site.url}/article\n`), res.text.slice(0, 100));
+    assert.match(res.text, /first described in 1837/);
+    assert.ok(!res.text.includes('NAV-HOME') && !res.text.includes('SITE-FOOTER-COPYRIGHT'));
+    assert.deepEqual(res.sources, [`${site.url}/article`]);
+  });
+
+  it('web_visit_summarize false uses the excerpt even with an LLM', async () => {
+    const res = await visit(['/article'], ctx({ web_visit_summarize: false }, true));
+    assert.match(res.text, /first described in 1837/);
+    assert.equal(sim.requests().length, 0);
+  });
+
+  it('caps the excerpt at 3,000 characters', async () => {
+    const res = await visit(['/huge'], ctx({ web_visit_max_bytes: 200_000 }));
+    const body = res.text.split('\n').slice(1).join('\n');
+    assert.ok(body.length <= FALLBACK_SUMMARY_CHARS + 100, `excerpt ${body.length} chars`);
+    assert.match(body, /\[… page continues\]$/);
+  });
+
+  it('follows redirects and says where it landed', async () => {
+    const res = await visit(['/redirect/1']);
+    assert.ok(res.text.startsWith(`1. ${site.url}/redirect/1 (redirected to ${site.url}/article)\n`));
+    assert.match(res.text, /1837/);
+  });
+
+  it('a slow page becomes a timeout entry within the limit', async () => {
+    const started = Date.now();
+    const res = await visit(['/slow'], ctx({ web_visit_timeout_seconds: 0.4 }));
+    assert.ok(Date.now() - started < 3000);
+    assert.equal(res.error, true);
+    assert.match(res.text, new RegExp(`^\\*\\*Failed URLs:\\*\\*\\n- ${site.url}/slow: Timed out after 400 ms`));
+    assert.equal(res.sources, undefined);
+  });
+
+  it('a huge page is capped at the default 2 MB without crashing', async () => {
+    const res = await visit(['/huge']);
+    assert.equal(res.error, undefined);
+    assert.match(res.text, /Lorem ipsum/);
+    const obs = await executeTool('web_visit', { urls: [`${site.url}/huge`], goal: 'anything' }, ctx());
+    assert.ok(obs.text.length <= MAX_OBSERVATION_CHARS);
+  });
+
+  it('refuses binary content types', async () => {
+    const res = await visit(['/image.png']);
+    assert.equal(res.error, true);
+    assert.match(res.text, /- http:\/\/127\.0\.0\.1:\d+\/image\.png: unsupported content type image\/png/);
+  });
+
+  it('decodes a windows-1252 page declared by <meta charset>', async () => {
+    const res = await visit(['/latin1']);
+    assert.match(res.text, /Café Müller in Zürich sells coffee for 5 €/);
+    assert.match(res.text, /crème brûlée/);
+  });
+
+  it('reads plain text, JSON and gzip pages', async () => {
+    const res = await visit(['/plain.txt', '/data.json', '/gzip-article']);
+    assert.match(res.text, /1\. .*\/plain\.txt\nPLAIN-TEXT line one\.\nThe Difference Engine was designed in 1822\./);
+    assert.match(res.text, /2\. .*\/data\.json\n```json\n\{\n {2}"name": "Analytical Engine",\n {2}"year": 1837/);
+    assert.match(res.text, /3\. .*\/gzip-article\n[\s\S]*first described in 1837/);
+    assert.equal(res.sources?.length, 3);
+  });
+
+  it('lists failed URLs after the pages; error only when all failed', async () => {
+    const res = await visit(['/article', '/missing', 'ftp://example.test/x']);
+    assert.equal(res.error, undefined);
+    assert.match(res.text, /^1\. http:\/\/127\.0\.0\.1:\d+\/article\n/);
+    assert.match(res.text, /\n\n\*\*Failed URLs:\*\*\n- http:\/\/127\.0\.0\.1:\d+\/missing: HTTP 404[^\n]*\n- ftp:\/\/example\.test\/x: refused: scheme ftp is not allowed/);
+    assert.deepEqual(res.sources, [`${site.url}/article`]);
+  });
+
+  it('truncates page markdown to web_visit_max_chars', async () => {
+    const res = await visit(['/article'], ctx({ web_visit_max_chars: 120 }));
+    const body = res.text.split('\n').slice(1).join('\n');
+    assert.ok(body.length < 400, body);
+  });
+});
+
+describe('web_visit SSRF', () => {
+  it('refuses loopback by default, naming allow_private_hosts, without connecting', async () => {
+    const res = await webVisitTool.execute({ urls: [`${site.url}/article`, 'http://169.254.169.254/latest/meta-data', 'http://[::1]/'], goal: 'g' }, { environment_kwargs: {} });
+    assert.equal(res.error, true);
+    assert.match(res.text, /127\.0\.0\.1 a loopback address; allow it with environment_kwargs\.allow_private_hosts \(e\.g\. "127\.0\.0\.1:\d+"\)/);
+    assert.match(res.text, /169\.254\.169\.254 a link-local address/);
+    assert.match(res.text, /::1 a loopback address/);
+    assert.deepEqual(guard.attempts, []);
+  });
+
+  it('refuses a redirect to a private or metadata address', async () => {
+    const res = await visit(['/to-private', '/to-metadata']);
+    assert.equal(res.error, true);
+    assert.match(res.text, /\/to-private: Refused to fetch http:\/\/10\.0\.0\.1\/: 10\.0\.0\.1 a private address/);
+    assert.match(res.text, /\/to-metadata: Refused to fetch http:\/\/169\.254\.169\.254\/latest\/meta-data: 169\.254\.169\.254 a link-local/);
+    assert.ok(guard.attempts.every((a) => a.startsWith('127.0.0.1:')));
+  });
+});
+
+describe('web_visit with an LLM summary (simulator)', () => {
+  it('summarises each page against the goal, keeping the URL', async () => {
+    const res = await visit(['/article', '/plain.txt'], ctx({}, true));
+    assert.equal(res.error, undefined);
+    assert.match(res.text, new RegExp(`^1\\. ${site.url}/article\\n.+`));
+    assert.match(res.text, new RegExp(`\\n\\n2\\. ${site.url}/plain\\.txt\\n.+`));
+    const reqs = sim.requests();
+    assert.equal(reqs.length, 2);
+    for (const r of reqs) {
+      assert.equal(r.kind, 'text');
+      assert.equal(r.model, 'sim-summary');
+      assert.equal(r.temperature, 0.3);
+    }
+    assert.deepEqual(res.sources, [`${site.url}/article`, `${site.url}/plain.txt`]);
+  });
+
+  it('an LLM 429 is thrown as retryable RateLimited with nextRetryDelay', async () => {
+    sim.script([{ respond: { status: 429, headers: { 'retry-after': '2' } } }]);
+    await assert.rejects(visit(['/article'], ctx({}, true)), (e: unknown) => {
+      assert.ok(e instanceof ApplicationFailure);
+      assert.equal(e.type, FailureType.RateLimited);
+      assert.equal(e.nonRetryable, false);
+      assert.equal(e.nextRetryDelay, 2000);
+      return true;
+    });
+  });
+
+  it('an LLM 401 is thrown as non-retryable LlmAuth; a 500 as retryable LlmUnavailable', async () => {
+    sim.script([{ respond: { status: 401 } }]);
+    await assert.rejects(visit(['/article'], ctx({}, true)), (e: unknown) => e instanceof ApplicationFailure && e.type === FailureType.LlmAuth && e.nonRetryable);
+    sim.script([{ respond: { status: 500 } }]);
+    await assert.rejects(visit(['/article'], ctx({}, true)), (e: unknown) => e instanceof ApplicationFailure && e.type === FailureType.LlmUnavailable && !e.nonRetryable);
+  });
+
+  it('does not call the LLM for pages that failed', async () => {
+    const res = await visit(['/image.png'], ctx({}, true));
+    assert.equal(res.error, true);
+    assert.equal(sim.requests().length, 0);
+  });
+});
+
+describe('web_visit through Jina Reader', () => {
+  it('uses Jina when JINA_API_KEY is set (auto) and direct when web_visit_reader is direct', async () => {
+    process.env.JINA_API_KEY = JINA_TEST_KEY;
+    const jina = ctx({ web_visit_jina_url: `${site.url}/jina` });
+    const res = await webVisitTool.execute({ urls: ['https://example.test/engine'], goal: 'g' }, jina);
+    assert.equal(res.error, undefined);
+    assert.match(res.text, /^1\. https:\/\/example\.test\/engine\n[\s\S]*JINA-READER-CONTENT/);
+    assert.ok(site.hits.includes('/jina/https://example.test/engine'));
+    const direct = await visit(['/article'], ctx({ web_visit_jina_url: `${site.url}/jina`, web_visit_reader: 'direct' }));
+    assert.match(direct.text, /first described in 1837/);
+  });
+
+  it('web_visit_reader jina without the key → ToolAuth before any request; a rejected key → ToolAuth', async () => {
+    const hits = site.hits.length;
+    await assert.rejects(visit(['/article'], ctx({ web_visit_reader: 'jina' })), (e: unknown) =>
+      e instanceof ApplicationFailure && e.type === FailureType.ToolAuth && e.nonRetryable && /JINA_API_KEY/.test(e.message),
+    );
+    assert.equal(site.hits.length, hits);
+    process.env.JINA_API_KEY = 'jina_wrong_0123456789';
+    await assert.rejects(visit(['https://example.test/x'], ctx({ web_visit_reader: 'jina', web_visit_jina_url: `${site.url}/jina` })), (e: unknown) =>
+      e instanceof ApplicationFailure && e.type === FailureType.ToolAuth && /JINA_API_KEY/.test(e.message) && !e.message.includes('jina_wrong_0123456789'),
+    );
+  });
+});
