@@ -12,6 +12,7 @@ import { NativeConnection } from '@temporalio/worker';
 import { startDevServer, type DevServer } from '../../src/server/dev-server';
 import { createWorkers, runWorkers, type WorkerRoles } from '../../src/worker/worker';
 import { installRuntime } from '../../src/worker/runtime';
+import type { RateLimits } from '../../src/shared/types';
 
 export interface TestTemporal {
   address: string;
@@ -59,6 +60,7 @@ export async function startTestWorker(opts: {
   llmBaseUrl: string;
   apiKey?: string;
   roles?: WorkerRoles;
+  rateLimits?: RateLimits;
 }): Promise<{ stop(): Promise<void> }> {
   const llm = new OpenAI({ baseURL: opts.llmBaseUrl, apiKey: opts.apiKey ?? 'test-key', maxRetries: 0, timeout: 30_000 });
   const workers = await createWorkers({
@@ -66,6 +68,7 @@ export async function startTestWorker(opts: {
     namespace: 'default',
     taskQueue: opts.taskQueue,
     roles: opts.roles,
+    rateLimits: opts.rateLimits,
     llmClient: () => llm,
   });
   let stop!: () => void;
