@@ -130,6 +130,16 @@ const configShape = {
     )
     .default({})
     .describe('Server-side rate limits, enforced across all workers (applied by the workers this process starts).'),
+  llm_timeout_seconds: z
+    .number({ error: 'expected a number of seconds ≥ 1' })
+    .min(1, { error: 'expected a number of seconds ≥ 1' })
+    .default(300)
+    .describe('Longest one LLM call may take before it is retried (activity start-to-close timeout).'),
+  tool_timeout_seconds: z
+    .number({ error: 'expected a number of seconds ≥ 1' })
+    .min(1, { error: 'expected a number of seconds ≥ 1' })
+    .default(120)
+    .describe('Longest one tool call may take before it is retried (activity start-to-close timeout).'),
   qa_model_name: z
     .string({ error: 'expected a model name or null' })
     .min(1, { error: 'expected a non-empty model name or null' })

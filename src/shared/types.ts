@@ -46,6 +46,9 @@ export interface SynthesisConfig {
   qa_model_name: string | null;
   /** New: server-side rate limits across all workers. */
   rate_limits: RateLimits;
+  /** New: start-to-close timeout of one LLM call / one tool call, in seconds. */
+  llm_timeout_seconds: number;
+  tool_timeout_seconds: number;
 }
 
 export interface RateLimits {

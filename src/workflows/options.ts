@@ -5,7 +5,10 @@
 import type { ActivityOptions } from '@temporalio/workflow';
 import { NON_RETRYABLE_TYPES } from '../shared/constants';
 
-/** LLM calls: slow models take minutes; heartbeats every few seconds let a dead worker's call be retried after 20 s, not 5 min. */
+/**
+ * LLM calls: slow models take minutes (start-to-close = config llm_timeout_seconds, default 300); heartbeats
+ * every few seconds let a dead worker's call be retried after 20 s, not 5 min.
+ */
 export const LLM_ACTIVITY: ActivityOptions = {
   startToCloseTimeout: '5 minutes',
   heartbeatTimeout: '20 seconds',
@@ -18,7 +21,7 @@ export const LLM_ACTIVITY: ActivityOptions = {
   },
 };
 
-/** Tool calls: local tools finish in seconds; the python tool has its own wall-clock limit below this. */
+/** Tool calls (start-to-close = config tool_timeout_seconds, default 120): the python tool's own limit is below it. */
 export const TOOL_ACTIVITY: ActivityOptions = {
   startToCloseTimeout: '2 minutes',
   heartbeatTimeout: '20 seconds',

@@ -15,7 +15,7 @@ import type { ToolActivities } from '../activities/tools';
 import type { OutputActivities } from '../activities/outputs';
 import { MODE_TOOLS, taskQueues, toolTaskQueue } from '../shared/constants';
 import { StatusAttr } from '../shared/search-attributes';
-import type { QaRecord, SeedCounters, SeedInput, SeedResultFile, SeedSummary } from '../shared/types';
+import type { QaRecord, SeedCounters, SeedInput, SeedResultFile, SeedSummary, SynthesisConfig } from '../shared/types';
 import { sampleTree } from '../domain/tree';
 import { selectTrajectories } from '../domain/selection';
 import { buildQaRecord, buildTrajectoryRecord } from '../domain/records';
@@ -24,16 +24,29 @@ import { validateQa } from '../domain/validate';
 import { qaId } from '../domain/ids';
 import { LLM_ACTIVITY, OUTPUT_ACTIVITY, TOOL_ACTIVITY } from './options';
 
-function proxies() {
+function proxies(config: SynthesisConfig) {
   const base = workflowInfo().taskQueue;
   const q = taskQueues(base);
   const toolProxies = new Map<string, ToolActivities>();
   return {
-    llm: proxyActivities<LlmActivities>({ ...LLM_ACTIVITY, taskQueue: q.llm }),
+    llm: proxyActivities<LlmActivities>({
+      ...LLM_ACTIVITY,
+      startToCloseTimeout: `${config.llm_timeout_seconds} seconds`,
+      heartbeatTimeout: `${Math.min(20, config.llm_timeout_seconds)} seconds`,
+      taskQueue: q.llm,
+    }),
     /** Tool activities run on the tool's own queue (per-tool server-side rate limits). */
     tool: (name: string): ToolActivities => {
       let p = toolProxies.get(name);
-      if (!p) toolProxies.set(name, (p = proxyActivities<ToolActivities>({ ...TOOL_ACTIVITY, taskQueue: toolTaskQueue(base, name) })));
+      if (!p) {
+        p = proxyActivities<ToolActivities>({
+          ...TOOL_ACTIVITY,
+          startToCloseTimeout: `${config.tool_timeout_seconds} seconds`,
+          heartbeatTimeout: `${Math.min(20, config.tool_timeout_seconds)} seconds`,
+          taskQueue: toolTaskQueue(base, name),
+        });
+        toolProxies.set(name, p);
+      }
       return p;
     },
     output: proxyActivities<OutputActivities>({ ...OUTPUT_ACTIVITY, taskQueue: q.output }),
@@ -57,7 +70,7 @@ function round1(x: number): number {
 
 export async function synthesizeSeed(input: SeedInput): Promise<SeedSummary> {
   const { config, seed, run_id, output_dir } = input;
-  const { llm, tool, output } = proxies();
+  const { llm, tool, output } = proxies(config);
 
   const cached = await output.loadSeedResult({ run_id, output_dir, source_id: seed.source_id });
   if (cached) return { ...cached, cached: true };

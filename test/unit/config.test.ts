@@ -40,6 +40,8 @@ test('defaults are the original ones plus tool_calling, rate_limits and qa_model
     number_of_seed: null,
     tool_calling: 'native',
     rate_limits: {},
+    llm_timeout_seconds: 300,
+    tool_timeout_seconds: 120,
     qa_model_name: null,
   });
   assert.deepEqual(Object.keys(r.config), CONFIG_KEYS);
