@@ -75,6 +75,9 @@ export function summarize(result: SeedResultFile, cached: boolean): SeedSummary 
     trajectory_count: result.trajectories.length,
     llm_calls: c.llm_calls,
     tool_calls: Object.values(c.tool_calls).reduce((a, b) => a + b, 0),
+    input_tokens: c.input_tokens,
+    output_tokens: c.output_tokens,
+    cost_usd: c.cost_usd ?? 0,
     ...(result.error ? { error: result.error } : {}),
   };
 }
@@ -190,11 +193,13 @@ export function createOutputActivities() {
       const seeds: Parameters<typeof buildStatistics>[0]['seeds'] = [];
       let succeeded = 0;
       let failed = 0;
+      let budgetExhausted = 0;
       let missing = 0;
       for (const [index, seed] of manifest.seeds.entries()) {
         const result = readSeedResult(input.output_dir, input.run_id, seed.source_id);
         if (!result) missing += 1;
         else if (result.status === 'succeeded') succeeded += 1;
+        else if (result.status === 'budget_exhausted') budgetExhausted += 1;
         else failed += 1;
         for (const qa of result?.qas ?? []) qaOut.write(qa);
         for (const t of result?.trajectories ?? []) trajOut.write(t);
@@ -234,7 +239,9 @@ export function createOutputActivities() {
         trajectory_count: trajOut.count,
         seeds_succeeded: succeeded,
         seeds_failed: failed,
+        seeds_budget_exhausted: budgetExhausted,
         seeds_missing: missing,
+        estimated_cost_usd: stats.llm.estimated_cost_usd ?? 0,
       };
     },
   };

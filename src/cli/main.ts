@@ -16,6 +16,7 @@ import { backgroundServer, ensureBackgroundServer, startDevServer, stateDir, sto
 import { projectRoot } from '../server/temporal-cli';
 import { buildCorpus, DEFAULT_CORPUS_PORT, defaultCorpusDir } from '../corpus';
 import { ensureCorpusSite } from './corpus';
+import { estimateRun, formatEstimate } from '../domain/estimate';
 import { loadConfig, ConfigError } from '../config/load';
 import { toolNames } from '../tools/registry';
 import type { RateLimits } from '../shared/types';
@@ -85,11 +86,21 @@ function collectToolRps(v: string, acc: Record<string, number>): Record<string, 
   return { ...acc, [m[1]]: positiveNumber('--tool-rps')(m[2]) };
 }
 
+/**
+ * Commander wraps a rejected flag value as `error: option '--max-workers <n>' argument '0' is invalid. <ours>`;
+ * our message already names the flag and the value, so print it alone: `error: --max-workers: expected …`.
+ */
+function usageErrorLine(str: string): string {
+  const m = /^error: (?:option '[^']*' argument '[^']*' is invalid|command-argument value '[^']*' is invalid for argument '[^']*')\. (.*)$/s.exec(str);
+  return m ? `error: ${m[1]}` : str;
+}
+
 async function main(argv: string[]): Promise<number> {
   const program = new Command()
     .name('qasynth')
     .description('Durable synthesis of multi-hop QA data for tool-using LLM agents, on Temporal.')
     .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ outputError: (str, write) => write(usageErrorLine(str)) })
     .exitOverride();
 
   let exitCode = 0;
@@ -101,9 +112,17 @@ async function main(argv: string[]): Promise<number> {
     ),
   )
     .option('--simulate', 'use the built-in offline LLM simulator instead of OPENAI_BASE_URL')
+    .option('--dry-run', 'print the estimated LLM calls, tokens and cost, then exit without running')
+    .option('--observation-chars <n>', 'for --dry-run: typical observation length in characters', positiveInt('--observation-chars'))
     .option('--no-progress', 'no progress bar / progress lines')
     .option('--json', 'print the result as one JSON line on stdout')
-    .action(async (flags: RunFlags) => {
+    .action(async (flags: RunFlags & { dryRun?: boolean; observationChars?: number }) => {
+      if (flags.dryRun) {
+        const { config, seeds } = prepareInput(flags);
+        const estimate = estimateRun(config, seeds.length, flags.observationChars);
+        process.stdout.write(flags.json ? `${JSON.stringify(estimate)}\n` : `${formatEstimate(estimate)}\n`);
+        return;
+      }
       exitCode = (await runBatch(flags)).exitCode;
     });
 
@@ -132,7 +151,8 @@ async function main(argv: string[]): Promise<number> {
     .option('--config <file>', 'take server-side rate limits from this config file (its rate_limits key)')
     .option('--llm-rps <n>', 'LLM requests per second across all workers (overrides --config)', positiveNumber('--llm-rps'))
     .option('--tool-rps <tool=n...>', 'calls per second for a tool across all workers, e.g. web_search=2 (repeatable)', collectToolRps, {})
-    .action(async (flags: { address?: string; namespace?: string; taskQueue: string; output: boolean; roles: string; llmConcurrency?: number; toolConcurrency?: number; config?: string; llmRps?: number; toolRps: Record<string, number> }) => {
+    .option('--identity <id>', 'worker identity in histories and the Web UI (default: $QASYNTH_WORKER_IDENTITY, else <pid>@<hostname>); unique per process')
+    .action(async (flags: { address?: string; namespace?: string; taskQueue: string; output: boolean; roles: string; llmConcurrency?: number; toolConcurrency?: number; config?: string; llmRps?: number; toolRps: Record<string, number>; identity?: string }) => {
       const roles: WorkerRoles = { workflows: false, llm: false, tools: false, output: false };
       for (const r of flags.roles.split(',').map((s) => s.trim()).filter(Boolean)) {
         if (!(r in ALL_ROLES)) throw new UsageError([`--roles: unknown role ${JSON.stringify(r)}; valid roles are workflows, llm, tools, output`]);
@@ -151,11 +171,13 @@ async function main(argv: string[]): Promise<number> {
       await c.close();
       if (missing.length) {
         err(`warning: search attributes ${missing.join(', ')} are missing and could not be created; create them with:`);
-        for (const m of missing) err(`  temporal operator search-attribute create --name ${m} --type Keyword`);
+        err(`  temporal operator search-attribute create --namespace ${target.namespace} ${missing.map((m) => `--name ${m}`).join(' ')} --type Keyword`);
+        err(`  or on Temporal Cloud: tcld namespace search-attributes add -n ${target.namespace} ${missing.map((m) => `--sa "${m}=Keyword"`).join(' ')}`);
       }
       const rateLimits: RateLimits = flags.config ? { ...loadConfig(flags.config).rate_limits } : {};
       if (flags.llmRps) rateLimits.llm_requests_per_second = flags.llmRps;
       if (Object.keys(flags.toolRps).length) rateLimits.tool_calls_per_second = { ...rateLimits.tool_calls_per_second, ...flags.toolRps };
+      const identity = flags.identity?.trim() || process.env.QASYNTH_WORKER_IDENTITY?.trim() || undefined;
       const connection = await workerConnection(target);
       const workers = await createWorkers({
         connection,
@@ -163,6 +185,7 @@ async function main(argv: string[]): Promise<number> {
         taskQueue: flags.taskQueue,
         roles,
         rateLimits,
+        identity,
         concurrency: { ...(flags.llmConcurrency ? { llm: flags.llmConcurrency } : {}), ...(flags.toolConcurrency ? { tools: flags.toolConcurrency } : {}) },
       });
       let stop!: () => void;
@@ -170,7 +193,7 @@ async function main(argv: string[]): Promise<number> {
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
       const served = Object.entries(roles).filter(([, on]) => on).map(([r]) => r).join(', ');
-      err(`qasynth worker: ${target.address} namespace ${target.namespace}, task queue ${flags.taskQueue} (${served}); Ctrl-C to stop`);
+      err(`qasynth worker: ${target.address} namespace ${target.namespace}, task queue ${flags.taskQueue} (${served})${identity ? `, identity ${identity}` : ''}; Ctrl-C to stop`);
       await runWorkers(workers, stopped);
       await connection.close();
     });

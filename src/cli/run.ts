@@ -211,9 +211,11 @@ export function printResult(r: BatchResult, json = false): void {
     return;
   }
   const lines = [
-    `run ${r.run_id} ${r.status}: ${r.seeds_succeeded}/${r.seeds_total} seeds succeeded, ${r.seeds_failed} failed` +
+    `run ${r.run_id} ${r.status.replace('_', ' ')}: ${r.seeds_succeeded}/${r.seeds_total} seeds succeeded, ${r.seeds_failed} failed` +
+      (r.seeds_budget_exhausted ? `, ${r.seeds_budget_exhausted} stopped by the budget` : '') +
       (r.seeds_missing ? `, ${r.seeds_missing} not run` : '') +
-      (r.duplicates_dropped ? `, ${r.duplicates_dropped} duplicate seeds dropped` : ''),
+      (r.duplicates_dropped ? `, ${r.duplicates_dropped} duplicate seeds dropped` : '') +
+      (r.estimated_cost_usd ? `, estimated cost $${r.estimated_cost_usd.toFixed(4)}` : ''),
     `  QA pairs      ${r.qa_count}  ${r.qa_path}`,
     `  trajectories  ${r.trajectory_count}  ${r.trajectories_path}`,
     `  statistics    ${r.statistics_path}`,

@@ -45,6 +45,16 @@ function intAtLeast(min: number, description: string) {
   return z.number({ error: msg }).int({ error: msg }).min(min, { error: msg }).describe(description);
 }
 
+function posInt(description: string) {
+  const msg = 'expected an integer ≥ 1';
+  return z.number({ error: msg }).int({ error: msg }).min(1, { error: msg }).optional().describe(description);
+}
+
+function posNumber(description: string) {
+  const msg = 'expected a number > 0';
+  return z.number({ error: msg }).positive({ error: msg }).optional().describe(description);
+}
+
 function text(description: string) {
   // null (e.g. an empty YAML value) counts as "", as the original's truthiness checks did.
   return z
@@ -140,6 +150,34 @@ const configShape = {
     .min(1, { error: 'expected a number of seconds ≥ 1' })
     .default(120)
     .describe('Longest one tool call may take before it is retried (activity start-to-close timeout).'),
+  budget: z
+    .strictObject(
+      {
+        max_llm_calls: posInt('LLM calls for the whole run.'),
+        max_tokens: posInt('Tokens (in + out) for the whole run.'),
+        max_cost_usd: posNumber('Estimated cost in USD for the whole run (needs prices).'),
+        per_seed_max_llm_calls: posInt('LLM calls per seed.'),
+        per_seed_max_tokens: posInt('Tokens per seed.'),
+        per_seed_max_cost_usd: posNumber('Estimated cost in USD per seed (needs prices).'),
+      },
+      { error: 'expected an object of caps (max_llm_calls, max_tokens, max_cost_usd, per_seed_max_…)' },
+    )
+    .default({})
+    .describe('Spending caps. When one is reached no new LLM call starts; seeds stop gracefully (budget_exhausted).'),
+  prices: z
+    .record(
+      z.string(),
+      z.strictObject(
+        {
+          input_per_million: z.number({ error: 'expected USD per million input tokens (≥ 0)' }).min(0, { error: 'expected USD per million input tokens (≥ 0)' }),
+          output_per_million: z.number({ error: 'expected USD per million output tokens (≥ 0)' }).min(0, { error: 'expected USD per million output tokens (≥ 0)' }),
+        },
+        { error: 'expected {input_per_million, output_per_million}' },
+      ),
+      { error: 'expected an object {model: {input_per_million, output_per_million}}' },
+    )
+    .default({})
+    .describe('Price table for cost estimates, USD per million tokens per model.'),
   qa_model_name: z
     .string({ error: 'expected a model name or null' })
     .min(1, { error: 'expected a non-empty model name or null' })
@@ -177,6 +215,22 @@ function crossFieldIssues(c: Record<string, unknown>): { path: (string | number)
         });
       }
     });
+  }
+  const budget = c.budget;
+  if (isPlainObject(budget) && (budget.max_cost_usd !== undefined || budget.per_seed_max_cost_usd !== undefined)) {
+    const prices = isPlainObject(c.prices) ? c.prices : {};
+    const models = new Set(
+      [c.model_name ?? 'gpt-4.1-2025-04-14', c.qa_model_name].filter((m): m is string => typeof m === 'string' && m.length > 0),
+    );
+    for (const m of models) {
+      if (!(m in prices)) {
+        out.push({
+          path: ['prices', m],
+          message: 'expected {input_per_million, output_per_million} for this model, because budget has a cost cap',
+          value: undefined,
+        });
+      }
+    }
   }
   const kwargs = c.environment_kwargs;
   if (valid && isPlainObject(kwargs)) {
@@ -277,6 +331,10 @@ export function parseConfig(raw: unknown): ParseResult<{ config: SynthesisConfig
     validKeys: (p) => {
       if (p.length === 0) return CONFIG_KEYS;
       if (p.length === 1 && p[0] === 'rate_limits') return ['llm_requests_per_second', 'tool_calls_per_second'];
+      if (p.length === 1 && p[0] === 'budget') {
+        return ['max_llm_calls', 'max_tokens', 'max_cost_usd', 'per_seed_max_llm_calls', 'per_seed_max_tokens', 'per_seed_max_cost_usd'];
+      }
+      if (p.length === 2 && p[0] === 'prices') return ['input_per_million', 'output_per_million'];
       if (p.length === 2 && p[1] === 'tool_calls_per_second') return ALL_TOOLS;
       return undefined;
     },

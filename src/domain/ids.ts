@@ -7,7 +7,7 @@
 import { md5 } from '@noble/hashes/legacy';
 import { bytesToHex } from '@noble/hashes/utils';
 import type { Seed } from '../shared/types';
-import { describeValue, isPlainObject, typeName } from './format';
+import { describeValue, isPlainObject } from './format';
 
 /**
  * UTF-8 bytes of a string (lone surrogates become U+FFFD, as TextEncoder). Hand-written so the id code has no
@@ -66,6 +66,11 @@ export function samplingSeedFor(...parts: (string | number)[]): number {
 
 /** Explicit seed ids: safe in file names and workflow ids. */
 export const SEED_ID_PATTERN = /^[A-Za-z0-9._:-]{1,100}$/;
+/**
+ * Longest seed text, in characters (UTF-16 units). A seed is an entity, a topic or a short passage; it goes into
+ * every prompt and into the batch input (which Temporal limits to ~2 MB), so a longer one is a mistake.
+ */
+export const MAX_SEED_CHARS = 20_000;
 const SEED_KEYS = ['text', 'id', 'metadata'] as const;
 
 export interface DuplicateSeed {
@@ -84,10 +89,17 @@ export function duplicatesDropped(duplicates: readonly DuplicateSeed[]): number 
   return duplicates.reduce((n, d) => n + d.count, 0);
 }
 
+/** "got …" for a seed of the wrong type: `number 42`, `boolean true`, `null`, `an array of 2`, `an object`. */
+function describeSeed(item: unknown): string {
+  if (typeof item === 'number' || typeof item === 'boolean') return `${typeof item} ${String(item)}`;
+  return describeValue(item);
+}
+
 /**
  * Validates raw seeds (strings or `{text, id?, metadata?}`), applies `number_of_seed` (first N, as the
  * original), derives source ids, and collapses duplicates (same id and same text) to the first occurrence.
- * Issues name the seed's position in the input: `seeds[3]: expected …, got …`.
+ * Issues name the seed's position in the input: `seeds[3]: expected …, got …`; every problem of every seed is
+ * reported.
  */
 export function normalizeSeeds(raw: readonly unknown[], numberOfSeed: number | null): NormalizeSeedsResult {
   const issues: string[] = [];
@@ -99,53 +111,67 @@ export function normalizeSeeds(raw: readonly unknown[], numberOfSeed: number | n
 
   list.forEach((item, i) => {
     const at = `seeds[${i}]`;
-    let text: string;
+    let text: string | undefined;
     let id: string | undefined;
     let metadata: Record<string, unknown> | undefined;
+    let ok = true;
+    const textAt = typeof item === 'string' ? at : `${at}.text`;
     if (typeof item === 'string') {
       text = item;
     } else if (isPlainObject(item)) {
-      const unknownKeys = Object.keys(item).filter((k) => !(SEED_KEYS as readonly string[]).includes(k));
-      for (const k of unknownKeys) issues.push(`${at}.${k}: unknown key; valid keys are ${SEED_KEYS.join(', ')}`);
-      if (typeof item.text !== 'string') {
-        issues.push(`${at}.text: expected a non-empty string, got ${describeValue(item.text)}`);
-        return;
+      for (const k of Object.keys(item)) {
+        if (!(SEED_KEYS as readonly string[]).includes(k)) {
+          issues.push(`${at}.${k}: unknown key; valid keys are ${SEED_KEYS.join(', ')}`);
+          ok = false;
+        }
       }
-      text = item.text;
+      if (typeof item.text === 'string') text = item.text;
+      else {
+        issues.push(`${textAt}: expected a non-empty string, got ${describeValue(item.text)}`);
+        ok = false;
+      }
       if (item.id !== undefined) {
-        if (typeof item.id !== 'string' || !SEED_ID_PATTERN.test(item.id)) {
+        if (typeof item.id === 'string' && SEED_ID_PATTERN.test(item.id)) id = item.id;
+        else {
           issues.push(
             `${at}.id: expected 1–100 characters from A–Z a–z 0–9 . _ : - (it names files and workflows), got ${describeValue(item.id)}`,
           );
-          return;
+          ok = false;
         }
-        id = item.id;
       }
       if (item.metadata !== undefined) {
-        if (!isPlainObject(item.metadata)) {
+        if (isPlainObject(item.metadata)) metadata = item.metadata;
+        else {
           issues.push(`${at}.metadata: expected an object, got ${describeValue(item.metadata)}`);
-          return;
+          ok = false;
         }
-        metadata = item.metadata;
       }
-      if (unknownKeys.length > 0) return;
     } else {
-      issues.push(`${at}: expected a non-empty string or {text, id?, metadata?}, got ${typeName(item)}`);
+      issues.push(`${at}: expected a non-empty string or {text, id?, metadata?}, got ${describeSeed(item)}`);
       return;
     }
-    if (text.trim().length === 0) {
-      const where = typeof item === 'string' ? at : `${at}.text`;
-      issues.push(`${where}: expected a non-empty string, got ${describeValue(text)}`);
-      return;
+    if (text !== undefined) {
+      // Length first: a huge seed is rejected without hashing or copying it.
+      if (text.length > MAX_SEED_CHARS) {
+        issues.push(`${textAt}: expected a seed of at most ${MAX_SEED_CHARS} characters, got ${text.length} characters`);
+        return;
+      }
+      if (text.trim().length === 0) {
+        issues.push(`${textAt}: expected a non-empty string, got ${describeValue(text)}`);
+        return;
+      }
     }
+    if (!ok || text === undefined) return;
     const source_id = id ?? sourceIdFor(text);
     const first = firstIndex.get(source_id);
     if (first) {
       if (first.text === text) {
         dupCounts.set(source_id, (dupCounts.get(source_id) ?? 0) + 1);
+      } else if (id !== undefined) {
+        issues.push(`${at}.id: expected an id no other seed uses, got "${id}" (seeds[${first.index}] has it, with different text)`);
       } else {
         issues.push(
-          `${at}: id "${source_id}" is already used by seeds[${first.index}] with different text; give each seed a unique id`,
+          `${at}: expected a seed whose source id is unique, got text whose id "${source_id}" seeds[${first.index}] uses explicitly; give one of them another id`,
         );
       }
       return;

@@ -1,5 +1,5 @@
 /** Per-seed counters and the run's statistics file. Workflow-safe (time comes in as ISO strings). */
-import type { SeedCounters, SeedResultFile, SynthesisConfig } from '../shared/types';
+import type { BatchCompletion, SeedCounters, SeedResultFile, SeedStatus, SynthesisConfig } from '../shared/types';
 
 export function emptySeedCounters(): SeedCounters {
   return {
@@ -14,6 +14,7 @@ export function emptySeedCounters(): SeedCounters {
     leaves: 0,
     qa_rejected: {},
     duplicate_actions: 0,
+    cost_usd: 0,
   };
 }
 
@@ -44,7 +45,7 @@ export interface StatisticsSeed {
 export interface PerSeedStatistics {
   source_id: string;
   index: number;
-  status: 'succeeded' | 'failed' | 'missing';
+  status: SeedStatus | 'missing';
   qa: number;
   trajectories: number;
   nodes: number;
@@ -60,17 +61,19 @@ export interface RunStatistics {
   run_id: string;
   environment_mode: string;
   model_name: string;
-  completion: 'complete' | 'cancelled';
+  completion: BatchCompletion;
   started_at: string;
   finished_at: string;
   wall_time_seconds: number | null;
-  seeds: { total: number; succeeded: number; failed: number; missing: number; duplicates_dropped: number };
+  /** missing = no result: not started (cancelled or budget spent) or lost. */
+  seeds: { total: number; succeeded: number; failed: number; budget_exhausted: number; missing: number; duplicates_dropped: number };
   failed_seeds: { source_id: string; seed_data: string; error: string }[];
   total_qas: number;
   total_trajectories: number;
   total_nodes: number;
   avg_trajectory_depth: number;
-  llm: { calls: number; failed_outputs: number; input_tokens: number; output_tokens: number };
+  /** estimated_cost_usd from config.prices (null without a price for the models used). */
+  llm: { calls: number; failed_outputs: number; input_tokens: number; output_tokens: number; estimated_cost_usd: number | null };
   /** Tool calls per tool, error observations per tool, and actions refused as repeats (not executed). */
   tools: { calls: Record<string, number>; errors: Record<string, number>; duplicate_actions_refused: number };
   skipped_branches: Record<string, number>;
@@ -93,19 +96,21 @@ export function buildStatistics(args: {
   config: SynthesisConfig;
   started_at: string;
   finished_at: string;
-  completion: 'complete' | 'cancelled';
+  completion: BatchCompletion;
   seeds: StatisticsSeed[];
   duplicates_dropped: number;
 }): RunStatistics {
   const seeds = [...args.seeds].sort((a, b) => a.index - b.index);
   let succeeded = 0;
   let failed = 0;
+  let budgetExhausted = 0;
   let missing = 0;
   let totalQas = 0;
   let totalTrajectories = 0;
   let totalNodes = 0;
   let depthSum = 0;
   const llm = { calls: 0, failed_outputs: 0, input_tokens: 0, output_tokens: 0 };
+  let cost = 0;
   let toolCalls: Record<string, number> = {};
   let toolErrors: Record<string, number> = {};
   let skipped: Record<string, number> = {};
@@ -126,6 +131,7 @@ export function buildStatistics(args: {
     }
     const c = r.counters;
     if (r.status === 'succeeded') succeeded++;
+    else if (r.status === 'budget_exhausted') budgetExhausted++;
     else {
       failed++;
       failedSeeds.push({ source_id: s.source_id, seed_data: s.seed_data, error: r.error ?? 'unknown error' });
@@ -138,6 +144,7 @@ export function buildStatistics(args: {
     llm.failed_outputs += c.llm_failed_outputs;
     llm.input_tokens += c.input_tokens;
     llm.output_tokens += c.output_tokens;
+    cost += c.cost_usd ?? 0;
     toolCalls = mergeCounts(toolCalls, c.tool_calls);
     toolErrors = mergeCounts(toolErrors, c.tool_errors);
     skipped = mergeCounts(skipped, c.skipped_branches);
@@ -164,13 +171,13 @@ export function buildStatistics(args: {
     started_at: args.started_at,
     finished_at: args.finished_at,
     wall_time_seconds: wall,
-    seeds: { total: seeds.length, succeeded, failed, missing, duplicates_dropped: args.duplicates_dropped },
+    seeds: { total: seeds.length, succeeded, failed, budget_exhausted: budgetExhausted, missing, duplicates_dropped: args.duplicates_dropped },
     failed_seeds: failedSeeds,
     total_qas: totalQas,
     total_trajectories: totalTrajectories,
     total_nodes: totalNodes,
     avg_trajectory_depth: totalTrajectories ? Math.round((depthSum / totalTrajectories) * 100) / 100 : 0,
-    llm,
+    llm: { ...llm, estimated_cost_usd: Object.keys(args.config.prices ?? {}).length ? Math.round(cost * 1e6) / 1e6 : null },
     tools: { calls: sortedCounts(toolCalls), errors: sortedCounts(toolErrors), duplicate_actions_refused: duplicates },
     skipped_branches: sortedCounts(skipped),
     qa_rejected: sortedCounts(rejected),

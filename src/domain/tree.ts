@@ -30,6 +30,8 @@ export interface TreeSamplerDeps {
   runTool(action: ToolAction, node: { depth: number; branch: number }): Promise<Observation>;
   /** Progress hook, called synchronously after each node (root included) is created. */
   onNode?(node: TreeNode, totalNodes: number): void;
+  /** Checked before every action choice; true stops the whole expansion (e.g. the budget is spent). */
+  shouldStop?(): boolean;
 }
 
 export type TreeSamplerConfig = Pick<
@@ -56,6 +58,8 @@ export interface SampledTree {
   tool_errors: Record<string, number>;
   /** Actions refused because the same tool with the same arguments already ran in this seed. */
   duplicate_actions: number;
+  /** True when `shouldStop` ended the expansion early: the tree is partial. */
+  stopped: boolean;
 }
 
 /** How many earlier actions the model is shown as "already done" (the original's later version used 40). */
@@ -132,6 +136,7 @@ export async function sampleTree(opts: {
     tool_calls: {},
     tool_errors: {},
     duplicate_actions: 0,
+    stopped: false,
   };
   /** Signature → node that ran it (seed-wide, across branches). */
   const executed = new Map<string, string>();
@@ -155,6 +160,10 @@ export async function sampleTree(opts: {
       let chosen: { intent: string; action: ToolAction } | null = null;
       let lastReason = 'no_attempt';
       for (let attempt = 0; attempt < config.max_retries; attempt++) {
+        if (out.stopped || deps.shouldStop?.()) {
+          out.stopped = true;
+          return;
+        }
         const result = await deps.chooseAction({
           history,
           current,
@@ -208,6 +217,7 @@ export async function sampleTree(opts: {
       current.children_ids.push(child.node_id);
       deps.onNode?.(child, out.nodes.length);
       await expand(child, current.parent_id === null ? [] : [...history, stepOf(current)]);
+      if (out.stopped) return;
     }
   };
 

@@ -17,7 +17,9 @@
  *   `{"question", "answer", "reasoning_steps"}` built from the observations in the prompt;
  * - anything else → plain text.
  *
- * Faults (`script(rules)`) inject HTTP errors, delays and malformed answers; every request is logged with a
+ * Faults (`script(rules)`) inject HTTP errors, delays and malformed answers; an optional server-side rate limit
+ * (`rateLimit: {requestsPerMinute}`) answers requests over a sliding-window quota with 429 + `retry-after-ms`;
+ * every request is logged with a
  * fingerprint (sha256 of the canonical body) so tests can detect an LLM call that was paid twice.
  */
 import { createHash } from 'node:crypto';
@@ -70,7 +72,7 @@ export interface RequestLogEntry {
   status: number;
   /** sha256 (hex) of the canonical request body: the same LLM call made twice has the same fingerprint. */
   fingerprint: string;
-  /** Which fault fired, e.g. `status:429`, `malformed:invalid_json`, `delay:500`. */
+  /** Which fault fired, e.g. `status:429`, `malformed:invalid_json`, `delay:500`; `rate_limit` = over `rateLimit`. */
   fault?: string;
   /** Milliseconds since the simulator started. */
   at_ms: number;
@@ -86,6 +88,15 @@ export interface SimulatorOptions {
   latencyMs?: number;
   /** Seeds the PRNG used for `probability` faults. */
   seed?: number;
+  /**
+   * Server-side rate limit, like a provider's requests-per-minute quota: at most `requestsPerMinute` × `windowMs`
+   * / 60 000 requests (chat completions and embeddings that pass validation) are admitted in any sliding window
+   * of `windowMs` (default 60 000). Requests over the limit are answered at once (no latency) with HTTP 429, an
+   * OpenAI-shaped `rate_limit_exceeded` error, `retry-after-ms` = milliseconds until the oldest admitted request
+   * leaves the window (a slot frees), `retry-after` (seconds, rounded up) and `x-ratelimit-*` headers; they are
+   * logged with `fault: 'rate_limit'` and do not consume fault rules.
+   */
+  rateLimit?: { requestsPerMinute: number; windowMs?: number };
 }
 
 export interface Simulator {
@@ -942,6 +953,50 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     ruleFired = rules.map(() => 0);
   };
 
+  // Sliding-window rate limit: admission times (ms, monotonic within this process) of the requests in the window.
+  const rl = opts.rateLimit;
+  if (rl && !(Number.isFinite(rl.requestsPerMinute) && rl.requestsPerMinute > 0)) {
+    throw new Error(`rateLimit.requestsPerMinute: expected a number > 0, got ${String(rl.requestsPerMinute)}`);
+  }
+  if (rl?.windowMs !== undefined && !(Number.isFinite(rl.windowMs) && rl.windowMs > 0)) {
+    throw new Error(`rateLimit.windowMs: expected a number > 0, got ${String(rl.windowMs)}`);
+  }
+  const rlWindowMs = rl?.windowMs ?? 60_000;
+  const rlLimit = rl ? Math.max(1, Math.floor((rl.requestsPerMinute * rlWindowMs) / 60_000)) : 0;
+  const admitted: number[] = [];
+  let admittedHead = 0;
+  /** Null when the request is admitted (and takes a slot), else the 429 reply. */
+  const rateLimited = (): Reply | null => {
+    if (!rl) return null;
+    const now = performance.now();
+    while (admittedHead < admitted.length && admitted[admittedHead]! <= now - rlWindowMs) admittedHead++;
+    if (admittedHead > 4096) {
+      admitted.splice(0, admittedHead);
+      admittedHead = 0;
+    }
+    const inWindow = admitted.length - admittedHead;
+    if (inWindow < rlLimit) {
+      admitted.push(now);
+      return null;
+    }
+    const waitMs = Math.max(1, Math.ceil(admitted[admittedHead]! + rlWindowMs - now));
+    const body = {
+      error: {
+        message: `Rate limit reached: ${rlLimit} requests per ${rlWindowMs} ms (simulated ${rl.requestsPerMinute} requests/min). Please try again in ${waitMs}ms.`,
+        type: 'requests',
+        param: null,
+        code: 'rate_limit_exceeded',
+      },
+    };
+    return json(429, body, {
+      'retry-after-ms': String(waitMs),
+      'retry-after': String(Math.ceil(waitMs / 1000)),
+      'x-ratelimit-limit-requests': String(rlLimit),
+      'x-ratelimit-remaining-requests': '0',
+      'x-ratelimit-reset-requests': `${waitMs}ms`,
+    });
+  };
+
   const pickFault = (a: Pick<Analysed, 'model' | 'allText'> & { kind: SimRequestKind }, n: number): FaultRule | undefined => {
     for (let i = 0; i < rules.length; i++) {
       const rule = rules[i]!;
@@ -998,6 +1053,16 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
 
     const a = analyse(b);
     const n = ++count;
+    const limited = rateLimited();
+    if (limited) {
+      log.push({
+        n, kind: a.kind, model: a.model,
+        temperature: typeof b.temperature === 'number' ? b.temperature : null,
+        seed: typeof b.seed === 'number' ? b.seed : null,
+        status: 429, fingerprint: a.fingerprint, at_ms, fault: 'rate_limit',
+      });
+      return limited;
+    }
     const rule = pickFault(a, n);
     const respond = rule?.respond ?? {};
     const delay = latencyMs + (respond.delayMs ?? 0);
@@ -1059,6 +1124,11 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
 
     const texts = inputs as string[];
     const n = ++count;
+    const limited = rateLimited();
+    if (limited) {
+      log.push({ n, kind: 'embedding', model, temperature: null, seed: null, status: 429, fingerprint, at_ms, inputs: texts.length, fault: 'rate_limit' });
+      return limited;
+    }
     const rule = pickFault({ kind: 'embedding', model: model!, allText: texts.join('\n') }, n);
     const respond = rule?.respond ?? {};
     const delay = latencyMs + (respond.delayMs ?? 0);

@@ -49,6 +49,30 @@ export interface SynthesisConfig {
   /** New: start-to-close timeout of one LLM call / one tool call, in seconds. */
   llm_timeout_seconds: number;
   tool_timeout_seconds: number;
+  /** New: spending caps per run and per seed. */
+  budget: BudgetConfig;
+  /** New: price table for estimated cost (USD per million tokens). */
+  prices: Prices;
+}
+
+/** Caps on spending (all optional). Run caps are shared by all seeds; per-seed caps bound each seed. */
+export interface BudgetConfig {
+  max_llm_calls?: number;
+  max_tokens?: number;
+  max_cost_usd?: number;
+  per_seed_max_llm_calls?: number;
+  per_seed_max_tokens?: number;
+  per_seed_max_cost_usd?: number;
+}
+
+/** USD per million tokens, per model name. */
+export type Prices = Record<string, { input_per_million: number; output_per_million: number }>;
+
+/** What one seed may spend (null = no cap); set by the parent from the budget. */
+export interface SeedAllowance {
+  llm_calls: number | null;
+  tokens: number | null;
+  cost_usd: number | null;
 }
 
 export interface RateLimits {
@@ -83,17 +107,23 @@ export interface BatchCarry {
   paused: boolean;
   max_workers: number;
   prepared: boolean;
+  /** True once the run budget could not fund another seed: no more seeds start. */
+  budget_exhausted: boolean;
 }
 
 export interface BatchCounters {
   seeds_done: number;
   seeds_succeeded: number;
   seeds_failed: number;
+  seeds_budget_exhausted: number;
   seeds_cached: number;
   qa: number;
   trajectories: number;
   llm_calls: number;
   tool_calls: number;
+  input_tokens: number;
+  output_tokens: number;
+  cost_usd: number;
 }
 
 /** Input of the child workflow `synthesizeSeed`. */
@@ -104,18 +134,26 @@ export interface SeedInput {
   /** 0-based position of the seed in the deduplicated input list. */
   index: number;
   output_dir: string;
+  /** What this seed may spend (from config.budget); absent or null = no cap. */
+  allowance?: SeedAllowance | null;
 }
+
+/** How a seed ended: all done, failed with an error, or stopped early because its budget ran out. */
+export type SeedStatus = 'succeeded' | 'failed' | 'budget_exhausted';
 
 /** The small result a child reports to its parent. */
 export interface SeedSummary {
   source_id: string;
-  status: 'succeeded' | 'failed';
+  status: SeedStatus;
   /** True when the seed's result was already on disk from an earlier attempt (nothing was re-run). */
   cached: boolean;
   qa_count: number;
   trajectory_count: number;
   llm_calls: number;
   tool_calls: number;
+  input_tokens: number;
+  output_tokens: number;
+  cost_usd: number;
   error?: string;
 }
 
@@ -270,6 +308,8 @@ export interface SeedCounters {
   qa_rejected: Record<string, number>;
   /** Actions refused as repeats of an earlier call in the same seed (no tool call made). */
   duplicate_actions: number;
+  /** Estimated cost of this seed's LLM calls (USD, from config.prices; 0 without prices). */
+  cost_usd: number;
 }
 
 /** What `writeSeedResult` stores durably for one seed (one JSON file per seed). */
@@ -278,7 +318,7 @@ export interface SeedResultFile {
   source_id: string;
   index: number;
   seed_data: string;
-  status: 'succeeded' | 'failed';
+  status: SeedStatus;
   error?: string;
   started_at: string;
   finished_at: string;
@@ -287,6 +327,9 @@ export interface SeedResultFile {
   counters: SeedCounters;
 }
 
+/** How a batch ended: every seed processed, cancelled part-way, or stopped by its budget. */
+export type BatchCompletion = 'complete' | 'cancelled' | 'budget_exhausted';
+
 export interface WriteOutputsInput {
   run_id: string;
   output_dir: string;
@@ -294,7 +337,7 @@ export interface WriteOutputsInput {
   /** `YYYYmmdd_HHMMSS` of the batch start, so a retried write produces the same file names. */
   timestamp: string;
   /** Why the batch ended: everything processed, or cancelled part-way. */
-  completion: 'complete' | 'cancelled';
+  completion: BatchCompletion;
 }
 
 export interface WriteOutputsResult {
@@ -305,14 +348,17 @@ export interface WriteOutputsResult {
   trajectory_count: number;
   seeds_succeeded: number;
   seeds_failed: number;
+  seeds_budget_exhausted: number;
+  /** Seeds with no result: not started (cancelled, budget spent) or lost. */
   seeds_missing: number;
+  estimated_cost_usd: number;
 }
 
 export interface BatchResult extends WriteOutputsResult {
   run_id: string;
   seeds_total: number;
   duplicates_dropped: number;
-  status: 'complete' | 'cancelled';
+  status: BatchCompletion;
 }
 
 /** Answer of the `progress` query. */

@@ -1,6 +1,14 @@
 /**
- * Where the Temporal server is: `--address` / TEMPORAL_ADDRESS, namespace, and for Temporal Cloud an API
- * key (TEMPORAL_API_KEY) or mTLS client certificate (TEMPORAL_TLS_CLIENT_CERT_PATH / _KEY_PATH).
+ * Where the Temporal server is and how to authenticate, from flags and the environment (the variable names of
+ * Temporal's own environment configuration, so one set of variables serves `temporal` and qasynth):
+ *   TEMPORAL_ADDRESS                  host:port (`--address`); unset = the local dev server
+ *   TEMPORAL_NAMESPACE                namespace (`--namespace`), default "default"
+ *   TEMPORAL_API_KEY                  API key (Temporal Cloud, or a server with an authorizer); turns TLS on
+ *   TEMPORAL_TLS_CLIENT_CERT_PATH     mTLS client certificate (PEM) ...
+ *   TEMPORAL_TLS_CLIENT_KEY_PATH      ... and its key; both or neither; turn TLS on
+ *   TEMPORAL_TLS_SERVER_CA_CERT_PATH  CA that signed the server's certificate (self-hosted TLS; not for Cloud)
+ *   TEMPORAL_TLS_SERVER_NAME          TLS server name (SNI / host name check) when it differs from the address
+ *   TEMPORAL_TLS                      "true" forces TLS on (system CAs); "false" forces it off, even with an API key
  * Secrets come from the environment only and are never logged.
  */
 import fs from 'node:fs';
@@ -9,41 +17,93 @@ import { NativeConnection } from '@temporalio/worker';
 import { SEARCH_ATTRIBUTES } from '../shared/constants';
 import { installRuntime } from './runtime';
 
+export interface TlsSettings {
+  clientCertPair?: { crt: Buffer; key: Buffer };
+  serverRootCACertificate?: Buffer;
+  serverNameOverride?: string;
+}
+
 export interface TemporalTarget {
   address: string;
   namespace: string;
   apiKey?: string;
-  tls?: { clientCertPair?: { crt: Buffer; key: Buffer }; serverNameOverride?: string } | boolean;
+  tls?: TlsSettings | boolean;
+}
+
+/** A TEMPORAL_* setting that cannot work (missing half of a pair, unreadable file, bad boolean). */
+export class TemporalSettingsError extends Error {
+  override name = 'TemporalSettingsError';
+}
+
+function readPem(variable: string, file: string): Buffer {
+  try {
+    return fs.readFileSync(file);
+  } catch (e) {
+    throw new TemporalSettingsError(`${variable}: cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+}
+
+function parseBool(variable: string, raw: string | undefined): boolean | undefined {
+  const v = raw?.trim().toLowerCase();
+  if (!v) return undefined;
+  if (['true', '1', 'yes', 'on'].includes(v)) return true;
+  if (['false', '0', 'no', 'off'].includes(v)) return false;
+  throw new TemporalSettingsError(`${variable}: expected true or false, got ${JSON.stringify(raw)}`);
 }
 
 export function targetFromEnv(overrides: { address?: string; namespace?: string } = {}, env = process.env): TemporalTarget | null {
   const address = overrides.address ?? env.TEMPORAL_ADDRESS;
   if (!address) return null;
   const target: TemporalTarget = { address, namespace: overrides.namespace ?? env.TEMPORAL_NAMESPACE ?? 'default' };
-  if (env.TEMPORAL_API_KEY) {
-    target.apiKey = env.TEMPORAL_API_KEY;
-    target.tls = true;
+  const apiKey = env.TEMPORAL_API_KEY?.trim();
+  if (apiKey) target.apiKey = apiKey;
+
+  const certPath = env.TEMPORAL_TLS_CLIENT_CERT_PATH?.trim();
+  const keyPath = env.TEMPORAL_TLS_CLIENT_KEY_PATH?.trim();
+  if (!!certPath !== !!keyPath) {
+    throw new TemporalSettingsError(
+      `TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH: set both (mTLS) or neither; only ${certPath ? 'the certificate' : 'the key'} is set`,
+    );
   }
-  if (env.TEMPORAL_TLS_CLIENT_CERT_PATH && env.TEMPORAL_TLS_CLIENT_KEY_PATH) {
-    target.tls = {
-      clientCertPair: {
-        crt: fs.readFileSync(env.TEMPORAL_TLS_CLIENT_CERT_PATH),
-        key: fs.readFileSync(env.TEMPORAL_TLS_CLIENT_KEY_PATH),
-      },
-    };
-  } else if (env.TEMPORAL_TLS === 'true') {
-    target.tls = target.tls || true;
+  const tls: TlsSettings = {};
+  if (certPath && keyPath) {
+    tls.clientCertPair = { crt: readPem('TEMPORAL_TLS_CLIENT_CERT_PATH', certPath), key: readPem('TEMPORAL_TLS_CLIENT_KEY_PATH', keyPath) };
+  }
+  const caPath = env.TEMPORAL_TLS_SERVER_CA_CERT_PATH?.trim();
+  if (caPath) tls.serverRootCACertificate = readPem('TEMPORAL_TLS_SERVER_CA_CERT_PATH', caPath);
+  const serverName = env.TEMPORAL_TLS_SERVER_NAME?.trim();
+  if (serverName) tls.serverNameOverride = serverName;
+
+  const forced = parseBool('TEMPORAL_TLS', env.TEMPORAL_TLS);
+  const customized = Object.keys(tls).length > 0;
+  if (forced === false) {
+    if (customized) {
+      throw new TemporalSettingsError('TEMPORAL_TLS=false contradicts the TEMPORAL_TLS_* certificate / server-name settings that are also set');
+    }
+    // Explicitly plain-text (e.g. an API key checked by a server's authorizer behind a TLS-terminating proxy).
+    target.tls = false;
+  } else if (customized) {
+    target.tls = tls;
+  } else if (forced === true || apiKey) {
+    // Temporal Cloud with an API key: TLS with the system's CAs.
+    target.tls = true;
   }
   return target;
 }
 
+/** Connection options shared by the client and the worker connections. */
+function connectOptions(t: TemporalTarget): { address: string; apiKey?: string; tls?: TlsSettings | boolean } {
+  // `tls: false` must stay false: the SDK turns TLS on by itself whenever an API key is given and tls is unset.
+  return { address: t.address, ...(t.apiKey ? { apiKey: t.apiKey } : {}), ...(t.tls !== undefined ? { tls: t.tls } : {}) };
+}
+
 export async function clientConnection(t: TemporalTarget): Promise<Connection> {
-  return Connection.connect({ address: t.address, apiKey: t.apiKey, tls: t.tls || undefined });
+  return Connection.connect(connectOptions(t));
 }
 
 export async function workerConnection(t: TemporalTarget): Promise<NativeConnection> {
   installRuntime();
-  return NativeConnection.connect({ address: t.address, apiKey: t.apiKey, tls: t.tls || undefined });
+  return NativeConnection.connect(connectOptions(t));
 }
 
 /**

@@ -65,6 +65,11 @@ export interface CreateWorkersOptions {
   llmClient?: () => OpenAI;
   /** Server-side rate limits for the queues this process serves (the last poller's setting wins). */
   rateLimits?: RateLimits;
+  /**
+   * Worker identity recorded in histories (ActivityTaskStarted, WorkflowTaskStarted) and shown in the Web UI;
+   * default the SDK's `<pid>@<hostname>`. Must differ between processes.
+   */
+  identity?: string;
 }
 
 export async function createWorkers(opts: CreateWorkersOptions): Promise<Worker[]> {
@@ -72,7 +77,7 @@ export async function createWorkers(opts: CreateWorkersOptions): Promise<Worker[
   const roles = opts.roles ?? ALL_ROLES;
   const c = { ...DEFAULT_CONCURRENCY, ...opts.concurrency };
   const q = taskQueues(opts.taskQueue);
-  const common = { connection: opts.connection, namespace: opts.namespace };
+  const common = { connection: opts.connection, namespace: opts.namespace, ...(opts.identity ? { identity: opts.identity } : {}) };
   let client: OpenAI | null = null;
   const llmClient = opts.llmClient ?? (() => (client ??= createOpenAiClient()));
   const workers: Promise<Worker>[] = [];

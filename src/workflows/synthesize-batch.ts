@@ -22,15 +22,18 @@ import type { OutputActivities } from '../activities/outputs';
 import { FailureType, seedWorkflowId, taskQueues } from '../shared/constants';
 import { ModeAttr, RunIdAttr, StatusAttr } from '../shared/search-attributes';
 import type {
+  BatchCompletion,
   BatchCarry,
   BatchCounters,
   BatchInput,
   BatchProgress,
   BatchResult,
   Seed,
+  SeedAllowance,
   SeedSummary,
   SynthesisConfig,
 } from '../shared/types';
+import { hasBudget, seedAllowance } from '../domain/budget';
 import { parseBatchInput } from '../config/schema';
 import { duplicatesDropped } from '../domain/ids';
 import { emptySeedCounters } from '../domain/statistics';
@@ -45,11 +48,15 @@ function emptyCounters(): BatchCounters {
     seeds_done: 0,
     seeds_succeeded: 0,
     seeds_failed: 0,
+    seeds_budget_exhausted: 0,
     seeds_cached: 0,
     qa: 0,
     trajectories: 0,
     llm_calls: 0,
     tool_calls: 0,
+    input_tokens: 0,
+    output_tokens: 0,
+    cost_usd: 0,
   };
 }
 
@@ -90,8 +97,10 @@ export async function synthesizeBatch(input: BatchInput, carry?: BatchCarry): Pr
     paused: false,
     max_workers: config.max_workers,
     prepared: false,
+    budget_exhausted: false,
   };
-  const running = new Map<string, string>(); // source_id → seed text (for the UI)
+  /** Running seeds → what each may spend (null: no budget). */
+  const running = new Map<string, SeedAllowance | null>();
   let phase: BatchProgress['phase'] = state.prepared ? 'running' : 'preparing';
 
   const progress = (): BatchProgress => ({
@@ -161,20 +170,24 @@ export async function synthesizeBatch(input: BatchInput, carry?: BatchCarry): Pr
     const c = state.counters;
     c.seeds_done += 1;
     if (s.status === 'succeeded') c.seeds_succeeded += 1;
+    else if (s.status === 'budget_exhausted') c.seeds_budget_exhausted += 1;
     else c.seeds_failed += 1;
     if (s.cached) c.seeds_cached += 1;
     c.qa += s.qa_count;
     c.trajectories += s.trajectory_count;
     c.llm_calls += s.llm_calls;
     c.tool_calls += s.tool_calls;
+    c.input_tokens += s.input_tokens ?? 0;
+    c.output_tokens += s.output_tokens ?? 0;
+    c.cost_usd += s.cost_usd ?? 0;
     showDetails();
   };
 
-  const launch = (seed: Seed, index: number): Promise<void> => {
-    running.set(seed.source_id, seed.text);
+  const launch = (seed: Seed, index: number, allowance: SeedAllowance | null): Promise<void> => {
+    running.set(seed.source_id, allowance);
     return executeChild(synthesizeSeed, {
       workflowId: seedWorkflowId(run_id, seed.source_id),
-      args: [{ run_id, config, seed, index, output_dir }],
+      args: [{ run_id, config, seed, index, output_dir, allowance }],
       staticSummary: seed.text.length > 120 ? `${seed.text.slice(0, 117)}...` : seed.text,
       typedSearchAttributes: [
         { key: RunIdAttr, value: run_id },
@@ -210,14 +223,39 @@ export async function synthesizeBatch(input: BatchInput, carry?: BatchCarry): Pr
   const shouldContinueAsNew = () =>
     workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > CONTINUE_AS_NEW_EVENTS;
 
+  /** Funds the next seed from the run budget; null when the budget is spent (start no more seeds). */
+  const budgeted = hasBudget(config.budget);
+  const nextAllowance = (): SeedAllowance | null | 'spent' => {
+    if (!budgeted) return null;
+    const c = state.counters;
+    const allowance = seedAllowance({
+      budget: config.budget,
+      used: { llm_calls: c.llm_calls, input_tokens: c.input_tokens, output_tokens: c.output_tokens, cost_usd: c.cost_usd },
+      reserved: [...running.values()].filter((a): a is SeedAllowance => a !== null),
+      freeSlots: state.max_workers - running.size,
+      minCalls: config.min_depth + 1,
+    });
+    return allowance ?? 'spent';
+  };
+
   const inFlight = new Set<Promise<void>>();
   let cancelled = false;
   try {
-    while (state.next_index < seeds.length && !shouldContinueAsNew()) {
+    while (state.next_index < seeds.length && !state.budget_exhausted && !shouldContinueAsNew()) {
       await condition(() => !state.paused && inFlight.size < state.max_workers);
       if (shouldContinueAsNew()) break;
+      let allowance = nextAllowance();
+      if (allowance === 'spent' && running.size > 0) {
+        // Running seeds may hand back unused allowance: wait for them before calling the run spent.
+        await condition(() => running.size === 0 || nextAllowance() !== 'spent');
+        allowance = nextAllowance();
+      }
+      if (allowance === 'spent') {
+        state.budget_exhausted = true;
+        break;
+      }
       const index = state.next_index++;
-      const p = launch(seeds[index], index);
+      const p = launch(seeds[index], index, allowance);
       inFlight.add(p);
       p.then(
         () => inFlight.delete(p),
@@ -231,7 +269,7 @@ export async function synthesizeBatch(input: BatchInput, carry?: BatchCarry): Pr
     cancelled = true;
   }
 
-  if (!cancelled && state.next_index < seeds.length) {
+  if (!cancelled && !state.budget_exhausted && state.next_index < seeds.length) {
     await condition(allHandlersFinished);
     await continueAsNew<typeof synthesizeBatch>(input, { ...state });
   }
@@ -244,16 +282,18 @@ export async function synthesizeBatch(input: BatchInput, carry?: BatchCarry): Pr
     }
     phase = 'writing';
     showDetails();
+    const completion: BatchCompletion = cancelled ? 'cancelled' : state.budget_exhausted ? 'budget_exhausted' : 'complete';
     const written = await output.writeOutputs({
       run_id,
       output_dir,
       mode: config.environment_mode,
       timestamp: fileTimestamp(state.started_at_ms),
-      completion: cancelled ? 'cancelled' : 'complete',
+      completion,
     });
     phase = 'done';
-    const status = cancelled ? 'cancelled' : 'complete';
-    upsertSearchAttributes([{ key: StatusAttr, value: status === 'complete' && written.seeds_failed ? 'completed_with_failures' : status }]);
+    upsertSearchAttributes([
+      { key: StatusAttr, value: completion === 'complete' && written.seeds_failed ? 'completed_with_failures' : completion },
+    ]);
     showDetails();
     await condition(allHandlersFinished);
     return {
@@ -261,7 +301,7 @@ export async function synthesizeBatch(input: BatchInput, carry?: BatchCarry): Pr
       run_id,
       seeds_total: seeds.length,
       duplicates_dropped: duplicatesDropped(parsed.duplicates),
-      status,
+      status: completion,
     };
   });
 }

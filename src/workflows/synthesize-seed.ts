@@ -15,7 +15,8 @@ import type { ToolActivities } from '../activities/tools';
 import type { OutputActivities } from '../activities/outputs';
 import { MODE_TOOLS, taskQueues, toolTaskQueue } from '../shared/constants';
 import { StatusAttr } from '../shared/search-attributes';
-import type { QaRecord, SeedCounters, SeedInput, SeedResultFile, SeedSummary, SynthesisConfig } from '../shared/types';
+import type { QaRecord, SeedCounters, SeedInput, SeedResultFile, SeedSummary, SynthesisConfig, TokenUsage } from '../shared/types';
+import { callCost, emptySpend, mayCall, qaReserve } from '../domain/budget';
 import { sampleTree } from '../domain/tree';
 import { selectTrajectories } from '../domain/selection';
 import { buildQaRecord, buildTrajectoryRecord } from '../domain/records';
@@ -77,6 +78,18 @@ export async function synthesizeSeed(input: SeedInput): Promise<SeedSummary> {
 
   const startedAt = new Date().toISOString();
   const counters: SeedCounters = emptySeedCounters();
+  // Budget: every LLM call is charged here; no call starts once the seed's allowance is spent, and
+  // exploration stops early enough to leave one QA attempt per path to select.
+  const allowance = input.allowance ?? null;
+  const spent = emptySpend();
+  const charge = (model: string, usage: TokenUsage) => {
+    spent.llm_calls += 1;
+    spent.input_tokens += usage.input_tokens;
+    spent.output_tokens += usage.output_tokens;
+    spent.cost_usd += callCost(config.prices, model, usage);
+  };
+  const reserve = qaReserve(allowance, config.max_selected_traj, config.min_depth);
+  let budgetHit = false;
   const toolNames = config.available_tools.length ? config.available_tools : [...MODE_TOOLS[config.environment_mode]];
   const qaModel = config.qa_model_name ?? config.model_name;
   const summaryModel =
@@ -100,8 +113,9 @@ export async function synthesizeSeed(input: SeedInput): Promise<SeedSummary> {
       seedText: seed.text,
       sourceId: seed.source_id,
       deps: {
-        chooseAction: (req) =>
-          llm.chooseAction({
+        shouldStop: () => !mayCall(allowance, spent, reserve),
+        chooseAction: async (req) => {
+          const r = await llm.chooseAction({
             model: config.model_name,
             tool_calling: config.tool_calling,
             temperature: req.temperature,
@@ -115,7 +129,10 @@ export async function synthesizeSeed(input: SeedInput): Promise<SeedSummary> {
             current_observation: req.current.observation,
             attempt: req.attempt,
             executed_actions: req.executedActions,
-          }),
+          });
+          charge(config.model_name, r.usage);
+          return r;
+        },
         runTool: (action) =>
           tool(action.tool_name).runTool({
             mode: config.environment_mode,
@@ -140,6 +157,7 @@ export async function synthesizeSeed(input: SeedInput): Promise<SeedSummary> {
     counters.skipped_branches = tree.skipped_branches;
     counters.duplicate_actions = tree.duplicate_actions;
     counters.nodes = tree.nodes.length - 1;
+    budgetHit = tree.stopped;
 
     const selected = selectTrajectories(tree.nodes, {
       min_depth: config.min_depth,
@@ -160,6 +178,10 @@ export async function synthesizeSeed(input: SeedInput): Promise<SeedSummary> {
       }));
       let rejection: string | undefined;
       for (let attempt = 0; attempt < config.max_retries; attempt++) {
+        if (!mayCall(allowance, spent)) {
+          budgetHit = true;
+          break;
+        }
         const res = await llm.synthesizeQa({
           model: qaModel,
           temperature: round1(0.7 + 0.1 * attempt),
@@ -170,6 +192,7 @@ export async function synthesizeSeed(input: SeedInput): Promise<SeedSummary> {
           steps,
           previous_rejection: rejection,
         });
+        charge(qaModel, res.usage);
         counters.llm_calls += 1;
         counters.input_tokens += res.usage.input_tokens;
         counters.output_tokens += res.usage.output_tokens;
@@ -202,15 +225,17 @@ export async function synthesizeSeed(input: SeedInput): Promise<SeedSummary> {
         counters.qa_rejected[key] = (counters.qa_rejected[key] ?? 0) + 1;
       }
     }
+    counters.cost_usd = spent.cost_usd;
     result = {
       ...base,
-      status: 'succeeded',
+      status: budgetHit ? 'budget_exhausted' : 'succeeded',
       finished_at: new Date().toISOString(),
       qas,
       trajectories: selected.map((s) => buildTrajectoryRecord(s, seed.source_id, seed.text)),
     };
   } catch (err) {
     if (isCancellation(err)) throw err;
+    counters.cost_usd = spent.cost_usd;
     result = {
       ...base,
       status: 'failed',
@@ -223,10 +248,13 @@ export async function synthesizeSeed(input: SeedInput): Promise<SeedSummary> {
 
   const summary = await output.writeSeedResult({ output_dir, result });
   upsertSearchAttributes([{ key: StatusAttr, value: result.status }]);
+  const done = `${result.qas.length} QA from ${result.trajectories.length} paths, ${counters.nodes} nodes`;
   setCurrentDetails(
-    result.status === 'succeeded'
-      ? `**done**: ${result.qas.length} QA from ${result.trajectories.length} paths, ${counters.nodes} nodes`
-      : `**failed**: ${result.error}`,
+    result.status === 'failed'
+      ? `**failed**: ${result.error}`
+      : result.status === 'budget_exhausted'
+        ? `**stopped, budget spent**: ${done}`
+        : `**done**: ${done}`,
   );
   return summary;
 }

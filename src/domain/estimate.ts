@@ -1,0 +1,144 @@
+/**
+ * `--dry-run`: what a run will cost before it starts, from the config and the seed count, using the
+ * original's call-count formula (one action call and one tool call per node, one QA call per selected path)
+ * and stated assumptions for prompt sizes. Pure; no I/O.
+ */
+import type { EnvironmentMode, SynthesisConfig } from '../shared/types';
+import { MODE_TOOLS } from '../shared/constants';
+import { callCost } from './budget';
+import { expectedTreeSize } from './tree';
+import { ACTION_HISTORY_OBSERVATION_CHARS, QA_OBSERVATION_CHARS } from './prompts';
+
+/** Typical observation length per mode (characters), used when the caller gives none. */
+export const TYPICAL_OBSERVATION_CHARS: Record<EnvironmentMode, number> = {
+  web: 2500,
+  math: 200,
+  python: 300,
+  rag: 1800,
+};
+
+/** Assumptions behind the token estimate, printed with it. */
+export interface EstimateAssumptions {
+  chars_per_token: number;
+  observation_chars: number;
+  action_prompt_fixed_chars: number;
+  tool_schema_chars: number;
+  action_output_tokens: number;
+  qa_prompt_fixed_chars: number;
+  qa_output_tokens: number;
+}
+
+export const DEFAULT_ASSUMPTIONS: Omit<EstimateAssumptions, 'observation_chars'> = {
+  chars_per_token: 4,
+  action_prompt_fixed_chars: 1200,
+  tool_schema_chars: 500,
+  action_output_tokens: 60,
+  qa_prompt_fixed_chars: 1800,
+  qa_output_tokens: 400,
+};
+
+export interface CallEstimate {
+  llm_calls: number;
+  tool_calls: number;
+  input_tokens: number;
+  output_tokens: number;
+  cost_usd: number | null;
+}
+
+export interface RunEstimate {
+  seeds: number;
+  tree: { nodes: number; leaves: number; qa_per_seed: number };
+  /** No failures: every action parses first time. */
+  per_seed: CallEstimate;
+  total: CallEstimate;
+  /** Every LLM output malformed until the last retry (max_retries attempts per call). */
+  worst_case_llm_calls: number;
+  assumptions: EstimateAssumptions;
+  /** How many seeds the run budget funds at the expected rate (null without a run cap). */
+  seeds_funded_by_budget: number | null;
+}
+
+export function estimateRun(config: SynthesisConfig, seeds: number, observationChars?: number): RunEstimate {
+  const a: EstimateAssumptions = {
+    ...DEFAULT_ASSUMPTIONS,
+    observation_chars: observationChars ?? TYPICAL_OBSERVATION_CHARS[config.environment_mode],
+  };
+  const D = config.max_depth;
+  const b = config.branching_factor;
+  const t = config.depth_threshold;
+  const { nodes, leaves } = expectedTreeSize(D, b, t);
+  const qaPerSeed = D >= config.min_depth ? Math.min(leaves, config.max_selected_traj) : 0;
+  const tools = config.available_tools.length || MODE_TOOLS[config.environment_mode].length;
+  const examples = (n: number) =>
+    config.qa_examples.slice(0, n).reduce((c, e) => c + e.question.length + e.answer.length + (e.reasoning?.length ?? 0), 0);
+  const actionFixed =
+    a.action_prompt_fixed_chars + config.sampling_tips.length + config.seed_description.length + 100 + examples(2) + tools * a.tool_schema_chars;
+  // The call that creates a node at depth k sees k−1 history steps and its parent's full observation.
+  let actionInChars = 0;
+  for (let k = 1; k <= D; k++) {
+    const atDepth = b ** Math.min(k, t);
+    const history = (k - 1) * (Math.min(a.observation_chars, ACTION_HISTORY_OBSERVATION_CHARS) + 120);
+    const current = k === 1 ? 100 : a.observation_chars;
+    actionInChars += atDepth * (actionFixed + history + current);
+  }
+  const qaInChars =
+    qaPerSeed *
+    (a.qa_prompt_fixed_chars + config.synthesis_tips.length + examples(config.qa_examples.length) + D * (Math.min(a.observation_chars, QA_OBSERVATION_CHARS) + 250));
+  const inputTokens = Math.round((actionInChars + qaInChars) / a.chars_per_token);
+  const outputTokens = nodes * a.action_output_tokens + qaPerSeed * a.qa_output_tokens;
+
+  const qaModel = config.qa_model_name ?? config.model_name;
+  const priced = config.model_name in config.prices && qaModel in config.prices;
+  const seedCost = priced
+    ? callCost(config.prices, config.model_name, { input_tokens: Math.round(actionInChars / a.chars_per_token), output_tokens: nodes * a.action_output_tokens }) +
+      callCost(config.prices, qaModel, { input_tokens: Math.round(qaInChars / a.chars_per_token), output_tokens: qaPerSeed * a.qa_output_tokens })
+    : null;
+  const perSeed: CallEstimate = {
+    llm_calls: nodes + qaPerSeed,
+    tool_calls: nodes,
+    input_tokens: inputTokens,
+    output_tokens: outputTokens,
+    cost_usd: seedCost,
+  };
+  const total: CallEstimate = {
+    llm_calls: perSeed.llm_calls * seeds,
+    tool_calls: perSeed.tool_calls * seeds,
+    input_tokens: perSeed.input_tokens * seeds,
+    output_tokens: perSeed.output_tokens * seeds,
+    cost_usd: seedCost === null ? null : seedCost * seeds,
+  };
+  const bud = config.budget;
+  const limits = [
+    bud.max_llm_calls !== undefined ? bud.max_llm_calls / perSeed.llm_calls : Infinity,
+    bud.max_tokens !== undefined ? bud.max_tokens / (perSeed.input_tokens + perSeed.output_tokens) : Infinity,
+    bud.max_cost_usd !== undefined && seedCost ? bud.max_cost_usd / seedCost : Infinity,
+  ];
+  const funded = Math.min(...limits);
+  return {
+    seeds,
+    tree: { nodes, leaves, qa_per_seed: qaPerSeed },
+    per_seed: perSeed,
+    total,
+    worst_case_llm_calls: (nodes + qaPerSeed) * config.max_retries * seeds,
+    assumptions: a,
+    seeds_funded_by_budget: Number.isFinite(funded) ? Math.min(seeds, Math.floor(funded)) : null,
+  };
+}
+
+/** A short human-readable table of an estimate. */
+export function formatEstimate(e: RunEstimate): string {
+  const n = (x: number) => x.toLocaleString('en-US');
+  const usd = (x: number | null) => (x === null ? 'n/a' : `$${x.toFixed(x < 1 ? 4 : 2)}`);
+  return [
+    `seeds: ${n(e.seeds)}; tree: ${e.tree.nodes} nodes, ${e.tree.leaves} leaves, ${e.tree.qa_per_seed} QA per seed`,
+    `                 per seed        whole run`,
+    `LLM calls        ${n(e.per_seed.llm_calls).padEnd(15)} ${n(e.total.llm_calls)}  (worst case with retries: ${n(e.worst_case_llm_calls)})`,
+    `tool calls       ${n(e.per_seed.tool_calls).padEnd(15)} ${n(e.total.tool_calls)}`,
+    `input tokens     ${n(e.per_seed.input_tokens).padEnd(15)} ${n(e.total.input_tokens)}`,
+    `output tokens    ${n(e.per_seed.output_tokens).padEnd(15)} ${n(e.total.output_tokens)}`,
+    `estimated cost   ${usd(e.per_seed.cost_usd).padEnd(15)} ${usd(e.total.cost_usd)}${e.total.cost_usd === null ? '  (add a prices table to the config)' : ''}`,
+    ...(e.seeds_funded_by_budget !== null ? [`the budget funds about ${n(e.seeds_funded_by_budget)} of ${n(e.seeds)} seeds`] : []),
+    `assumptions: ~${e.assumptions.observation_chars} characters per observation, ${e.assumptions.chars_per_token} characters per token;` +
+      ` web_visit page summaries (LLM calls inside the tool) are not included`,
+  ].join('\n');
+}

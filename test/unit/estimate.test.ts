@@ -1,0 +1,40 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseConfig } from '../../src/config/schema';
+import { estimateRun, formatEstimate } from '../../src/domain/estimate';
+
+function config(raw: Record<string, unknown>) {
+  const r = parseConfig(raw);
+  assert.ok(r.ok, r.ok ? '' : r.issues.join('\n'));
+  return r.config;
+}
+
+test("dry-run estimate follows the original's call-count formula (web_config_parallel: 38 + 4 calls per seed)", () => {
+  const c = config({ environment_mode: 'web', max_depth: 10, branching_factor: 2, depth_threshold: 2, min_depth: 8, max_selected_traj: 5, max_retries: 10 });
+  const e = estimateRun(c, 200);
+  assert.deepEqual(e.tree, { nodes: 38, leaves: 4, qa_per_seed: 4 });
+  assert.equal(e.per_seed.llm_calls, 42);
+  assert.equal(e.per_seed.tool_calls, 38);
+  assert.equal(e.total.llm_calls, 42 * 200);
+  assert.equal(e.worst_case_llm_calls, 42 * 10 * 200);
+  assert.ok(e.per_seed.input_tokens > e.per_seed.output_tokens && e.per_seed.output_tokens > 0);
+  assert.equal(e.total.cost_usd, null);
+  assert.equal(e.seeds_funded_by_budget, null);
+});
+
+test('estimate: QA per seed is capped by leaves and max_selected_traj; cost from prices; budget fit', () => {
+  // D=2, b=2, t=3 → 4 leaves; max_selected_traj 3 → 3 QA calls.
+  assert.equal(estimateRun(config({ environment_mode: 'math', max_depth: 2, min_depth: 2, max_selected_traj: 3 }), 1).tree.qa_per_seed, 3);
+  assert.equal(estimateRun(config({ environment_mode: 'math', max_depth: 2, min_depth: 2, max_selected_traj: 9 }), 1).tree.qa_per_seed, 4);
+  const c = config({
+    environment_mode: 'math', model_name: 'm', max_depth: 3, branching_factor: 2, depth_threshold: 2, min_depth: 2, max_selected_traj: 2,
+    prices: { m: { input_per_million: 1, output_per_million: 4 } }, budget: { max_llm_calls: 60 },
+  });
+  const e = estimateRun(c, 10);
+  assert.equal(e.per_seed.llm_calls, 12);
+  const expected = (e.per_seed.input_tokens * 1 + e.per_seed.output_tokens * 4) / 1e6;
+  assert.ok(Math.abs(e.per_seed.cost_usd! - expected) < 1e-9);
+  assert.equal(e.seeds_funded_by_budget, 5);
+  assert.match(formatEstimate(e), /LLM calls\s+12\s+120/);
+  assert.match(formatEstimate(e), /the budget funds about 5 of 10 seeds/);
+});
