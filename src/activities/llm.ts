@@ -16,10 +16,14 @@ import { parseActionJson, parseQaJson, parseToolCall } from '../domain/parse';
 import { classifyLlmError } from '../llm/errors';
 import { toolSchemas } from '../tools/registry';
 import { withHeartbeat } from './heartbeat';
+import type { AdaptiveLimiter } from '../llm/adaptive-limiter';
+import { FailureType } from '../shared/constants';
 
 export interface LlmDeps {
   /** Returns the OpenAI-compatible client (created lazily from the worker's environment). */
   client: () => OpenAI;
+  /** This worker's adaptive admission control for LLM calls (shared by all its LLM activities). */
+  limiter?: AdaptiveLimiter;
 }
 
 function usageOf(resp: { usage?: { prompt_tokens?: number; completion_tokens?: number } | null }): TokenUsage {
@@ -30,11 +34,23 @@ export function createLlmActivities(deps: LlmDeps) {
   async function complete(
     body: OpenAI.Chat.Completions.ChatCompletionCreateParamsNonStreaming,
   ): Promise<OpenAI.Chat.Completions.ChatCompletion> {
-    try {
-      return await withHeartbeat((signal) => deps.client().chat.completions.create(body, { signal }));
-    } catch (err) {
-      throw classifyLlmError(err, { model: body.model });
-    }
+    return withHeartbeat(async (signal) => {
+      const release = deps.limiter ? await deps.limiter.acquire(signal) : () => {};
+      try {
+        const resp = await deps.client().chat.completions.create(body, { signal });
+        deps.limiter?.onSuccess();
+        return resp;
+      } catch (err) {
+        const failure = classifyLlmError(err, { model: body.model });
+        if (failure.type === FailureType.RateLimited) {
+          const delay = failure.nextRetryDelay;
+          deps.limiter?.onRateLimited(typeof delay === 'number' ? delay : undefined);
+        }
+        throw failure;
+      } finally {
+        release();
+      }
+    });
   }
 
   return {

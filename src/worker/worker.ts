@@ -17,6 +17,7 @@ import { createLlmActivities } from '../activities/llm';
 import { createToolActivities } from '../activities/tools';
 import { createOutputActivities } from '../activities/outputs';
 import { createOpenAiClient } from '../llm/client';
+import { AdaptiveLimiter } from '../llm/adaptive-limiter';
 
 export interface WorkerRoles {
   workflows: boolean;
@@ -96,7 +97,7 @@ export async function createWorkers(opts: CreateWorkersOptions): Promise<Worker[
       Worker.create({
         ...common,
         taskQueue: q.llm,
-        activities: createLlmActivities({ client: llmClient }),
+        activities: createLlmActivities({ client: llmClient, limiter: new AdaptiveLimiter({ max: c.llm }) }),
         maxConcurrentActivityTaskExecutions: c.llm,
         maxTaskQueueActivitiesPerSecond: opts.rateLimits?.llm_requests_per_second,
       }),
