@@ -82,6 +82,15 @@ export function summarize(result: SeedResultFile, cached: boolean): SeedSummary 
   };
 }
 
+/** Seed result files in a run folder (0 for a new run: its seeds need no "already done?" check). */
+function countSeedResults(outputDir: string, runId: string): number {
+  try {
+    return fs.readdirSync(path.join(runDir(outputDir, runId), 'seeds')).filter((f) => f.endsWith('.json')).length;
+  } catch {
+    return 0;
+  }
+}
+
 export function readManifest(outputDir: string, runId: string): RunManifest | null {
   const file = path.join(runDir(outputDir, runId), 'manifest.json');
   if (!fs.existsSync(file)) return null;
@@ -130,7 +139,7 @@ export function createOutputActivities() {
       seeds: Seed[];
       duplicates_dropped: number;
       started_at: string;
-    }): Promise<void> {
+    }): Promise<{ existing_seed_results: number }> {
       if (!path.isAbsolute(input.output_dir)) {
         throw ApplicationFailure.create({
           type: FailureType.InvalidInput,
@@ -150,11 +159,12 @@ export function createOutputActivities() {
               `config or seed list; use a new run id, or delete that folder to start over`,
           });
         }
-        return;
+        return { existing_seed_results: countSeedResults(input.output_dir, input.run_id) };
       }
       const manifest: RunManifest = { ...input, config_hash };
       delete (manifest as unknown as Record<string, unknown>).output_dir;
       writeFileAtomic(path.join(runDir(input.output_dir, input.run_id), 'manifest.json'), JSON.stringify(manifest));
+      return { existing_seed_results: countSeedResults(input.output_dir, input.run_id) };
     },
 
     /** The summary of a seed that already succeeded in this run (resume/resubmit), else null. */

@@ -778,7 +778,8 @@ export function extractiveSummary(prompt: string, maxSentences = 4): string | nu
     .split(/(?<=[.!?])\s+|\n+/)
     .map((x) => x.replace(/^[#>*\-\s]+/, '').trim())
     .filter((x) => x.length >= 30 && /[a-z]/i.test(x));
-  if (!sentences.length) return null;
+  // A page of short lines only: quote its beginning rather than invent anything.
+  if (!sentences.length) return marker ? doc.replace(/\s+/g, ' ').trim().slice(0, 400) : null;
   const scored = sentences.map((text, i) => {
     const words = wordsOf(text);
     let overlap = 0;

@@ -109,6 +109,8 @@ export interface BatchCarry {
   prepared: boolean;
   /** True once the run budget could not fund another seed: no more seeds start. */
   budget_exhausted: boolean;
+  /** Whether children must check for an earlier result first (the run folder had seed results). */
+  check_existing: boolean;
 }
 
 export interface BatchCounters {
@@ -136,6 +138,8 @@ export interface SeedInput {
   output_dir: string;
   /** What this seed may spend (from config.budget); absent or null = no cap. */
   allowance?: SeedAllowance | null;
+  /** False when the run folder held no seed results at start: skip the "already done?" check. Default true. */
+  check_existing?: boolean;
 }
 
 /** How a seed ended: all done, failed with an error, or stopped early because its budget ran out. */

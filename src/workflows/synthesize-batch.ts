@@ -90,7 +90,8 @@ export async function synthesizeBatch(input: BatchInput, carry?: BatchCarry): Pr
     ...OUTPUT_ACTIVITY,
     taskQueue: taskQueues(workflowInfo().taskQueue).output,
   });
-  const state: BatchCarry = carry ?? {
+  // A carry from an older version may lack counters and flags added since: fill them with their defaults.
+  const state: BatchCarry = carry ? { ...carry, counters: { ...emptyCounters(), ...carry.counters } } : {
     next_index: 0,
     started_at_ms: workflowInfo().startTime.getTime(),
     counters: emptyCounters(),
@@ -98,6 +99,7 @@ export async function synthesizeBatch(input: BatchInput, carry?: BatchCarry): Pr
     max_workers: config.max_workers,
     prepared: false,
     budget_exhausted: false,
+    check_existing: true,
   };
   /** Running seeds → what each may spend (null: no budget). */
   const running = new Map<string, SeedAllowance | null>();
@@ -153,7 +155,7 @@ export async function synthesizeBatch(input: BatchInput, carry?: BatchCarry): Pr
   ]);
 
   if (!state.prepared) {
-    await output.prepareRun({
+    const prepared = await output.prepareRun({
       run_id,
       output_dir,
       config,
@@ -162,6 +164,9 @@ export async function synthesizeBatch(input: BatchInput, carry?: BatchCarry): Pr
       started_at: new Date(state.started_at_ms).toISOString(),
     });
     state.prepared = true;
+    // A new run folder has no seed results: spare every child its "already done?" activity.
+    // (Runs recorded before prepareRun returned a count have no result: keep checking.)
+    state.check_existing = (prepared?.existing_seed_results ?? 1) > 0;
     phase = 'running';
   }
   showDetails();
@@ -187,7 +192,7 @@ export async function synthesizeBatch(input: BatchInput, carry?: BatchCarry): Pr
     running.set(seed.source_id, allowance);
     return executeChild(synthesizeSeed, {
       workflowId: seedWorkflowId(run_id, seed.source_id),
-      args: [{ run_id, config, seed, index, output_dir, allowance }],
+      args: [{ run_id, config, seed, index, output_dir, allowance, check_existing: state.check_existing }],
       staticSummary: seed.text.length > 120 ? `${seed.text.slice(0, 117)}...` : seed.text,
       typedSearchAttributes: [
         { key: RunIdAttr, value: run_id },

@@ -17,6 +17,7 @@ import { MODE_TOOLS, taskQueues, toolTaskQueue } from '../shared/constants';
 import { StatusAttr } from '../shared/search-attributes';
 import type { QaRecord, SeedCounters, SeedInput, SeedResultFile, SeedSummary, SynthesisConfig, TokenUsage } from '../shared/types';
 import { callCost, emptySpend, mayCall, qaReserve } from '../domain/budget';
+import { parseConfig } from '../config/schema';
 import { sampleTree } from '../domain/tree';
 import { selectTrajectories } from '../domain/selection';
 import { buildQaRecord, buildTrajectoryRecord } from '../domain/records';
@@ -70,11 +71,17 @@ function round1(x: number): number {
 }
 
 export async function synthesizeSeed(input: SeedInput): Promise<SeedSummary> {
-  const { config, seed, run_id, output_dir } = input;
+  const { seed, run_id, output_dir } = input;
+  // Children started by an older version carry a config without keys added since (replayed histories):
+  // parse it again so every key has its default.
+  const reparsed = parseConfig(input.config);
+  const config: SynthesisConfig = reparsed.ok ? reparsed.config : input.config;
   const { llm, tool, output } = proxies(config);
 
-  const cached = await output.loadSeedResult({ run_id, output_dir, source_id: seed.source_id });
-  if (cached) return { ...cached, cached: true };
+  if (input.check_existing !== false) {
+    const cached = await output.loadSeedResult({ run_id, output_dir, source_id: seed.source_id });
+    if (cached) return { ...cached, cached: true };
+  }
 
   const startedAt = new Date().toISOString();
   const counters: SeedCounters = emptySeedCounters();
