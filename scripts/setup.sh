@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 # Debian packages: python3 (+ numpy, sympy) and bubblewrap for the python_interpreter sandbox, and the
 # FOLDOC / Jargon File dictionaries the offline web corpus is built from.
-DEBS="python3 python3-pip python3-numpy python3-sympy bubblewrap dict-foldoc dict-jargon"
+DEBS="python3 python3-pip python3-numpy python3-sympy bubblewrap dict-foldoc dict-jargon docker-compose"
 missing=""
 if command -v dpkg-query >/dev/null 2>&1; then
   for p in $DEBS; do
