@@ -11,6 +11,7 @@ import { calculatorTool } from './calculator';
 import { localSearchTool } from './local-search';
 import { pythonInterpreterTool } from './python-interpreter';
 import type { ToolContext, ToolDefinition, ToolResult } from './tool';
+import { describeValue, formatPath, valueAt } from '../domain/format';
 import { webSearchTool } from './web-search';
 import { webVisitTool } from './web-visit';
 
@@ -55,27 +56,8 @@ export function toolSchemas(names: string[]): ToolSchema[] {
 
 // ------------------------------------------------------------------------------------------- arguments
 
-function describeValue(v: unknown): string {
-  if (v === undefined) return 'nothing';
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return `an array of ${v.length}`;
-  if (typeof v === 'string') return `string ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v)}`;
-  if (typeof v === 'object') return 'an object';
-  return `${typeof v} ${String(v)}`;
-}
-
 function pathText(path: readonly PropertyKey[]): string {
-  if (path.length === 0) return '(arguments)';
-  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`)).join('');
-}
-
-function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
-  let cur: unknown = root;
-  for (const p of path) {
-    if (cur === null || typeof cur !== 'object') return undefined;
-    cur = (cur as Record<PropertyKey, unknown>)[p];
-  }
-  return cur;
+  return formatPath(path) || '(arguments)';
 }
 
 function bound(issue: { origin?: string; minimum?: unknown; maximum?: unknown; inclusive?: boolean }, small: boolean): string {

@@ -205,9 +205,9 @@ describe('registry', () => {
     assert.equal(bad.error, true);
     assert.equal(bad.text, 'Invalid arguments for calculator: expressions: expected at least 1 item(s), got 0 item(s)');
     const wrongType = await executeTool('local_search', { query: 42 }, noKwargs);
-    assert.equal(wrongType.text, 'Invalid arguments for local_search: query: expected string, got number 42');
+    assert.equal(wrongType.text, 'Invalid arguments for local_search: query: expected string, got 42');
     const missing = await executeTool('python_interpreter', {}, noKwargs);
-    assert.equal(missing.text, 'Invalid arguments for python_interpreter: code: expected string, got nothing');
+    assert.equal(missing.text, 'Invalid arguments for python_interpreter: code: expected string, got nothing (missing)');
   });
 
   it('turns a tool exception into "[Error] <tool>: <message>"', async () => {
