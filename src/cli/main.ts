@@ -8,20 +8,25 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { Client, WorkflowUpdateFailedError, type Connection } from '@temporalio/client';
 import { DEFAULT_TASK_QUEUE } from '../shared/constants';
 import { prepareInput, UsageError } from './inputs';
-import { runBatch, printResult, uiLink, llmConfigured, checkLlmEndpoint, type RunFlags } from './run';
+import type { RunFlags } from './run';
 import { batchHandle, pauseBatch, queryProgress, resumeBatch, setMaxWorkers, submitBatch } from '../api';
-import { clientConnection, ensureSearchAttributes, targetFromEnv, workerConnection, type TemporalTarget } from '../worker/connection';
-import { ALL_ROLES, createWorkers, runWorkers, type WorkerRoles } from '../worker/worker';
+import type { TemporalTarget } from '../worker/connection';
+import type { WorkerRoles } from '../worker/worker';
 import { backgroundServer, ensureBackgroundServer, startDevServer, stateDir, stopBackgroundServer } from '../server/dev-server';
 import { projectRoot } from '../server/temporal-cli';
 import { buildCorpus, DEFAULT_CORPUS_PORT, defaultCorpusDir } from '../corpus';
-import { ensureCorpusSite } from './corpus';
 import { estimateRun, formatEstimate } from '../domain/estimate';
 import { loadConfig, ConfigError } from '../config/load';
-import { toolNames } from '../tools/registry';
 import type { RateLimits } from '../shared/types';
 
 const err = (s: string) => process.stderr.write(`${s}\n`);
+
+// The worker SDK and the tools' libraries (mathjs, linkedom, …) load only when a command needs them, so
+// `validate`, `--help` and bad input answer at once instead of after seconds of module loading.
+const runModule = () => import('./run');
+const workerModule = () => import('../worker/worker');
+const connectionModule = () => import('../worker/connection');
+const corpusCli = () => import('./corpus');
 
 function positiveInt(name: string) {
   return (v: string): number => {
@@ -53,6 +58,7 @@ function addInputOptions(cmd: Command, required: boolean): Command {
 
 /** Connects to the given/env server, or (for commands that need one running) the project's background server. */
 async function connectExisting(flags: { address?: string; namespace?: string }): Promise<{ client: Client; connection: Connection; target: TemporalTarget; ui: string | null; close: () => Promise<void> }> {
+  const { clientConnection, targetFromEnv } = await connectionModule();
   let target = targetFromEnv(flags);
   let ui: string | null = null;
   if (!target) {
@@ -79,7 +85,7 @@ function positiveNumber(name: string) {
 /** `--tool-rps web_search=2`, repeatable, into {web_search: 2}; tool names are checked. */
 function collectToolRps(v: string, acc: Record<string, number>): Record<string, number> {
   const m = /^([a-z_]+)=(.+)$/.exec(v);
-  const tools = toolNames();
+  const tools = (require('../tools/registry') as typeof import('../tools/registry')).toolNames(); // loaded only for --tool-rps
   if (!m || !tools.includes(m[1])) {
     throw new InvalidArgumentError(`--tool-rps: expected <tool>=<calls per second> with a tool of ${tools.join(', ')}, got ${JSON.stringify(v)}`);
   }
@@ -123,7 +129,9 @@ async function main(argv: string[]): Promise<number> {
         process.stdout.write(flags.json ? `${JSON.stringify(estimate)}\n` : `${formatEstimate(estimate)}\n`);
         return;
       }
-      exitCode = (await runBatch(flags)).exitCode;
+      const prepared = prepareInput(flags); // bad input is reported before the heavy modules load
+      const { runBatch } = await runModule();
+      exitCode = (await runBatch(flags, { prepared })).exitCode;
     });
 
   addTemporalOptions(program.command('demo').description('the offline demo: math mode on configs/demo.json with the LLM simulator (unless OPENAI_BASE_URL is set)'))
@@ -132,6 +140,7 @@ async function main(argv: string[]): Promise<number> {
     .option('--no-progress', 'no progress bar')
     .action(async (flags: RunFlags) => {
       const root = projectRoot();
+      const { runBatch } = await runModule();
       const outcome = await runBatch(
         {
           ...flags,
@@ -153,6 +162,9 @@ async function main(argv: string[]): Promise<number> {
     .option('--tool-rps <tool=n...>', 'calls per second for a tool across all workers, e.g. web_search=2 (repeatable)', collectToolRps, {})
     .option('--identity <id>', 'worker identity in histories and the Web UI (default: $QASYNTH_WORKER_IDENTITY, else <pid>@<hostname>); unique per process')
     .action(async (flags: { address?: string; namespace?: string; taskQueue: string; output: boolean; roles: string; llmConcurrency?: number; toolConcurrency?: number; config?: string; llmRps?: number; toolRps: Record<string, number>; identity?: string }) => {
+      const { ALL_ROLES, createWorkers, runWorkers } = await workerModule();
+      const { llmConfigured, checkLlmEndpoint } = await runModule();
+      const { ensureSearchAttributes, workerConnection } = await connectionModule();
       const roles: WorkerRoles = { workflows: false, llm: false, tools: false, output: false };
       for (const r of flags.roles.split(',').map((s) => s.trim()).filter(Boolean)) {
         if (!(r in ALL_ROLES)) throw new UsageError([`--roles: unknown role ${JSON.stringify(r)}; valid roles are workflows, llm, tools, output`]);
@@ -203,6 +215,7 @@ async function main(argv: string[]): Promise<number> {
     .option('--json', 'print JSON')
     .action(async (flags: RunFlags & { wait?: boolean }) => {
       const { input, config, seeds } = prepareInput(flags);
+      const { printResult } = await runModule();
       const c = await connectExisting(flags);
       try {
         const sub = await submitBatch(c.client, input, { taskQueue: flags.taskQueue, mode: config.environment_mode, seedCount: seeds.length });
@@ -222,6 +235,7 @@ async function main(argv: string[]): Promise<number> {
   addTemporalOptions(program.command('status').argument('<run-id>').description('progress of a running batch, or the result of a finished one'))
     .option('--json', 'print JSON')
     .action(async (runId: string, flags: { address?: string; namespace?: string; json?: boolean }) => {
+      const { printResult, uiLink } = await runModule();
       const c = await connectExisting(flags);
       try {
         const h = batchHandle(c.client, runId);
@@ -308,6 +322,7 @@ async function main(argv: string[]): Promise<number> {
     .option('--dir <dir>', 'corpus folder', defaultCorpusDir(projectRoot()))
     .option('--port <n>', 'port on 127.0.0.1', positiveInt('--port'), DEFAULT_CORPUS_PORT)
     .action(async (flags: { dir: string; port: number }) => {
+      const { ensureCorpusSite } = await corpusCli();
       const { url, site } = await ensureCorpusSite(flags.port, path.resolve(flags.dir));
       if (!site) {
         err(`a corpus site is already serving ${url}`);

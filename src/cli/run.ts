@@ -8,7 +8,7 @@ import { Client } from '@temporalio/client';
 import { SingleBar, Presets } from 'cli-progress';
 import { DEFAULT_TASK_QUEUE } from '../shared/constants';
 import type { BatchProgress, BatchResult } from '../shared/types';
-import { prepareInput, UsageError, type InputFlags } from './inputs';
+import { prepareInput, UsageError, type InputFlags, type PreparedInput } from './inputs';
 import { submitBatch, queryProgress } from '../api';
 import { ensureBackgroundServer } from '../server/dev-server';
 import { clientConnection, ensureSearchAttributes, targetFromEnv, workerConnection, type TemporalTarget } from '../worker/connection';
@@ -81,8 +81,8 @@ function progressLine(p: BatchProgress): string {
   );
 }
 
-export async function runBatch(flags: RunFlags, opts: { demo?: boolean } = {}): Promise<RunOutcome> {
-  const prepared = prepareInput(flags);
+export async function runBatch(flags: RunFlags, opts: { demo?: boolean; prepared?: PreparedInput } = {}): Promise<RunOutcome> {
+  const prepared = opts.prepared ?? prepareInput(flags);
   const { input, config, seeds, duplicates } = prepared;
   if (duplicates.length) {
     err(`note: ${duplicates.length} seed(s) appear more than once; each is processed once:`);

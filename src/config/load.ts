@@ -179,6 +179,7 @@ function jsonError(file: string, text: string, e: unknown, lineOffset = 0): stri
   // V8 sometimes quotes the source ("Unexpected token ',', "…" is not valid JSON"): keep one line, no content.
   const msg = (e as Error).message.replace(/, ".*" is not valid JSON$/s, '').replace(/\s+/g, ' ');
   const m = /position (\d+)/.exec(msg);
+  const reason = msg.replace(/(?: in JSON)? at position \d+.*$/, ''); // the position is given as line:col
   // A position in trailing whitespace is shown at the last character that is there.
   const end = text.trimEnd().length;
   const found = m ? Number(m[1]) : /end of JSON input/.test(msg) ? end : jsonErrorOffset(text);
@@ -190,7 +191,7 @@ function jsonError(file: string, text: string, e: unknown, lineOffset = 0): stri
   } else if (lineOffset) {
     where = `${file}:${lineOffset + 1}`;
   }
-  return `${where}: invalid JSON (${msg})`;
+  return `${where}: invalid JSON (${reason})`;
 }
 
 /** JSON.parse with a `file:line:col: invalid JSON (…)` error. */

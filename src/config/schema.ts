@@ -400,7 +400,7 @@ export function parseBatchInput(
   if (isPlainObject(raw.config)) {
     const parsed = parseConfig(raw.config);
     if (parsed.ok) config = parsed.config;
-    else issues.push(...parsed.issues.map((i) => (i.startsWith('config:') ? i : `config.${i}`)));
+    else issues.push(...parsed.issues.map((i) => (i.startsWith('config:') ? i : i.startsWith('[') ? `config${i}` : `config.${i}`)));
   }
   let seeds: Seed[] = [];
   let duplicates: DuplicateSeed[] = [];

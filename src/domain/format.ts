@@ -25,12 +25,19 @@ export function typeName(value: unknown): string {
   return typeof value;
 }
 
-/** Formats a path as `a.b[2].c`. `prefix` is prepended (`config` → `config.max_depth`). */
+/**
+ * Formats a path as `a.b[2].c`. `prefix` is prepended (`config` → `config.max_depth`). A key that is not a plain
+ * name (a newline, a space, 5,000 characters…) is quoted and shortened, `a["x y"]`, so an error stays one line.
+ */
 export function formatPath(path: readonly PropertyKey[], prefix = ''): string {
   let out = prefix;
   for (const part of path) {
     if (typeof part === 'number') out += `[${part}]`;
-    else out += out ? `.${String(part)}` : String(part);
+    else if (typeof part === 'string' && /^[A-Za-z_$][\w$-]{0,99}$/.test(part)) out += out ? `.${part}` : part;
+    else {
+      const key = String(part);
+      out += `[${JSON.stringify(key.length > 60 ? `${key.slice(0, 57)}...` : key)}]`;
+    }
   }
   return out;
 }

@@ -7,7 +7,7 @@
 import { md5 } from '@noble/hashes/legacy';
 import { bytesToHex } from '@noble/hashes/utils';
 import type { Seed } from '../shared/types';
-import { describeValue, isPlainObject } from './format';
+import { describeValue, formatPath, isPlainObject } from './format';
 
 /**
  * UTF-8 bytes of a string (lone surrogates become U+FFFD, as TextEncoder). Hand-written so the id code has no
@@ -121,7 +121,7 @@ export function normalizeSeeds(raw: readonly unknown[], numberOfSeed: number | n
     } else if (isPlainObject(item)) {
       for (const k of Object.keys(item)) {
         if (!(SEED_KEYS as readonly string[]).includes(k)) {
-          issues.push(`${at}.${k}: unknown key; valid keys are ${SEED_KEYS.join(', ')}`);
+          issues.push(`${formatPath([k], at)}: unknown key; valid keys are ${SEED_KEYS.join(', ')}`);
           ok = false;
         }
       }

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { CONFIG_KEYS, configSchema, parseBatchInput, parseConfig, resolveTools } from '../../src/config/schema';
-import { ConfigError, loadConfig, loadConfigFile, loadSeedsFile } from '../../src/config/load';
+import { ConfigError, firstInvalidUtf8, jsonErrorOffset, loadConfig, loadConfigFile, loadSeedsFile } from '../../src/config/load';
 import { legacySourceId, normalizeSeeds } from '../../src/domain/ids';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -42,6 +42,8 @@ test('defaults are the original ones plus tool_calling, rate_limits and qa_model
     rate_limits: {},
     llm_timeout_seconds: 300,
     tool_timeout_seconds: 120,
+    budget: {},
+    prices: {},
     qa_model_name: null,
   });
   assert.deepEqual(Object.keys(r.config), CONFIG_KEYS);
@@ -150,7 +152,7 @@ test('parseBatchInput validates shape, config and seeds together with prefixed p
     'extra: unknown key; valid keys are run_id, config, seeds, output_dir',
     'config.max_depth: expected an integer ≥ 1, got 0',
     `config.nope: unknown key; valid keys are ${CONFIG_KEYS.join(', ')}`,
-    'seeds[1]: expected a non-empty string or {text, id?, metadata?}, got number',
+    'seeds[1]: expected a non-empty string or {text, id?, metadata?}, got number 3',
   ]);
   const empty = parseBatchInput({ run_id: 'r', config: {}, seeds: [], output_dir: '/o' });
   assert.ok(!empty.ok);
@@ -201,10 +203,75 @@ test('seed file formats: entities object, JSONL, single string', () => {
 test('seed file errors', () => {
   assert.match(configErrorOf(() => loadSeedsFile('/nonexistent/seeds.json')).issues[0]!, /seeds\.json: seed file not found/);
   assert.match(configErrorOf(() => loadSeedsFile(tmp('e.json', '  \n'))).issues[0]!, /expected seeds, got an empty file/);
-  assert.match(configErrorOf(() => loadSeedsFile(tmp('e.json', '[]'))).issues[0]!, /expected at least one seed/);
+  assert.deepEqual(loadSeedsFile(tmp('e.json', '[]')), []); // reported by validation: `seeds: expected at least one seed, …`
+  assert.deepEqual(loadSeedsFile(tmp('e.json', '{"entities": []}')), []);
   assert.match(configErrorOf(() => loadSeedsFile(tmp('e.json', '{"a": 1}'))).issues[0]!, /expected a JSON array of seeds/);
   assert.match(configErrorOf(() => loadSeedsFile(tmp('e.json', Buffer.from([0x5b, 0x22, 0xff, 0xfe, 0x22, 0x5d])))).issues[0]!, /not valid UTF-8/);
   assert.match(configErrorOf(() => loadSeedsFile(tmp('e.jsonl', '"a"\n{"b": \n'))).issues[0]!, /e\.jsonl:2(:\d+)?: invalid JSON/);
+});
+
+test('seed file errors: every bad JSONL line, the byte offset of bad UTF-8, UTF-16, a pretty-printed JSON array', () => {
+  const lines = configErrorOf(() => loadSeedsFile(tmp('m.jsonl', '"a"\n{"text": \n"b"\n42x\n'))).issues;
+  assert.equal(lines.length, 2, lines.join('\n'));
+  assert.match(lines[0]!, /m\.jsonl:2:\d+: invalid JSON/);
+  assert.match(lines[1]!, /m\.jsonl:4:\d+: invalid JSON/);
+  const many = configErrorOf(() => loadSeedsFile(tmp('many.jsonl', 'x\n'.repeat(30)))).issues;
+  assert.equal(many.length, 21);
+  assert.match(many[20]!, /many\.jsonl: 10 more invalid JSON lines$/);
+  const l1 = tmp('l.json', Buffer.from('["ok",\n "caf\xe9"]', 'latin1'));
+  assert.deepEqual(configErrorOf(() => loadSeedsFile(l1)).issues, [
+    `${l1}: expected UTF-8 text, got a byte that is not valid UTF-8 (0xE9 at byte offset 12, line 2); re-save the file as UTF-8`,
+  ]);
+  assert.match(configErrorOf(() => loadSeedsFile(tmp('u.json', Buffer.from('\ufeff["a"]', 'utf16le')))).issues[0]!, /u\.json: expected UTF-8 text, got UTF-16 text \(byte order mark FF FE\)/);
+  // A multi-line JSON document with an error is reported as JSON at its line, not as JSONL line 1.
+  assert.match(configErrorOf(() => loadSeedsFile(tmp('p.json', '[\n  "a",\n  "b"\n'))).issues[0]!, /p\.json:3:\d+: invalid JSON \(/);
+  assert.match(configErrorOf(() => loadSeedsFile(tmp('p.json', '{\n  "entities": ["a",,\n  "b"]\n}'))).issues[0]!, /p\.json:2:\d+: invalid JSON/);
+  assert.match(configErrorOf(() => loadSeedsFile(tmp('n.json', '42'))).issues[0]!, /expected a JSON array of seeds, .*got number 42$/);
+});
+
+test('jsonErrorOffset finds the error JSON.parse reports, also where V8 gives no position', () => {
+  for (const [text, at] of [
+    ['{"a": 1,}', 8],
+    ['[1, 2', 5], // the end of the input
+    ['[1,,2]', 3],
+    ['{"a" 1}', 5],
+    ['{"a": tru}', 6],
+    ['"a\\u00zz"', 2],
+    ['[1] x', 4],
+    ['{"a": "x\ny"}', 8],
+    ['[-01]', 3],
+    ['{"a": [1, {"b": null}], "c": "ok"}x', 34],
+  ] as [string, number | null][]) {
+    assert.throws(() => JSON.parse(text), text);
+    assert.equal(jsonErrorOffset(text), at, text);
+  }
+  const e = configErrorOf(() => loadConfigFile(tmp('t.json', '{\n  "max_depth": 3,,\n  "secret": "hunter2"\n}')));
+  assert.equal(e.issues.length, 1);
+  assert.match(e.issues[0]!, /t\.json:2:\d+: invalid JSON \([^\n]*\)$/);
+  assert.doesNotMatch(e.issues[0]!, /hunter2/);
+});
+
+test('firstInvalidUtf8 agrees with TextDecoder', () => {
+  const cases: [number[], number][] = [
+    [[0x61, 0x62], -1],
+    [[0x61, 0xe9, 0x22], 1], // latin-1 é: a 3-byte lead without continuation bytes
+    [[0xc3, 0xa9, 0xff], 2],
+    [[0xe2, 0x82], 0], // truncated at the end
+    [[0xc0, 0xaf], 0], // overlong
+    [[0xed, 0xa0, 0x80], 0], // surrogate
+    [[0xf4, 0x90, 0x80, 0x80], 0], // > U+10FFFF
+    [[0xf0, 0x9f, 0x98, 0x80, 0x80], 4],
+  ];
+  for (const [bytes, at] of cases) {
+    assert.equal(firstInvalidUtf8(Uint8Array.from(bytes)), at, JSON.stringify(bytes));
+    let decodes = true;
+    try {
+      new TextDecoder('utf-8', { fatal: true }).decode(Uint8Array.from(bytes));
+    } catch {
+      decodes = false;
+    }
+    assert.equal(decodes, at === -1, JSON.stringify(bytes));
+  }
 });
 
 test('config file errors carry the path and the line', () => {
@@ -212,6 +279,10 @@ test('config file errors carry the path and the line', () => {
   assert.match(configErrorOf(() => loadConfigFile(tmp('c.toml', 'a=1'))).issues[0]!, /expected a \.json, \.yaml or \.yml config file/);
   assert.match(configErrorOf(() => loadConfigFile(tmp('c.json', '{\n  "max_depth": 3,\n  oops\n}'))).issues[0]!, /c\.json:3:\d+: invalid JSON/);
   assert.match(configErrorOf(() => loadConfigFile(tmp('c.yaml', 'a: 1\nb: [1, 2\n'))).issues[0]!, /c\.yaml:\d+:\d+: invalid YAML/);
+  const bomb = ['a: &a [x, x, x, x, x, x, x, x, x]', ...'bcdef'.split('').map((k, i) => `${k}: &${k} [${Array(9).fill(`*${'abcde'[i]}`).join(', ')}]`)].join('\n');
+  assert.match(configErrorOf(() => loadConfigFile(tmp('bomb.yaml', bomb))).issues[0]!, /bomb\.yaml: invalid YAML \(Excessive alias count/);
+  const dir = path.dirname(tmp('x', ''));
+  assert.match(configErrorOf(() => loadConfigFile(dir)).issues[0]!, /: expected a config file, got a directory$/);
   const e = configErrorOf(() => loadConfig(tmp('c.yml', 'environment_mode: math\nmax_depth: -3\n')));
   assert.match(e.issues[0]!, /c\.yml: max_depth: expected an integer ≥ 1, got -3$/);
 });
@@ -249,4 +320,16 @@ test("the original rag config's tool name rag_tools and rag_index path load as l
   const r = parseConfig({ environment_mode: 'rag', available_tools: ['rag_tools'], environment_kwargs: { rag_index: 'test/fixtures/corpus' } });
   assert.ok(r.ok, r.ok ? '' : r.issues.join('\n'));
   assert.deepEqual(r.config.available_tools, ['local_search']);
+});
+
+test('odd keys are quoted and shortened in paths, so a problem stays one line', () => {
+  const r = parseBatchInput({ run_id: 'r', config: { 'a\nb': 1, ['z'.repeat(500)]: 1, 'python-sandbox': 1 }, seeds: [{ text: 't', 'k k': 1 }], output_dir: '/o' });
+  assert.ok(!r.ok);
+  const keys = CONFIG_KEYS.join(', ');
+  assert.deepEqual(r.issues, [
+    `config["a\\nb"]: unknown key; valid keys are ${keys}`,
+    `config["${'z'.repeat(57)}..."]: unknown key; valid keys are ${keys}`,
+    `config.python-sandbox: unknown key; valid keys are ${keys}`,
+    'seeds[0]["k k"]: unknown key; valid keys are text, id, metadata',
+  ]);
 });

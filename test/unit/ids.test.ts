@@ -6,6 +6,7 @@ import {
   duplicatesDropped,
   legacySourceId,
   normalizeSeeds,
+  MAX_SEED_CHARS,
   qaId,
   samplingSeedFor,
   sourceIdFor,
@@ -102,7 +103,7 @@ test('normalizeSeeds: errors name the seed and say what was expected', () => {
   assert.deepEqual(r.issues, [
     'seeds[1]: expected a non-empty string, got an empty string',
     'seeds[2]: expected a non-empty string, got a whitespace-only string',
-    'seeds[3]: expected a non-empty string or {text, id?, metadata?}, got number',
+    'seeds[3]: expected a non-empty string or {text, id?, metadata?}, got number 42',
     'seeds[4].extra: unknown key; valid keys are text, id, metadata',
     'seeds[5].id: expected 1–100 characters from A–Z a–z 0–9 . _ : - (it names files and workflows), got "bad id!"',
     'seeds[6].text: expected a non-empty string, got nothing (missing)',
@@ -114,11 +115,34 @@ test('normalizeSeeds: errors name the seed and say what was expected', () => {
 test('normalizeSeeds: same explicit id with different text is an error; same text collapses', () => {
   const bad = normalizeSeeds([{ text: 'a', id: 'k' }, { text: 'b', id: 'k' }], null);
   assert.ok(!bad.ok);
-  assert.match(bad.issues[0]!, /^seeds\[1\]: id "k" is already used by seeds\[0\] with different text/);
+  assert.deepEqual(bad.issues, ['seeds[1].id: expected an id no other seed uses, got "k" (seeds[0] has it, with different text)']);
   const good = normalizeSeeds([{ text: 'a', id: 'k' }, { text: 'a', id: 'k' }], null);
   assert.ok(good.ok);
   assert.equal(good.seeds.length, 1);
   assert.equal(good.duplicates[0]!.count, 1);
+});
+
+test('normalizeSeeds: every problem of a seed object is reported', () => {
+  const r = normalizeSeeds([{ text: 7, id: 'bad id!', metadata: [], colour: 'x' }], null);
+  assert.ok(!r.ok);
+  assert.deepEqual(r.issues, [
+    'seeds[0].colour: unknown key; valid keys are text, id, metadata',
+    'seeds[0].text: expected a non-empty string, got 7',
+    'seeds[0].id: expected 1–100 characters from A–Z a–z 0–9 . _ : - (it names files and workflows), got "bad id!"',
+    'seeds[0].metadata: expected an object, got an empty array',
+  ]);
+});
+
+test('normalizeSeeds: seeds longer than MAX_SEED_CHARS are rejected without echoing them', () => {
+  const huge = 'x'.repeat(5_000_000);
+  const t0 = Date.now();
+  const r = normalizeSeeds(['ok', huge, { text: 'y'.repeat(MAX_SEED_CHARS + 1) }, 'z'.repeat(MAX_SEED_CHARS)], null);
+  assert.ok(Date.now() - t0 < 1000);
+  assert.ok(!r.ok);
+  assert.deepEqual(r.issues, [
+    `seeds[1]: expected a seed of at most ${MAX_SEED_CHARS} characters, got 5000000 characters`,
+    `seeds[2].text: expected a seed of at most ${MAX_SEED_CHARS} characters, got ${MAX_SEED_CHARS + 1} characters`,
+  ]);
 });
 
 test('normalizeSeeds: an empty list is an error', () => {
