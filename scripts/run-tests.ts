@@ -1,8 +1,9 @@
 /**
  * The test command (`npm test`, which `.ci/run` calls): starts ONE Temporal dev server (in memory, headless)
  * for the whole run, then runs every test tier with node's test runner against it:
- *   test/unit → test/activities → test/workflows → test/e2e
- * Workflow tests use a unique task queue each, so they share the server safely.
+ *   test/unit → test/activities → test/workflows → test/e2e → test/chaos
+ * Workflow tests use a unique task queue each, so they share the server safely. The chaos tier runs in its
+ * reduced form unless QASYNTH_CHAOS=full (`npm run test:chaos`).
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -14,9 +15,9 @@ export const TEST_SUGGEST_CONTINUE_AS_NEW = 100;
 
 async function main(): Promise<number> {
   const root = path.resolve(__dirname, '..');
-  // Arguments: tier names (unit, activities, workflows, e2e) or test files; default: every tier.
+  // Arguments: tier names (unit, activities, workflows, e2e, chaos) or test files; default: every tier.
   const args = process.argv.slice(2);
-  const tiers = (args.length ? args : ['unit', 'activities', 'workflows', 'e2e']).flatMap((t) => {
+  const tiers = (args.length ? args : ['unit', 'activities', 'workflows', 'e2e', 'chaos']).flatMap((t) => {
     const dir = path.join(root, 'test', t);
     if (fs.existsSync(dir) && fs.statSync(dir).isDirectory()) {
       return fs.readdirSync(dir).filter((f) => f.endsWith('.test.ts')).sort().map((f) => path.join(dir, f));

@@ -3,7 +3,8 @@
  * Temporal retries with the delays `classifyLlmError` derives (429 Retry-After, 5xx backoff).
  */
 import type OpenAI from 'openai';
-import { log } from '@temporalio/activity';
+import { Context, log } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
 import type {
   ChooseActionInput,
   ChooseActionResult,
@@ -16,7 +17,7 @@ import { parseActionJson, parseQaJson, parseToolCall } from '../domain/parse';
 import { classifyLlmError } from '../llm/errors';
 import { toolSchemas } from '../tools/registry';
 import { withHeartbeat } from './heartbeat';
-import type { AdaptiveLimiter } from '../llm/adaptive-limiter';
+import { LimiterBusyError, type AdaptiveLimiter } from '../llm/adaptive-limiter';
 import { FailureType } from '../shared/constants';
 
 export interface LlmDeps {
@@ -34,8 +35,25 @@ export function createLlmActivities(deps: LlmDeps) {
   async function complete(
     body: OpenAI.Chat.Completions.ChatCompletionCreateParamsNonStreaming,
   ): Promise<OpenAI.Chat.Completions.ChatCompletion> {
+    const info = Context.current().info;
+    const started = Date.now();
     return withHeartbeat(async (signal) => {
-      const release = deps.limiter ? await deps.limiter.acquire(signal) : () => {};
+      // Never wait in this worker's queue longer than the activity may live: past its timeout the server has
+      // given up on this attempt and a call made now would be paid twice. Hand the wait to Temporal instead.
+      const maxWait = Math.max(0, (info.startToCloseTimeoutMs || Infinity) - (Date.now() - started) - 1000);
+      let release: () => void = () => {};
+      if (deps.limiter) {
+        try {
+          release = await deps.limiter.acquire(signal, maxWait);
+        } catch (err) {
+          if (!(err instanceof LimiterBusyError)) throw err;
+          throw ApplicationFailure.create({
+            type: FailureType.RateLimited,
+            message: err.message,
+            nextRetryDelay: err.retryAfterMs,
+          });
+        }
+      }
       try {
         const resp = await deps.client().chat.completions.create(body, { signal });
         deps.limiter?.onSuccess();

@@ -157,11 +157,12 @@ async function main(argv: string[]): Promise<number> {
     .option('--roles <list>', 'comma-separated subset of workflows,llm,tools,output', 'workflows,llm,tools,output')
     .option('--llm-concurrency <n>', 'concurrent LLM calls in this process', positiveInt('--llm-concurrency'))
     .option('--tool-concurrency <n>', 'concurrent calls per tool in this process', positiveInt('--tool-concurrency'))
+    .option('--max-cached-workflows <n>', 'workflow executions kept in memory (≥ max_workers + 1 avoids replays)', positiveInt('--max-cached-workflows'))
     .option('--config <file>', 'take server-side rate limits from this config file (its rate_limits key)')
     .option('--llm-rps <n>', 'LLM requests per second across all workers (overrides --config)', positiveNumber('--llm-rps'))
     .option('--tool-rps <tool=n...>', 'calls per second for a tool across all workers, e.g. web_search=2 (repeatable)', collectToolRps, {})
     .option('--identity <id>', 'worker identity in histories and the Web UI (default: $QASYNTH_WORKER_IDENTITY, else <pid>@<hostname>); unique per process')
-    .action(async (flags: { address?: string; namespace?: string; taskQueue: string; output: boolean; roles: string; llmConcurrency?: number; toolConcurrency?: number; config?: string; llmRps?: number; toolRps: Record<string, number>; identity?: string }) => {
+    .action(async (flags: { address?: string; namespace?: string; taskQueue: string; output: boolean; roles: string; llmConcurrency?: number; toolConcurrency?: number; maxCachedWorkflows?: number; config?: string; llmRps?: number; toolRps: Record<string, number>; identity?: string }) => {
       const { ALL_ROLES, createWorkers, runWorkers } = await workerModule();
       const { llmConfigured, checkLlmEndpoint } = await runModule();
       const { ensureSearchAttributes, workerConnection } = await connectionModule();
@@ -198,7 +199,11 @@ async function main(argv: string[]): Promise<number> {
         roles,
         rateLimits,
         identity,
-        concurrency: { ...(flags.llmConcurrency ? { llm: flags.llmConcurrency } : {}), ...(flags.toolConcurrency ? { tools: flags.toolConcurrency } : {}) },
+        concurrency: {
+          ...(flags.llmConcurrency ? { llm: flags.llmConcurrency } : {}),
+          ...(flags.toolConcurrency ? { tools: flags.toolConcurrency } : {}),
+          ...(flags.maxCachedWorkflows ? { cachedWorkflows: flags.maxCachedWorkflows } : {}),
+        },
       });
       let stop!: () => void;
       const stopped = new Promise<void>((r) => (stop = r));

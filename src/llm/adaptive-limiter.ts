@@ -19,6 +19,13 @@ export interface AdaptiveLimiterOptions {
   setTimer?: (fn: () => void, ms: number) => void;
 }
 
+/** A slot did not free up (or the cool-down lasts) longer than the caller can wait: retry later. */
+export class LimiterBusyError extends Error {
+  constructor(readonly retryAfterMs: number) {
+    super(`LLM calls of this worker are paused for ${retryAfterMs} ms after rate limiting`);
+  }
+}
+
 export class AdaptiveLimiter {
   private limitValue: number;
   private activeCount = 0;
@@ -55,9 +62,13 @@ export class AdaptiveLimiter {
     return Math.max(0, this.cooldownUntil - this.now());
   }
 
-  /** Waits for a slot; resolves with the release function. Rejects if `signal` aborts first. */
-  acquire(signal?: AbortSignal): Promise<() => void> {
+  /**
+   * Waits for a slot; resolves with the release function. Rejects if `signal` aborts first, or with
+   * LimiterBusyError when no slot can be had within `maxWaitMs` (e.g. the activity's remaining time).
+   */
+  acquire(signal?: AbortSignal, maxWaitMs = Number.POSITIVE_INFINITY): Promise<() => void> {
     return new Promise((resolve, reject) => {
+      if (this.cooldownMs > maxWaitMs) return reject(new LimiterBusyError(this.cooldownMs));
       const grant = () => {
         this.activeCount += 1;
         let released = false;
@@ -69,17 +80,34 @@ export class AdaptiveLimiter {
         });
       };
       if (this.waiters.length === 0 && this.canStart()) return grant();
+      let settled = false;
+      const leave = () => {
+        const i = this.waiters.indexOf(waiter);
+        if (i >= 0) this.waiters.splice(i, 1);
+        signal?.removeEventListener('abort', onAbort);
+      };
       const waiter = () => {
+        if (settled) return;
+        settled = true;
         signal?.removeEventListener('abort', onAbort);
         grant();
       };
       const onAbort = () => {
-        const i = this.waiters.indexOf(waiter);
-        if (i >= 0) this.waiters.splice(i, 1);
+        if (settled) return;
+        settled = true;
+        leave();
         reject(signal?.reason ?? new Error('aborted'));
       };
       signal?.addEventListener('abort', onAbort, { once: true });
       this.waiters.push(waiter);
+      if (Number.isFinite(maxWaitMs)) {
+        this.setTimer(() => {
+          if (settled) return;
+          settled = true;
+          leave();
+          reject(new LimiterBusyError(Math.max(this.cooldownMs, 1000)));
+        }, maxWaitMs);
+      }
       this.pump();
     });
   }

@@ -90,3 +90,19 @@ test('an aborted waiter leaves the queue', async () => {
   release();
   assert.equal(l.active, 0);
 });
+
+test('a caller that cannot wait out the cool-down (or for a slot) gets LimiterBusyError with the time to wait', async () => {
+  const { LimiterBusyError } = await import('../../src/llm/adaptive-limiter');
+  const t = fakeTime();
+  const l = new AdaptiveLimiter({ max: 1, now: t.now, setTimer: t.setTimer });
+  l.onRateLimited(5000);
+  await assert.rejects(l.acquire(undefined, 2000), (e: unknown) => e instanceof LimiterBusyError && e.retryAfterMs === 5000);
+  t.advance(5000);
+  const release = await l.acquire(undefined, 2000);
+  const waiting = l.acquire(undefined, 300);
+  t.advance(300);
+  await assert.rejects(waiting, (e: unknown) => e instanceof LimiterBusyError && e.retryAfterMs === 1000);
+  assert.equal(l.waiting, 0, 'the timed-out waiter left the queue');
+  release();
+  assert.equal(l.active, 0);
+});

@@ -1,0 +1,234 @@
+/**
+ * Shared machinery of the chaos suite (test/chaos/*.test.ts):
+ * - `CHAOS`: the level from QASYNTH_CHAOS (`reduced`, the default, runs inside `npm test`; `full` is
+ *   `npm run test:chaos`) and the PRNG seed (QASYNTH_CHAOS_SEED, printed in every report line);
+ * - `ChaosPrng`: the seeded PRNG every random choice comes from (kill moments, fault draws);
+ * - `WorkerProcess`: a real `qasynth worker` child process (dist/cli/main.js) that can be SIGKILLed;
+ * - `awaitBatch`: waits for a batch by polling, riding out a Temporal server that is down for a while;
+ * - `answeredLlmRequests` / `waitForAnswered`: "moments" are counted in answered LLM requests, never in
+ *   wall-clock time.
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Client } from '@temporalio/client';
+import type { BatchResult } from '../../src/shared/types';
+import type { Simulator } from '../../src/llm/simulator';
+import { batchHandle, submitBatch } from '../../src/api';
+import { tempDir, waitFor } from '../helpers/temporal';
+
+export const CLI = path.join(__dirname, '..', '..', 'dist', 'cli', 'main.js');
+
+export type ChaosLevel = 'full' | 'reduced';
+
+function level(): ChaosLevel {
+  const v = (process.env.QASYNTH_CHAOS ?? 'reduced').trim().toLowerCase();
+  if (v !== 'full' && v !== 'reduced') throw new Error(`QASYNTH_CHAOS: expected "full" or "reduced", got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function seedFromEnv(): number {
+  const raw = process.env.QASYNTH_CHAOS_SEED;
+  if (raw === undefined || raw === '') return 20261126;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`QASYNTH_CHAOS_SEED: expected a non-negative integer, got ${JSON.stringify(raw)}`);
+  return n;
+}
+
+export const CHAOS = { level: level(), seed: seedFromEnv() };
+export const FULL = CHAOS.level === 'full';
+
+/** Picks the reduced or the full value of a parameter. */
+export function byLevel<T>(reduced: T, full: T): T {
+  return FULL ? full : reduced;
+}
+
+/** mulberry32, seeded from the chaos seed and a per-scenario salt so scenarios draw independently. */
+export class ChaosPrng {
+  private state: number;
+  constructor(salt: string, seed = CHAOS.seed) {
+    let h = 2166136261 ^ seed;
+    for (const ch of salt) h = Math.imul(h ^ ch.charCodeAt(0), 16777619);
+    this.state = h >>> 0;
+  }
+  next(): number {
+    this.state = (this.state + 0x6d2b79f5) >>> 0;
+    let t = this.state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  }
+  /** Integer in [lo, hi]. */
+  int(lo: number, hi: number): number {
+    return lo + Math.floor(this.next() * (hi - lo + 1));
+  }
+}
+
+export function assertBuilt(): void {
+  assert.ok(
+    fs.existsSync(CLI),
+    `${CLI} is missing: the chaos suite runs the real \`qasynth worker\`; run \`npm run build\` first (npm test and npm run test:chaos do)`,
+  );
+}
+
+/** Chat requests the simulator answered with HTTP 200. */
+export function answeredLlmRequests(sim: Simulator): number {
+  return sim.requests().filter((r) => r.status === 200 && r.kind !== 'invalid').length;
+}
+
+/** Waits until the simulator has answered `n` LLM requests (a "moment" of the batch). */
+export async function waitForAnswered(sim: Simulator, n: number, timeoutMs: number, alsoStopIf?: () => boolean): Promise<void> {
+  await waitFor(() => answeredLlmRequests(sim) >= n || (alsoStopIf?.() ?? false), timeoutMs, `${n} answered LLM requests`);
+}
+
+/** QASYNTH_CHAOS_LOG_DIR: a folder where every worker process's output is appended (for debugging). */
+const LOG_DIR = process.env.QASYNTH_CHAOS_LOG_DIR || null;
+
+export interface WorkerProcess {
+  proc: ChildProcess;
+  /** Resolves once the worker printed its banner (its pollers are starting). */
+  ready: Promise<void>;
+  /** Resolves when the process exits (code, signal). */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  alive(): boolean;
+  logs(): string;
+  /**
+   * Activity results the server refused because the activity had already timed out ("Activity not found on
+   * completion" in the worker log): work that was done, and maybe paid, and then done again by the retry.
+   */
+  discardedResults(): number;
+  kill(signal: NodeJS.Signals): Promise<void>;
+}
+
+/** Starts `node dist/cli/main.js worker` against `address` / `taskQueue`, LLM calls to `llmUrl`. */
+export function startWorkerProcess(opts: { address: string; taskQueue: string; llmUrl: string; env?: Record<string, string> }): WorkerProcess {
+  let logs = '';
+  const partial = { out: '', err: '' };
+  let discarded = 0;
+  const proc = spawn(process.execPath, [CLI, 'worker', '--address', opts.address, '--task-queue', opts.taskQueue], {
+    env: { ...process.env, OPENAI_BASE_URL: opts.llmUrl, OPENAI_API_KEY: 'sk-qasynth-chaos-test', QASYNTH_LOG_LEVEL: 'WARN', ...opts.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let exitInfo: { code: number | null; signal: NodeJS.Signals | null } | null = null;
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    proc.once('exit', (code, signal) => {
+      exitInfo = { code, signal };
+      resolve(exitInfo);
+    });
+  });
+  const ready = new Promise<void>((resolve, reject) => {
+    const onData = (stream: 'out' | 'err') => (b: Buffer) => {
+      const text = b.toString();
+      logs += text;
+      const lines = (partial[stream] + text).split('\n');
+      partial[stream] = lines.pop() ?? '';
+      discarded += lines.filter((l) => l.includes('Activity not found on completion')).length;
+      if (LOG_DIR) fs.appendFileSync(path.join(LOG_DIR, `worker-${opts.taskQueue}.log`), b);
+      if (logs.length > 200_000) logs = logs.slice(-100_000);
+      if (logs.includes('qasynth worker:')) resolve();
+    };
+    proc.stdout!.on('data', onData('out'));
+    proc.stderr!.on('data', onData('err'));
+    void exited.then(({ code, signal }) => reject(new Error(`worker exited before it was ready (code ${code}, signal ${signal}):\n${logs.slice(-4000)}`)));
+  });
+  ready.catch(() => undefined); // observed by callers that await it
+  return {
+    proc,
+    ready,
+    exited,
+    alive: () => exitInfo === null,
+    logs: () => logs,
+    discardedResults: () => discarded,
+    async kill(signal) {
+      if (exitInfo) return;
+      proc.kill(signal);
+      await exited;
+    },
+  };
+}
+
+/** Stops a worker gracefully (SIGTERM), SIGKILL if it has not exited within `graceMs`. */
+export async function stopWorkerProcess(w: WorkerProcess, graceMs = 15_000): Promise<void> {
+  if (!w.alive()) return;
+  w.proc.kill('SIGTERM');
+  const timer = setTimeout(() => w.proc.kill('SIGKILL'), graceMs);
+  await w.exited;
+  clearTimeout(timer);
+}
+
+/**
+ * Waits until the batch workflow of `runId` is closed and returns its result. Polls `describe()` (errors
+ * while the server is down or restarting are retried until the deadline), so it survives a server outage.
+ * Fails with the last error and `diagnose()` output when the batch does not finish in time.
+ */
+export async function awaitBatch(
+  getClient: () => Client,
+  runId: string,
+  timeoutMs: number,
+  diagnose: () => string = () => '',
+): Promise<BatchResult> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown = null;
+  let lastStatus = 'unknown';
+  while (Date.now() < deadline) {
+    try {
+      const h = batchHandle(getClient(), runId);
+      const d = await h.describe();
+      lastStatus = d.status.name;
+      if (d.status.name !== 'RUNNING') return (await h.result()) as BatchResult;
+    } catch (e) {
+      const name = (e as Error)?.name ?? '';
+      if (name === 'WorkflowFailedError' || name === 'WorkflowNotFoundError') throw e;
+      lastError = e;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(
+    `batch ${runId} did not finish within ${timeoutMs / 1000} s (last status ${lastStatus}; last error: ${(lastError as Error)?.message ?? 'none'})\n${diagnose()}`,
+  );
+}
+
+/**
+ * Runs a tiny fault-free batch on `taskQueue` and waits for it, so the worker process is warm (workflow bundle
+ * loaded, first activities run) before the chaos starts: on a busy 2-CPU machine a cold worker can take
+ * seconds before its first LLM request, longer than the small activity timeouts the scenarios use, which
+ * would turn start-up into "repeated calls". Clears the simulator log afterwards.
+ */
+export async function warmUp(client: Client, taskQueue: string, sim: Simulator, config: Record<string, unknown>): Promise<void> {
+  const runId = `chaos-warmup-${taskQueue}`;
+  await submitBatch(
+    client,
+    { run_id: runId, config: { ...config, max_depth: 1, min_depth: 1, max_workers: 2 }, seeds: ['warm-up one', 'warm-up two'], output_dir: tempDir('qasynth-chaos-warmup-') },
+    { taskQueue },
+  );
+  const r = await awaitBatch(() => client, runId, 120_000);
+  assert.equal(r.seeds_succeeded, 2, 'the warm-up batch succeeded');
+  sim.resetLog();
+}
+
+/** Every workflow of the run (parent and children) is closed: nothing left running or stuck. */
+export async function assertNothingRunning(client: Client, runId: string, taskQueue: string): Promise<void> {
+  let running: string[] = [];
+  try {
+    await waitFor(
+      async () => {
+        running = [];
+        for await (const wf of client.workflow.list({
+          query: `QasynthRunId = "${runId}" AND TaskQueue = "${taskQueue}" AND ExecutionStatus = "Running"`,
+        })) {
+          running.push(wf.workflowId);
+        }
+        return running.length === 0;
+      },
+      30_000,
+      'no running workflows of the run',
+    );
+  } catch {
+    assert.fail(`workflows of run ${runId} still running after the batch finished: ${running.join(', ')}`);
+  }
+}
+
+export function elapsedSince(startMs: number): string {
+  return `${((Date.now() - startMs) / 1000).toFixed(1)}s`;
+}
