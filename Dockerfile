@@ -32,5 +32,7 @@ RUN mkdir -p /data/out /app/.state && chown node:node /data/out /app/.state
 # Not root: bubblewrap runs unprivileged inside the container's user namespace. No secrets in the image:
 # OPENAI_API_KEY, TEMPORAL_API_KEY … come from the environment at run time.
 USER node
+# Bounded V8 heap (see bin/qasynth.js): a worker with 64 seeds in flight stays under 500 MB RSS.
+ENV NODE_OPTIONS="--max-old-space-size=384 --max-semi-space-size=4"
 ENTRYPOINT []
 CMD ["node", "dist/cli/main.js", "worker"]

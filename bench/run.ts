@@ -48,6 +48,9 @@ const STATE = path.join(ROOT, '.state', 'bench');
 const argv = process.argv.slice(2);
 const QUICK = argv.includes('--quick');
 const onlyArg = argv.find((a, i) => argv[i - 1] === '--only') ?? argv.find((a) => a.startsWith('--only='))?.slice(7);
+/** V8 flags of bin/qasynth.js's shebang and the Dockerfile's NODE_OPTIONS (bounded heap). */
+const WORKER_NODE_FLAGS = ['--max-old-space-size=384', '--max-semi-space-size=4'];
+
 const ALL_BENCHES = ['throughput', 'ratelimit', 'overhead', 'memory'] as const;
 type BenchName = (typeof ALL_BENCHES)[number];
 const ONLY = new Set<BenchName>((onlyArg ? onlyArg.split(',') : ALL_BENCHES) as BenchName[]);
@@ -689,7 +692,8 @@ function privateBuild(): string {
 async function startChildWorker(dist: string, address: string, taskQueue: string, llmUrl: string, caps: WorkerConcurrency): Promise<ChildProcess> {
   const child = spawn(
     process.execPath,
-    [path.join(dist, 'cli', 'main.js'), 'worker', '--address', address, '--task-queue', taskQueue, '--llm-concurrency', String(caps.llm), '--tool-concurrency', String(caps.tools)],
+    // The V8 flags the `qasynth` launcher (bin/qasynth.js) and the Dockerfile set: what users run.
+    [...WORKER_NODE_FLAGS, path.join(dist, 'cli', 'main.js'), 'worker', '--address', address, '--task-queue', taskQueue, '--llm-concurrency', String(caps.llm), '--tool-concurrency', String(caps.tools)],
     { cwd: ROOT, env: { ...process.env, OPENAI_BASE_URL: llmUrl, OPENAI_API_KEY: 'bench-key' }, stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let stderr = '';
@@ -767,7 +771,7 @@ async function benchMemory(): Promise<MemoryResult> {
           server_cpu_pct: round((run.server_cpu_ms / run.wall_ms) * 100, 0),
           other_processes_cpu_pct: round((run.others_cpu_ms / run.wall_ms) * 100, 0),
           caps,
-          worker_command: `node ${path.relative(ROOT, path.join(dist, 'cli', 'main.js'))} worker --address <dev server> --task-queue ${q} --llm-concurrency ${caps.llm} --tool-concurrency ${caps.tools}`,
+          worker_command: `node ${WORKER_NODE_FLAGS.join(' ')} ${path.relative(ROOT, path.join(dist, 'cli', 'main.js'))} worker --address <dev server> --task-queue ${q} --llm-concurrency ${caps.llm} --tool-concurrency ${caps.tools}`,
         };
         progress(`memory: peak RSS ${r.peak_rss_mb} MB (VmHWM ${r.vm_hwm_mb} MB), ${r.samples} samples`);
         return r;
