@@ -6,7 +6,6 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { startSimulator, type Simulator } from '../../src/llm/simulator';
@@ -14,7 +13,7 @@ import { submitBatch } from '../../src/api';
 import type { QaRecord, TrajectoryRecord } from '../../src/shared/types';
 import { readJsonl, smallConfig, tempDir, testTemporal, uniqueQueue, waitFor, type TestTemporal } from '../helpers/temporal';
 
-const CLI = path.join(__dirname, '..', '..', 'dist', 'cli', 'main.js');
+import { CLI, startWorkerProcess, stopWorkerProcess, type WorkerProcess } from '../helpers/worker-process';
 const SECRET = `sk-qasynth-crash-test-${process.pid}-DO-NOT-LEAK`;
 const MAX_WORKERS = 3;
 
@@ -30,28 +29,13 @@ after(async () => {
   await t.close();
 });
 
-interface WorkerProc {
-  proc: ChildProcess;
-  logs: () => string;
-  ready: Promise<void>;
-}
-
-function startWorker(queue: string): WorkerProc {
-  let logs = '';
-  const proc = spawn(process.execPath, [CLI, 'worker', '--address', t.address, '--task-queue', queue], {
-    env: { ...process.env, OPENAI_BASE_URL: sim.url, OPENAI_API_KEY: SECRET, QASYNTH_LOG_LEVEL: 'INFO' },
-    stdio: ['ignore', 'pipe', 'pipe'],
+function startWorker(queue: string): WorkerProcess {
+  return startWorkerProcess({
+    address: t.address,
+    taskQueue: queue,
+    llmUrl: sim.url,
+    env: { OPENAI_API_KEY: SECRET, QASYNTH_LOG_LEVEL: 'INFO' },
   });
-  const ready = new Promise<void>((resolve, reject) => {
-    const onData = (b: Buffer) => {
-      logs += b.toString();
-      if (logs.includes('qasynth worker:')) resolve();
-    };
-    proc.stdout!.on('data', onData);
-    proc.stderr!.on('data', onData);
-    proc.once('exit', (code) => reject(new Error(`worker exited early (code ${code}):\n${logs}`)));
-  });
-  return { proc, logs: () => logs, ready };
 }
 
 function duplicateCalls(): number {
@@ -73,8 +57,7 @@ test('SIGKILL of the worker mid-batch: the batch completes, records once, finish
     { taskQueue: queue },
   );
   await waitFor(() => sim.requests().filter((r) => r.status === 200).length >= 30, 60_000, '30 answered LLM calls');
-  w1.proc.kill('SIGKILL');
-  await new Promise((r) => w1.proc.once('exit', r));
+  await w1.kill('SIGKILL');
   const callsBeforeKill = sim.requests().length;
   const finishedSeedsAtKill = fs.existsSync(path.join(outDir, 'crash', 'seeds')) ? fs.readdirSync(path.join(outDir, 'crash', 'seeds')).length : 0;
 
@@ -115,7 +98,6 @@ test('SIGKILL of the worker mid-batch: the batch completes, records once, finish
     const walk = (d: string): string[] => fs.readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(path.join(d, e.name)) : [path.join(d, e.name)]));
     for (const f of walk(outDir)) assert.ok(!fs.readFileSync(f, 'utf8').includes(SECRET), `no key in ${f}`);
   } finally {
-    w2.proc.kill('SIGTERM');
-    await new Promise((r) => w2.proc.once('exit', r));
+    await stopWorkerProcess(w2);
   }
 });

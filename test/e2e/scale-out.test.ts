@@ -11,7 +11,6 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
@@ -23,7 +22,7 @@ import { readJsonl, smallConfig, tempDir, testTemporal, uniqueQueue, waitFor, ty
 
 type HistoryEvent = NonNullable<Awaited<ReturnType<WorkflowHandle['fetchHistory']>>['events']>[number];
 
-const CLI = path.join(__dirname, '..', '..', 'dist', 'cli', 'main.js');
+import { CLI, startWorkerProcess, type WorkerProcess } from '../helpers/worker-process';
 /** LLM calls one worker process runs at once: bounds the calls in flight when it is killed. */
 const LLM_CONCURRENCY = 1;
 const KILL_AFTER_ANSWERED = 6;
@@ -37,41 +36,24 @@ after(async () => {
   await t?.close();
 });
 
-interface WorkerProc {
+interface WorkerProc extends WorkerProcess {
   identity: string;
-  proc: ChildProcess;
   sim: Simulator;
-  logs: () => string;
-  ready: Promise<void>;
-  exited: Promise<unknown>;
 }
 
 async function startWorker(queue: string, identity: string, opts: { output: boolean; identityVia: 'flag' | 'env' }): Promise<WorkerProc> {
   const sim = await startSimulator({ latencyMs: 60 });
-  let logs = '';
-  const args = [CLI, 'worker', '--address', t.address, '--task-queue', queue, '--llm-concurrency', String(LLM_CONCURRENCY)];
+  const args = ['--llm-concurrency', String(LLM_CONCURRENCY)];
   if (!opts.output) args.push('--no-output');
   if (opts.identityVia === 'flag') args.push('--identity', identity);
-  const proc = spawn(process.execPath, args, {
-    env: {
-      ...process.env,
-      OPENAI_BASE_URL: sim.url,
-      OPENAI_API_KEY: 'scale-out-test',
-      QASYNTH_WORKER_IDENTITY: opts.identityVia === 'env' ? identity : undefined,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const w = startWorkerProcess({
+    address: t.address,
+    taskQueue: queue,
+    llmUrl: sim.url,
+    args,
+    env: { OPENAI_API_KEY: 'scale-out-test', QASYNTH_WORKER_IDENTITY: opts.identityVia === 'env' ? identity : undefined },
   });
-  const exited = new Promise((r) => proc.once('exit', r));
-  const ready = new Promise<void>((resolve, reject) => {
-    const onData = (b: Buffer) => {
-      logs += b.toString();
-      if (logs.includes('qasynth worker:')) resolve();
-    };
-    proc.stdout!.on('data', onData);
-    proc.stderr!.on('data', onData);
-    proc.once('exit', (code) => reject(new Error(`worker ${identity} exited early (code ${code}):\n${logs}`)));
-  });
-  return { identity, proc, sim, logs: () => logs, ready, exited };
+  return Object.assign(w, { identity, sim });
 }
 
 const answered = (w: WorkerProc) => w.sim.requests().filter((r) => r.status === 200).length;
@@ -127,8 +109,7 @@ test('scale-out: 3 worker processes share a batch, one owns the output; SIGKILL 
 
     // Kill the victim once it has answered some LLM calls (its own simulator counts them) and the batch is under way.
     await waitFor(() => answered(victim) >= KILL_AFTER_ANSWERED, 60_000, `${KILL_AFTER_ANSWERED} LLM calls answered by the victim`);
-    victim.proc.kill('SIGKILL');
-    await victim.exited;
+    await victim.kill('SIGKILL');
     const victimAnswered = answered(victim);
     const totalAtKill = all.reduce((n, w) => n + w.sim.requests().length, 0);
 
