@@ -89,6 +89,10 @@ export async function createWorkers(opts: CreateWorkersOptions): Promise<Worker[
         taskQueue: q.workflow,
         workflowBundle: await workflowBundle(),
         maxCachedWorkflows: c.cachedWorkflows,
+        // Many short workflow tasks (one per finished activity of every running seed): more slots and pollers
+        // than the SDK defaults (40 / 10). Measured: 267 vs 211 seeds/min at max_workers 64 (bench/results).
+        maxConcurrentWorkflowTaskExecutions: 100,
+        maxConcurrentWorkflowTaskPolls: 40,
       }),
     );
   }
@@ -99,6 +103,7 @@ export async function createWorkers(opts: CreateWorkersOptions): Promise<Worker[
         taskQueue: q.llm,
         activities: createLlmActivities({ client: llmClient, limiter: new AdaptiveLimiter({ max: c.llm }) }),
         maxConcurrentActivityTaskExecutions: c.llm,
+        maxConcurrentActivityTaskPolls: 20,
         maxTaskQueueActivitiesPerSecond: opts.rateLimits?.llm_requests_per_second,
       }),
     );
