@@ -1016,6 +1016,27 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     return undefined;
   };
 
+
+  /**
+   * The part of a scripted answer that does not depend on the endpoint: the total delay, the fault labels
+   * for the log (delay included), and — for an error status or a literal body — the whole reply.
+   */
+  const scriptedReply = (rule: FaultRule['respond'] | undefined) => {
+    const respond = rule ?? {};
+    const delay = latencyMs + (respond.delayMs ?? 0);
+    const faults: string[] = respond.delayMs ? [`delay:${respond.delayMs}`] : [];
+    let reply: Reply | null = null;
+    if (respond.status !== undefined && (respond.status < 200 || respond.status >= 300)) {
+      faults.unshift(`status:${respond.status}`);
+      const errBody = respond.body !== undefined ? respond.body : errorBody(respond.status, `Simulated HTTP ${respond.status} from the qasynth simulator`);
+      reply = json(respond.status, errBody, respond.headers ?? {}, delay);
+    } else if (respond.body !== undefined) {
+      faults.unshift('body');
+      reply = json(respond.status ?? 200, respond.body, respond.headers ?? {}, delay);
+    }
+    return { respond, delay, faults, reply };
+  };
+
   const handleChat = async (req: http.IncomingMessage): Promise<Reply> => {
     const raw = await readBody(req);
     const at_ms = Date.now() - startedAt;
@@ -1064,25 +1085,15 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       });
       return limited;
     }
-    const rule = pickFault(a, n);
-    const respond = rule?.respond ?? {};
-    const delay = latencyMs + (respond.delayMs ?? 0);
-    const faults: string[] = [];
+    const { respond, delay, faults, reply: faulted } = scriptedReply(pickFault(a, n)?.respond);
     let reply: Reply;
-    if (respond.status !== undefined && (respond.status < 200 || respond.status >= 300)) {
-      faults.push(`status:${respond.status}`);
-      const errBody = respond.body !== undefined ? respond.body : errorBody(respond.status, `Simulated HTTP ${respond.status} from the qasynth simulator`);
-      reply = json(respond.status, errBody, respond.headers ?? {}, delay);
-    } else if (respond.body !== undefined) {
-      faults.push('body');
-      reply = json(respond.status ?? 200, respond.body, respond.headers ?? {}, delay);
-    } else {
+    if (faulted) reply = faulted;
+    else {
       const malformed = respond.malformed;
-      if (malformed) faults.push(`malformed:${malformed}`);
+      if (malformed) faults.unshift(`malformed:${malformed}`);
       const out = a.kind === 'action' ? answerAction(a, malformed) : a.kind === 'qa' ? answerQa(a, malformed) : answerText(a, malformed);
       reply = json(respond.status ?? 200, out, respond.headers ?? {}, delay);
     }
-    if (respond.delayMs) faults.push(`delay:${respond.delayMs}`);
     const entry: RequestLogEntry = {
       n, kind: a.kind, model: a.model,
       temperature: typeof b.temperature === 'number' ? b.temperature : null,
@@ -1131,29 +1142,20 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       return limited;
     }
     const rule = pickFault({ kind: 'embedding', model: model!, allText: texts.join('\n') }, n);
-    const respond = rule?.respond ?? {};
-    const delay = latencyMs + (respond.delayMs ?? 0);
-    const faults: string[] = [];
+    const { respond, delay, faults, reply: faulted } = scriptedReply(rule?.respond);
     let reply: Reply;
-    if (respond.status !== undefined && (respond.status < 200 || respond.status >= 300)) {
-      faults.push(`status:${respond.status}`);
-      const errBody = respond.body !== undefined ? respond.body : errorBody(respond.status, `Simulated HTTP ${respond.status} from the qasynth simulator`);
-      reply = json(respond.status, errBody, respond.headers ?? {}, delay);
-    } else if (respond.body !== undefined) {
-      faults.push('body');
-      reply = json(respond.status ?? 200, respond.body, respond.headers ?? {}, delay);
-    } else {
+    if (faulted) reply = faulted;
+    else {
       const base64 = b.encoding_format === 'base64';
       const data = respond.malformed ? [] : texts.map((t, index) => {
         const v = embedText(t, dims as number);
         return { object: 'embedding', index, embedding: base64 ? Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64') : Array.from(v) };
       });
-      if (respond.malformed) faults.push(`malformed:${respond.malformed}`);
+      if (respond.malformed) faults.unshift(`malformed:${respond.malformed}`);
       const promptTokens = tokens(texts.reduce((sum, t) => sum + t.length, 0));
       const out = { object: 'list', data, model, usage: { prompt_tokens: promptTokens, total_tokens: promptTokens } };
       reply = json(respond.status ?? 200, respond.malformed === 'invalid_json' ? JSON.stringify(out).slice(0, 40) : out, respond.headers ?? {}, delay);
     }
-    if (respond.delayMs) faults.push(`delay:${respond.delayMs}`);
     const entry: RequestLogEntry = { n, kind: 'embedding', model, temperature: null, seed: null, status: reply.status, fingerprint, at_ms, inputs: texts.length };
     if (faults.length) entry.fault = faults.join(',');
     log.push(entry);
