@@ -1,4 +1,4 @@
-/** Tool activities (task queue `<base>-tools`): run one tool call, return a bounded observation. */
+/** Tool activities (task queue `<base>-tool-<name>`, one per tool): run one tool call, return a bounded observation. */
 import type OpenAI from 'openai';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Observation, RunToolInput } from '../shared/types';

@@ -42,7 +42,7 @@ function addTemporalOptions(cmd: Command): Command {
   return cmd
     .option('--address <host:port>', 'Temporal frontend (default: $TEMPORAL_ADDRESS, else the local dev server)')
     .option('--namespace <ns>', 'Temporal namespace (default: $TEMPORAL_NAMESPACE or "default")')
-    .option('--task-queue <name>', 'base task queue; workers serve <name>, <name>-llm, <name>-tools, <name>-output', DEFAULT_TASK_QUEUE);
+    .option('--task-queue <name>', 'base task queue; workers serve <name>, <name>-llm, <name>-tool-<tool>, <name>-output', DEFAULT_TASK_QUEUE);
 }
 
 function addInputOptions(cmd: Command, required: boolean): Command {
@@ -134,7 +134,7 @@ async function main(argv: string[]): Promise<number> {
       exitCode = (await runBatch(flags, { prepared })).exitCode;
     });
 
-  addTemporalOptions(program.command('demo').description('the offline demo: math mode on configs/demo.json with the LLM simulator (unless OPENAI_BASE_URL is set)'))
+  addTemporalOptions(program.command('demo').description('the offline demo: web mode on the local corpus site (configs/demo.json) with the LLM simulator (unless OPENAI_BASE_URL is set)'))
     .option('--output-dir <dir>', 'output root', 'out')
     .option('--run-id <id>', 'run id (default: derived from the demo inputs)')
     .option('--no-progress', 'no progress bar')

@@ -1,9 +1,9 @@
 /**
- * Worker bootstrap. One process serves up to four task queues derived from a base name (default `qasynth`):
- *   <base>         workflows (synthesizeBatch, synthesizeSeed)
- *   <base>-llm     LLM activities — their own queue so a server-side rate limit applies across workers
- *   <base>-tools   tool activities
- *   <base>-output  file-writing activities — only where the output folder is (`--no-output` elsewhere)
+ * Worker bootstrap. One process serves task queues derived from a base name (default `qasynth`):
+ *   <base>              workflows (synthesizeBatch, synthesizeSeed)
+ *   <base>-llm          LLM activities — their own queue so a server-side rate limit applies across workers
+ *   <base>-tool-<name>  one queue per tool (calculator, python_interpreter, local_search, web_search, web_visit)
+ *   <base>-output       file-writing activities — only where the output folder is (`--no-output` elsewhere)
  */
 import fs from 'node:fs';
 import path from 'node:path';
