@@ -9,9 +9,9 @@
  *   GET /health                200 ok
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { openCorpus, type Corpus } from './corpus';
 import type { CorpusPage, CorpusSource } from './types';
+import { listen } from '../server/listen';
 
 export const SITE_NAME = 'qasynth offline web';
 export const SEARCH_DEFAULT_K = 5;
@@ -227,14 +227,7 @@ export async function startCorpusSite(opts: StartCorpusSiteOptions): Promise<Cor
       else res.destroy();
     }
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
+  const port = await listen(server, opts.port ?? 0, host);
   const urlHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
   siteUrl = `http://${urlHost}:${port}`;
   return {

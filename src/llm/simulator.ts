@@ -24,7 +24,7 @@
  */
 import { createHash } from 'node:crypto';
 import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listen } from '../server/listen';
 
 // ---------------------------------------------------------------------------------------------------- types
 
@@ -1231,14 +1231,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
   });
   server.keepAliveTimeout = 5000;
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
+  const port = await listen(server, opts.port ?? 0, host);
   const rootUrl = `http://${host}:${port}`;
 
   let closed: Promise<void> | null = null;
