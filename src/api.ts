@@ -13,7 +13,7 @@
 import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { batchWorkflowId, DEFAULT_TASK_QUEUE } from './shared/constants';
 import type { BatchInput, BatchProgress, BatchResult } from './shared/types';
-import { progressQuery, pauseSignal, resumeSignal, setMaxWorkersUpdate } from './workflows/messages';
+import { progressQuery, pauseSignal, resumeSignal, retryFailedUpdate, setMaxWorkersUpdate } from './workflows/messages';
 import type { synthesizeBatch } from './workflows/synthesize-batch';
 import { ModeAttr, RunIdAttr } from './shared/search-attributes';
 
@@ -22,39 +22,67 @@ export type BatchHandle = WorkflowHandle<typeof synthesizeBatch>;
 export interface SubmitResult {
   workflowId: string;
   handle: BatchHandle;
-  /** `started` (new), `running` (already running: reused), `completed` (finished earlier: not re-run). */
-  state: 'started' | 'running' | 'completed';
+  /**
+   * `started` (new), `running` (already running: reused), `completed` (finished earlier: not re-run),
+   * `retrying` (finished earlier with failed, no-QA or not-run seeds: a new execution re-runs just those, because
+   * `retryFailed` was asked or the run had been cancelled), `retry_requested` (running: it re-runs its failed
+   * seeds once the current pass is done).
+   */
+  state: 'started' | 'running' | 'completed' | 'retrying' | 'retry_requested';
 }
 
-export async function submitBatch(
-  client: Client,
-  input: BatchInput,
-  opts: { taskQueue?: string; mode?: string; seedCount?: number } = {},
-): Promise<SubmitResult> {
+export interface SubmitOptions {
+  taskQueue?: string;
+  mode?: string;
+  seedCount?: number;
+  /** Re-run the failed, no-QA and not-run seeds of this run id (finished seeds are kept, never paid again). */
+  retryFailed?: boolean;
+}
+
+/**
+ * Starts a batch, or finds it: workflow ids derive from run ids, so this is idempotent. A cancelled run is
+ * continued by submitting it again; a finished run with failures is re-run for its failed seeds only with
+ * `retryFailed`.
+ */
+export async function submitBatch(client: Client, input: BatchInput, opts: SubmitOptions = {}): Promise<SubmitResult> {
   const workflowId = batchWorkflowId(input.run_id);
-  let wasRunning = false;
+  const existing = client.workflow.getHandle(workflowId) as BatchHandle;
+  let status: string | null = null;
   try {
-    wasRunning = (await client.workflow.getHandle(workflowId).describe()).status.name === 'RUNNING';
+    status = (await existing.describe()).status.name;
   } catch {
     /* not found: a new run */
   }
+  if (status === 'RUNNING' && opts.retryFailed) {
+    await existing.executeUpdate(retryFailedUpdate);
+    return { workflowId, handle: existing, state: 'retry_requested' };
+  }
+  let again = false;
+  if (status === 'COMPLETED') {
+    const previous = await existing.result();
+    const unfinished = previous.seeds_failed + (previous.seeds_no_qa ?? 0) + previous.seeds_missing;
+    again = (opts.retryFailed === true || previous.status === 'cancelled') && unfinished > 0;
+    if (!again) return { workflowId, handle: existing, state: 'completed' };
+  }
+  const startInput: BatchInput = again || opts.retryFailed ? { ...input, retry_failed: true } : input;
   try {
     const handle = await client.workflow.start('synthesizeBatch', {
       taskQueue: opts.taskQueue ?? DEFAULT_TASK_QUEUE,
       workflowId,
-      args: [input],
+      args: [startInput],
       workflowIdConflictPolicy: 'USE_EXISTING',
-      workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
+      // A finished run is started again only to retry its failures (above); otherwise only failed runs restart.
+      workflowIdReusePolicy: again ? 'ALLOW_DUPLICATE' : 'ALLOW_DUPLICATE_FAILED_ONLY',
       staticSummary: `qasynth run ${input.run_id}${opts.seedCount ? `: ${opts.seedCount} seeds` : ''}${opts.mode ? `, ${opts.mode} mode` : ''}`,
       typedSearchAttributes: [
         { key: RunIdAttr, value: input.run_id },
         ...(opts.mode ? [{ key: ModeAttr, value: opts.mode }] : []),
       ],
     });
-    return { workflowId, handle: handle as BatchHandle, state: wasRunning ? 'running' : 'started' };
+    return { workflowId, handle: handle as BatchHandle, state: again ? 'retrying' : status === 'RUNNING' ? 'running' : 'started' };
   } catch (e) {
     if (e instanceof WorkflowExecutionAlreadyStartedError) {
-      return { workflowId, handle: client.workflow.getHandle(workflowId) as BatchHandle, state: 'completed' };
+      return { workflowId, handle: existing, state: 'completed' };
     }
     throw e;
   }
@@ -70,3 +98,5 @@ export const resumeBatch = (h: BatchHandle): Promise<void> => h.signal(resumeSig
 export const setMaxWorkers = (h: BatchHandle, n: number): Promise<number> =>
   h.executeUpdate(setMaxWorkersUpdate, { args: [n] });
 export const batchResult = (h: BatchHandle): Promise<BatchResult> => h.result();
+/** Asks a running batch to re-run its failed seeds once its current pass is done. */
+export const retryFailed = (h: BatchHandle): Promise<{ seeds_done: number; seeds_total: number }> => h.executeUpdate(retryFailedUpdate);

@@ -1,6 +1,12 @@
 /**
- * LLM activities (task queue `<base>-llm`): one chat completion per call, no client-side retries —
- * Temporal retries with the delays `classifyLlmError` derives (429 Retry-After, 5xx backoff).
+ * LLM activities: one logical chat completion per call, through the worker's {@link ChatEndpoint} (capability
+ * fallbacks, answer shapes, usage estimates), with no client-side retries — Temporal retries with the delays
+ * `classifyLlmError` derives (429 Retry-After, 5xx backoff).
+ *
+ * Across retries of one activity (even on another worker) the attempt state travels in the heartbeat details:
+ * how many HTTP requests were sent in all (reported as `requests`, so statistics can tell provider requests
+ * from logical calls), and the last failure, so that the same request answered with the same failure
+ * {@link SAME_FAILURE_LIMIT} times in a row is declared permanent instead of being retried as an outage.
  */
 import type OpenAI from 'openai';
 import { Context, log } from '@temporalio/activity';
@@ -10,14 +16,14 @@ import type {
   ChooseActionResult,
   SynthesizeQaInput,
   SynthesizeQaResult,
-  TokenUsage,
 } from '../shared/types';
 import { buildActionMessages, buildQaMessages, QA_JSON_SCHEMA, withIntent } from '../domain/prompts';
-import { parseActionJson, parseQaJson, parseToolCall } from '../domain/parse';
+import { parseActionReply, parseQaReply } from '../domain/parse';
+import { ChatEndpoint, type ChatRequestBody, type ChatResult } from '../llm/chat';
 import { classifyLlmError } from '../llm/errors';
 import { toolSchemas } from '../tools/registry';
 import { withHeartbeat } from './heartbeat';
-import { LimiterBusyError, type AdaptiveLimiter } from '../llm/adaptive-limiter';
+import type { AdaptiveLimiter } from '../llm/adaptive-limiter';
 import { FailureType } from '../shared/constants';
 
 export interface LlmDeps {
@@ -25,50 +31,96 @@ export interface LlmDeps {
   client: () => OpenAI;
   /** This worker's adaptive admission control for LLM calls (shared by all its LLM activities). */
   limiter?: AdaptiveLimiter;
+  /** The worker's chat endpoint; built from `client` and `limiter` when absent. */
+  endpoint?: ChatEndpoint;
 }
 
-function usageOf(resp: { usage?: { prompt_tokens?: number; completion_tokens?: number } | null }): TokenUsage {
-  return { input_tokens: resp.usage?.prompt_tokens ?? 0, output_tokens: resp.usage?.completion_tokens ?? 0 };
+/**
+ * How many times in a row the same request may get the same non-transient failure (an HTTP 500 with the same
+ * body, a 200 that is not a chat completion) before it counts as permanent. Gateway statuses (502/503/504),
+ * timeouts, connection errors and 429s never count: those are outages, retried for as long as the policy allows.
+ */
+export const SAME_FAILURE_LIMIT = 3;
+
+/** What one activity remembers across its attempts (heartbeat details). */
+interface AttemptState {
+  requests: number;
+  failure?: string;
+  repeats: number;
+}
+
+function readState(raw: unknown): AttemptState {
+  const d = (raw && typeof raw === 'object' ? raw : {}) as Partial<AttemptState>;
+  return {
+    requests: typeof d.requests === 'number' ? d.requests : 0,
+    failure: typeof d.failure === 'string' ? d.failure : undefined,
+    repeats: typeof d.repeats === 'number' ? d.repeats : 0,
+  };
+}
+
+/** The signature of a failure that may repeat deterministically, or null for outage-like failures. */
+function repeatableSignature(f: ApplicationFailure): string | null {
+  if (f.type !== FailureType.LlmUnavailable) return null;
+  const d = (f.details?.[0] ?? {}) as { status?: unknown; kind?: unknown };
+  if (d.status !== 500 && d.status !== 200) return null;
+  return `${d.status} ${f.message.slice(0, 300)}`;
 }
 
 export function createLlmActivities(deps: LlmDeps) {
-  async function complete(
-    body: OpenAI.Chat.Completions.ChatCompletionCreateParamsNonStreaming,
-  ): Promise<OpenAI.Chat.Completions.ChatCompletion> {
-    const info = Context.current().info;
+  const endpoint = deps.endpoint ?? new ChatEndpoint({
+    client: deps.client,
+    limiter: deps.limiter,
+    warn: (message, meta) => log.warn(message, meta),
+  });
+
+  /** One logical call with attempt accounting (see the module comment). */
+  async function complete(body: ChatRequestBody): Promise<ChatResult & { requests_total: number }> {
+    const ctx = Context.current();
+    const info = ctx.info;
     const started = Date.now();
+    const state = readState(info.heartbeatDetails);
     return withHeartbeat(async (signal) => {
-      // Never wait in this worker's queue longer than the activity may live: past its timeout the server has
-      // given up on this attempt and a call made now would be paid twice. Hand the wait to Temporal instead.
-      const maxWait = Math.max(0, (info.startToCloseTimeoutMs || Infinity) - (Date.now() - started) - 1000);
-      let release: () => void = () => {};
-      if (deps.limiter) {
-        try {
-          release = await deps.limiter.acquire(signal, maxWait);
-        } catch (err) {
-          if (!(err instanceof LimiterBusyError)) throw err;
-          throw ApplicationFailure.create({
-            type: FailureType.RateLimited,
-            message: err.message,
-            nextRetryDelay: err.retryAfterMs,
+      // Never run (or wait in this worker's queue) longer than the activity may live: past its timeout the server
+      // has given up on this attempt and a call made now would be paid twice. Hand the wait to Temporal instead.
+      const remaining = () => Math.max(1000, (info.startToCloseTimeoutMs || 600_000) - (Date.now() - started) - 1000);
+      try {
+        const result = await endpoint.complete(body, {
+          signal,
+          timeoutMs: remaining(),
+          maxWaitMs: Math.max(0, remaining() - 1000),
+          onRequest: () => {
+            state.requests += 1;
+            ctx.heartbeat(state);
+          },
+        });
+        return { ...result, requests_total: state.requests };
+      } catch (err) {
+        let failure = classifyLlmError(err, { model: body.model });
+        const signature = repeatableSignature(failure);
+        if (signature && signature === state.failure) state.repeats += 1;
+        else {
+          state.failure = signature ?? undefined;
+          state.repeats = signature ? 1 : 0;
+        }
+        if (signature && state.repeats >= SAME_FAILURE_LIMIT) {
+          failure = ApplicationFailure.create({
+            type: FailureType.LlmEndpointMisconfigured,
+            nonRetryable: true,
+            message:
+              `the LLM endpoint gave the same failure to the same request ${state.repeats} times in a row (${failure.message}). ` +
+              'That is not an outage but a request this server cannot serve. Fix: look for this request in the server\'s log; ' +
+              'check model_name, tool_calling ("native" or "json") and the server\'s chat template / tool-call parser',
+            cause: failure,
+            details: [{ provider_requests: state.requests }],
           });
         }
-      }
-      try {
-        const resp = await deps.client().chat.completions.create(body, { signal });
-        deps.limiter?.onSuccess();
-        return resp;
-      } catch (err) {
-        const failure = classifyLlmError(err, { model: body.model });
-        if (failure.type === FailureType.RateLimited) {
-          const delay = failure.nextRetryDelay;
-          deps.limiter?.onRateLimited(typeof delay === 'number' ? delay : undefined);
-        }
+        ctx.heartbeat(state);
+        // The workflow learns from the failure how many requests this call cost in all (statistics).
+        const details = (failure.details ?? []).filter((d) => !(d && typeof d === 'object' && 'provider_requests' in d));
+        (failure as { details: unknown[] }).details = [...details, { provider_requests: state.requests }];
         throw failure;
-      } finally {
-        release();
       }
-    });
+    }, () => state);
   }
 
   return {
@@ -77,33 +129,28 @@ export function createLlmActivities(deps: LlmDeps) {
       const tools = toolSchemas(input.tools);
       const messages = buildActionMessages(input, tools);
       const base = { model: input.model, messages, temperature: input.temperature, seed: input.sampling_seed };
-      if (input.tool_calling === 'native') {
-        const resp = await complete({
-          ...base,
-          tools: tools.map((t) => ({
-            type: 'function' as const,
-            function: { name: t.name, description: t.description, parameters: withIntent(t.parameters) },
-          })),
-          tool_choice: 'required',
-        });
-        const usage = usageOf(resp);
-        const call = resp.choices[0]?.message?.tool_calls?.find((c) => c.type === 'function');
-        if (!call || call.type !== 'function') {
-          // Some models answer in JSON text despite tools; accept that as the original did.
-          const text = resp.choices[0]?.message?.content ?? '';
-          const fallback = text ? parseActionJson(text, tools) : { ok: false as const, reason: 'no_tool_call' };
-          if (!fallback.ok) log.debug('no usable tool call', { reason: fallback.reason });
-          return { ...fallback, usage };
-        }
-        return { ...parseToolCall(call.function.name, call.function.arguments, tools), usage };
-      }
-      const resp = await complete({ ...base, response_format: { type: 'json_object' } });
-      return { ...parseActionJson(resp.choices[0]?.message?.content ?? '', tools), usage: usageOf(resp) };
+      const body: ChatRequestBody =
+        input.tool_calling === 'native'
+          ? {
+              ...base,
+              tools: tools.map((t) => ({
+                type: 'function' as const,
+                function: { name: t.name, description: t.description, parameters: withIntent(t.parameters) },
+              })),
+              tool_choice: 'required',
+            }
+          : { ...base, response_format: { type: 'json_object' } };
+      const r = await complete(body);
+      const accounting = { usage: r.usage, requests: r.requests_total, ...(r.usage_estimated ? { usage_estimated: true } : {}) };
+      if (!r.reply) return { ok: false, reason: r.malformed ?? 'empty_output', ...accounting };
+      const parsed = parseActionReply(r.reply, tools);
+      if (!parsed.ok) log.debug('no usable action in the reply', { reason: parsed.reason });
+      return { ...parsed, ...accounting };
     },
 
     /** Turns one selected path into a QA pair (structured JSON output). */
     async synthesizeQa(input: SynthesizeQaInput): Promise<SynthesizeQaResult> {
-      const resp = await complete({
+      const r = await complete({
         model: input.model,
         messages: buildQaMessages(input),
         temperature: input.temperature,
@@ -112,7 +159,9 @@ export function createLlmActivities(deps: LlmDeps) {
           json_schema: { name: 'qa_synthesis', strict: true, schema: QA_JSON_SCHEMA },
         },
       });
-      return { ...parseQaJson(resp.choices[0]?.message?.content ?? ''), usage: usageOf(resp) };
+      const accounting = { usage: r.usage, requests: r.requests_total, ...(r.usage_estimated ? { usage_estimated: true } : {}) };
+      if (!r.reply) return { ok: false, reason: r.malformed ?? 'empty_output', ...accounting };
+      return { ...parseQaReply(r.reply), ...accounting };
     },
   };
 }

@@ -31,6 +31,8 @@ export interface RunManifest {
   seeds: Seed[];
   duplicates_dropped: number;
   started_at: string;
+  /** Earlier configs of the run, replaced by retries with a changed config (oldest first). */
+  config_history?: { config: SynthesisConfig; config_hash: string; replaced_at: string }[];
 }
 
 export function runDir(outputDir: string, runId: string): string {
@@ -60,7 +62,9 @@ export function writeFileAtomic(file: string, data: string): void {
  * results) and the seed ids in order.
  */
 export function runFingerprint(config: SynthesisConfig, seeds: Seed[]): string {
-  const { max_workers: _ignored, ...rest } = config;
+  // Settings that change how a run is driven, not what it produces. (Keys added later must be left out too, or
+  // every earlier run would get a new fingerprint and re-running its command would start it over.)
+  const { max_workers: _workers, pause_after_failures: _breaker, ...rest } = config;
   const canonical = JSON.stringify({ config: rest, seeds: seeds.map((s) => s.source_id) });
   return createHash('sha256').update(canonical).digest('hex').slice(0, 16);
 }
@@ -78,7 +82,29 @@ export function summarize(result: SeedResultFile, cached: boolean): SeedSummary 
     input_tokens: c.input_tokens,
     output_tokens: c.output_tokens,
     cost_usd: c.cost_usd ?? 0,
+    // Every logical call sent at least one request (files from before requests were counted have none).
+    llm_requests: Math.max(c.llm_requests ?? 0, c.llm_calls),
     ...(result.error ? { error: result.error } : {}),
+    ...(result.error_type ? { error_type: result.error_type } : {}),
+  };
+}
+
+/** A seed result that a new attempt must not replace: it succeeded, or the budget stopped it (its QA are kept). */
+export function isFinal(r: SeedResultFile): boolean {
+  return r.status === 'succeeded' || r.status === 'budget_exhausted';
+}
+
+/** What an earlier attempt (and the attempts before it) spent, to carry into the result that replaces it. */
+function priorAttempts(r: SeedResultFile): NonNullable<SeedResultFile['prior_attempts']> {
+  const p = r.prior_attempts;
+  const c = r.counters;
+  return {
+    attempts: (p?.attempts ?? 0) + 1,
+    llm_calls: (p?.llm_calls ?? 0) + c.llm_calls,
+    llm_requests: (p?.llm_requests ?? 0) + Math.max(c.llm_requests ?? 0, c.llm_calls),
+    input_tokens: (p?.input_tokens ?? 0) + c.input_tokens,
+    output_tokens: (p?.output_tokens ?? 0) + c.output_tokens,
+    cost_usd: (p?.cost_usd ?? 0) + (c.cost_usd ?? 0),
   };
 }
 
@@ -131,7 +157,12 @@ class AtomicLines {
 
 export function createOutputActivities() {
   return {
-    /** Records the run manifest once; refuses to mix a run id with a different config or seed list. */
+    /**
+     * Records the run manifest once; refuses to mix a run id with a different config or seed list — except that
+     * a retry (`retry_failed`) may change the config (the fix), which is then recorded in `config_history`.
+     * Returns how many seed results the folder already holds and when the run first started (its output files
+     * are named after that, so every execution of the run rewrites the same files).
+     */
     async prepareRun(input: {
       run_id: string;
       output_dir: string;
@@ -139,7 +170,8 @@ export function createOutputActivities() {
       seeds: Seed[];
       duplicates_dropped: number;
       started_at: string;
-    }): Promise<{ existing_seed_results: number }> {
+      retry_failed?: boolean;
+    }): Promise<{ existing_seed_results: number; started_at: string }> {
       if (!path.isAbsolute(input.output_dir)) {
         throw ApplicationFailure.create({
           type: FailureType.InvalidInput,
@@ -148,39 +180,77 @@ export function createOutputActivities() {
         });
       }
       const config_hash = runFingerprint(input.config, input.seeds);
+      const manifestFile = path.join(runDir(input.output_dir, input.run_id), 'manifest.json');
       const existing = readManifest(input.output_dir, input.run_id);
       if (existing) {
         if (existing.config_hash !== config_hash) {
-          throw ApplicationFailure.create({
-            type: FailureType.OutputConflict,
-            nonRetryable: true,
-            message:
-              `run ${input.run_id} already exists in ${runDir(input.output_dir, input.run_id)} with a different ` +
-              `config or seed list; use a new run id, or delete that folder to start over`,
-          });
+          const sameSeeds =
+            existing.seeds.length === input.seeds.length && existing.seeds.every((s, i) => s.source_id === input.seeds[i]!.source_id);
+          if (!input.retry_failed || !sameSeeds) {
+            throw ApplicationFailure.create({
+              type: FailureType.OutputConflict,
+              nonRetryable: true,
+              message:
+                `run ${input.run_id} already exists in ${runDir(input.output_dir, input.run_id)} with a different ` +
+                (sameSeeds
+                  ? 'config. To re-run its failed seeds with this config, keep the run id and add --retry-failed ' +
+                    '(input "retry_failed": true); otherwise use a new run id'
+                  : 'seed list; use a new run id, or delete that folder to start over'),
+            });
+          }
+          const { config_history: history = [], ...previous } = existing;
+          const amended: RunManifest = {
+            ...existing,
+            config: input.config,
+            config_hash,
+            config_history: [...history, { config: previous.config, config_hash: previous.config_hash, replaced_at: input.started_at }],
+          };
+          writeFileAtomic(manifestFile, JSON.stringify(amended));
         }
-        return { existing_seed_results: countSeedResults(input.output_dir, input.run_id) };
+        return { existing_seed_results: countSeedResults(input.output_dir, input.run_id), started_at: existing.started_at };
       }
-      const manifest: RunManifest = { ...input, config_hash };
-      delete (manifest as unknown as Record<string, unknown>).output_dir;
-      writeFileAtomic(path.join(runDir(input.output_dir, input.run_id), 'manifest.json'), JSON.stringify(manifest));
-      return { existing_seed_results: countSeedResults(input.output_dir, input.run_id) };
+      const { output_dir: _dir, retry_failed: _retry, ...rest } = input;
+      const manifest: RunManifest = { ...rest, config_hash };
+      writeFileAtomic(manifestFile, JSON.stringify(manifest));
+      return { existing_seed_results: countSeedResults(input.output_dir, input.run_id), started_at: manifest.started_at };
     },
 
-    /** The summary of a seed that already succeeded in this run (resume/resubmit), else null. */
+    /**
+     * One page of the run's seeds, checked against their results: the summary of each seed whose result is final
+     * (succeeded or budget-stopped; it is not run again), null for the others (failed, no QA, never run). Lets a
+     * resumed or retried run skip its finished seeds without starting a child workflow for each.
+     */
+    async finishedSeeds(input: { run_id: string; output_dir: string; source_ids: string[] }): Promise<(SeedSummary | null)[]> {
+      return input.source_ids.map((id) => {
+        const r = readSeedResult(input.output_dir, input.run_id, id);
+        return r && isFinal(r) ? summarize(r, true) : null;
+      });
+    },
+
+    /**
+     * The summary of a seed that is final in this run (resume, resubmit, retry), else null. Final: succeeded,
+     * or stopped by the budget with what it had. Failed and no-QA seeds run again.
+     */
     async loadSeedResult(input: { run_id: string; output_dir: string; source_id: string }): Promise<SeedSummary | null> {
       const r = readSeedResult(input.output_dir, input.run_id, input.source_id);
-      return r && r.status === 'succeeded' ? summarize(r, true) : null;
+      return r && isFinal(r) ? summarize(r, true) : null;
     },
 
-    /** Stores one seed's records durably (atomic; rewriting the same seed replaces, never duplicates). */
+    /**
+     * Stores one seed's records durably (atomic; rewriting the same seed replaces, never duplicates). A result
+     * that replaces an earlier failed or no-QA attempt carries that attempt's spending in `prior_attempts`.
+     */
     async writeSeedResult(input: { output_dir: string; result: SeedResultFile }): Promise<SeedSummary> {
       const { result } = input;
       const existing = readSeedResult(input.output_dir, result.run_id, result.source_id);
-      // Never replace a success with a later failure record (e.g. a parent-side fallback).
-      if (existing?.status === 'succeeded' && result.status === 'failed') return summarize(existing, true);
-      writeFileAtomic(seedFile(input.output_dir, result.run_id, result.source_id), JSON.stringify(result));
-      return summarize(result, false);
+      // Never replace a final result with a later failure record (e.g. a parent-side fallback).
+      if (existing && isFinal(existing) && (result.status === 'failed' || result.status === 'no_qa')) return summarize(existing, true);
+      const stored: SeedResultFile =
+        existing && !isFinal(existing) && existing.started_at !== result.started_at
+          ? { ...result, prior_attempts: priorAttempts(existing) }
+          : result;
+      writeFileAtomic(seedFile(input.output_dir, result.run_id, result.source_id), JSON.stringify(stored));
+      return summarize(stored, false);
     },
 
     /** Builds the final QA, trajectory and statistics files from the manifest and the seed results. */
@@ -203,6 +273,7 @@ export function createOutputActivities() {
       const seeds: Parameters<typeof buildStatistics>[0]['seeds'] = [];
       let succeeded = 0;
       let failed = 0;
+      let noQa = 0;
       let budgetExhausted = 0;
       let missing = 0;
       for (const [index, seed] of manifest.seeds.entries()) {
@@ -210,6 +281,7 @@ export function createOutputActivities() {
         if (!result) missing += 1;
         else if (result.status === 'succeeded') succeeded += 1;
         else if (result.status === 'budget_exhausted') budgetExhausted += 1;
+        else if (result.status === 'no_qa') noQa += 1;
         else failed += 1;
         for (const qa of result?.qas ?? []) qaOut.write(qa);
         for (const t of result?.trajectories ?? []) trajOut.write(t);
@@ -249,6 +321,7 @@ export function createOutputActivities() {
         trajectory_count: trajOut.count,
         seeds_succeeded: succeeded,
         seeds_failed: failed,
+        seeds_no_qa: noQa,
         seeds_budget_exhausted: budgetExhausted,
         seeds_missing: missing,
         estimated_cost_usd: stats.llm.estimated_cost_usd ?? 0,

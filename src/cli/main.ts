@@ -56,6 +56,11 @@ function addInputOptions(cmd: Command, required: boolean): Command {
     .option('--number-of-seed <n>', 'process only the first n seeds (overrides config)', positiveInt('--number-of-seed'));
 }
 
+/** `--retry-failed`, for the commands that start runs. */
+function addRetryOption(cmd: Command): Command {
+  return cmd.option('--retry-failed', 're-run the failed, no-QA and not-run seeds of this run id (finished seeds are kept, not paid again)');
+}
+
 /** Connects to the given/env server, or (for commands that need one running) the project's background server. */
 async function connectExisting(flags: { address?: string; namespace?: string }): Promise<{ client: Client; connection: Connection; target: TemporalTarget; ui: string | null; close: () => Promise<void> }> {
   const { clientConnection, targetFromEnv } = await connectionModule();
@@ -112,9 +117,11 @@ async function main(argv: string[]): Promise<number> {
   let exitCode = 0;
 
   addTemporalOptions(
-    addInputOptions(
-      program.command('run').description('run a batch to completion: local dev server (unless TEMPORAL_ADDRESS), embedded worker, live progress'),
-      true,
+    addRetryOption(
+      addInputOptions(
+        program.command('run').description('run a batch to completion: local dev server (unless TEMPORAL_ADDRESS), embedded worker, live progress'),
+        true,
+      ),
     ),
   )
     .option('--simulate', 'use the built-in offline LLM simulator instead of OPENAI_BASE_URL')
@@ -215,22 +222,27 @@ async function main(argv: string[]): Promise<number> {
       await connection.close();
     });
 
-  addTemporalOptions(addInputOptions(program.command('submit').description('submit a batch to running workers; prints the workflow id'), true))
+  addTemporalOptions(addRetryOption(addInputOptions(program.command('submit').description('submit a batch to running workers; prints the workflow id'), true)))
     .option('--wait', 'wait for the result and print it')
     .option('--json', 'print JSON')
     .action(async (flags: RunFlags & { wait?: boolean }) => {
       const { input, config, seeds } = prepareInput(flags);
-      const { printResult } = await runModule();
+      const { printResult, exitCodeOf } = await runModule();
       const c = await connectExisting(flags);
       try {
-        const sub = await submitBatch(c.client, input, { taskQueue: flags.taskQueue, mode: config.environment_mode, seedCount: seeds.length });
+        const sub = await submitBatch(c.client, input, {
+          taskQueue: flags.taskQueue,
+          mode: config.environment_mode,
+          seedCount: seeds.length,
+          retryFailed: flags.retryFailed,
+        });
         if (flags.json && !flags.wait) process.stdout.write(`${JSON.stringify({ workflow_id: sub.workflowId, run_id: input.run_id, state: sub.state })}\n`);
         else if (!flags.json) process.stdout.write(`${sub.workflowId}\n`);
         err(`run ${input.run_id}: ${sub.state}; output on the worker serving ${flags.taskQueue}-output under ${input.output_dir}`);
         if (flags.wait) {
           const result = await sub.handle.result();
           printResult(result, flags.json);
-          exitCode = result.seeds_failed > 0 || result.status !== 'complete' ? 1 : 0;
+          exitCode = exitCodeOf(result);
         }
       } finally {
         await c.close();
@@ -254,7 +266,8 @@ async function main(argv: string[]): Promise<number> {
             const k = p.counters;
             process.stdout.write(
               `run ${runId}: RUNNING (${p.phase}${p.paused ? ', paused' : ''}), ${k.seeds_done}/${p.seeds_total} seeds done, ` +
-                `${k.seeds_failed} failed, ${k.qa} QA, ${p.running.length}/${p.max_workers} running\n`,
+                `${k.seeds_failed} failed, ${k.seeds_no_qa ?? 0} without QA, ${k.qa} QA, ${p.running.length}/${p.max_workers} running\n` +
+                (p.pause_reason ? `${p.pause_reason}\n` : ''),
             );
           }
         } else if (status === 'COMPLETED') {

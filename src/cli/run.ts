@@ -9,7 +9,7 @@ import { SingleBar, Presets } from 'cli-progress';
 import { DEFAULT_TASK_QUEUE } from '../shared/constants';
 import type { BatchProgress, BatchResult } from '../shared/types';
 import { prepareInput, UsageError, type InputFlags, type PreparedInput } from './inputs';
-import { submitBatch, queryProgress } from '../api';
+import { submitBatch, queryProgress, resumeBatch } from '../api';
 import { ensureBackgroundServer } from '../server/dev-server';
 import { clientConnection, ensureSearchAttributes, targetFromEnv, workerConnection, type TemporalTarget } from '../worker/connection';
 import { createWorkers, runWorkers } from '../worker/worker';
@@ -25,6 +25,8 @@ export interface RunFlags extends InputFlags {
   simulate?: boolean;
   progress?: boolean;
   json?: boolean;
+  /** Re-run the failed, no-QA and not-run seeds of this run id. */
+  retryFailed?: boolean;
 }
 
 export interface RunOutcome {
@@ -77,8 +79,13 @@ function progressLine(p: BatchProgress): string {
   const c = p.counters;
   return (
     `${c.seeds_done}/${p.seeds_total} seeds, ${p.running.length} running, ${c.qa} QA, ` +
-    `${c.seeds_failed} failed, ${c.llm_calls} LLM calls${p.paused ? ' (paused)' : ''}`
+    `${c.seeds_failed} failed, ${c.seeds_no_qa ?? 0} no QA, ${c.llm_calls} LLM calls${p.paused ? ' (paused)' : ''}`
   );
+}
+
+/** Exit status of a finished run: 0 only when every seed produced QA and nothing was left undone. */
+export function exitCodeOf(r: BatchResult): number {
+  return r.seeds_failed > 0 || (r.seeds_no_qa ?? 0) > 0 || r.status !== 'complete' ? 1 : 0;
 }
 
 export async function runBatch(flags: RunFlags, opts: { demo?: boolean; prepared?: PreparedInput } = {}): Promise<RunOutcome> {
@@ -151,11 +158,30 @@ export async function runBatch(flags: RunFlags, opts: { demo?: boolean; prepared
   let bar: SingleBar | null = null;
   let timer: NodeJS.Timeout | null = null;
   try {
-    const sub = await submitBatch(client, input, { taskQueue, mode: config.environment_mode, seedCount: seeds.length });
-    const verb = { started: 'started', running: 'resumed (it was already running)', completed: 'already completed; showing its result' }[sub.state];
+    const sub = await submitBatch(client, input, {
+      taskQueue,
+      mode: config.environment_mode,
+      seedCount: seeds.length,
+      retryFailed: flags.retryFailed,
+    });
+    const verb = {
+      started: 'started',
+      running: 'resumed (it was already running)',
+      completed: 'already completed; showing its result',
+      retrying: 'started again for its failed, no-QA and not-run seeds (finished seeds are kept)',
+      retry_requested: 'is running; its failed seeds will run again when this pass is done',
+    }[sub.state];
     err(`run ${input.run_id}: ${seeds.length} seeds, ${config.environment_mode} mode, workflow ${sub.workflowId} ${verb}`);
     const link = uiLink(ui, target.namespace, sub.workflowId);
     if (link) err(`Web UI: ${link}`);
+    if (sub.state === 'running' || sub.state === 'retry_requested') {
+      // The same command again after the circuit breaker paused the run: the user has fixed the cause.
+      const p = await queryProgress(sub.handle).catch(() => null);
+      if (p?.pause_reason) {
+        await resumeBatch(sub.handle);
+        err('the run was paused by its circuit breaker; resumed it (run `qasynth pause <run-id>` to stop it again)');
+      }
+    }
 
     if (sub.state !== 'completed') {
       const tty = flags.progress !== false && process.stderr.isTTY;
@@ -168,10 +194,19 @@ export async function runBatch(flags: RunFlags, opts: { demo?: boolean; prepared
       }
       let last = '';
       let lastAt = 0;
+      let shownPause: string | null = null;
       const poll = async () => {
         try {
           const p = await queryProgress(sub.handle);
           const line = progressLine(p);
+          if (p.pause_reason && p.pause_reason !== shownPause) {
+            // Said once, in full, above the bar: the run waits for the user.
+            shownPause = p.pause_reason;
+            bar?.stop();
+            err(`\nrun ${input.run_id} ${p.pause_reason}`);
+            err('(waiting; press Ctrl-C to stop this command — the run stays paused and durable)');
+            bar?.start(seeds.length, p.counters.seeds_done, { info: line.replace(/^\S+ seeds, /, '') });
+          } else if (!p.pause_reason) shownPause = null;
           if (bar) bar.update(p.counters.seeds_done, { info: line.replace(/^\S+ seeds, /, '') });
           else if (flags.progress !== false && (line !== last && Date.now() - lastAt > 5000)) {
             err(`progress: ${line}`);
@@ -187,11 +222,11 @@ export async function runBatch(flags: RunFlags, opts: { demo?: boolean; prepared
     const result = await sub.handle.result();
     if (timer) clearInterval(timer);
     if (bar) {
-      bar.update(result.seeds_succeeded + result.seeds_failed);
+      bar.update(result.seeds_total - result.seeds_missing);
       bar.stop();
     }
     printResult(result, flags.json);
-    return { exitCode: result.seeds_failed > 0 || result.status !== 'complete' ? 1 : 0, result };
+    return { exitCode: exitCodeOf(result), result };
   } finally {
     if (timer) clearInterval(timer);
     bar?.stop();
@@ -212,6 +247,7 @@ export function printResult(r: BatchResult, json = false): void {
   }
   const lines = [
     `run ${r.run_id} ${r.status.replace('_', ' ')}: ${r.seeds_succeeded}/${r.seeds_total} seeds succeeded, ${r.seeds_failed} failed` +
+      (r.seeds_no_qa ? `, ${r.seeds_no_qa} without QA` : '') +
       (r.seeds_budget_exhausted ? `, ${r.seeds_budget_exhausted} stopped by the budget` : '') +
       (r.seeds_missing ? `, ${r.seeds_missing} not run` : '') +
       (r.duplicates_dropped ? `, ${r.duplicates_dropped} duplicate seeds dropped` : '') +
@@ -220,6 +256,12 @@ export function printResult(r: BatchResult, json = false): void {
     `  trajectories  ${r.trajectory_count}  ${r.trajectories_path}`,
     `  statistics    ${r.statistics_path}`,
   ];
-  if (r.seeds_failed) lines.push(`  failed seeds are listed with their errors in the statistics file`);
+  if (r.seeds_failed || r.seeds_no_qa) {
+    lines.push(
+      `  failed and no-QA seeds are listed with their reasons in the statistics file (failed_seeds);` +
+        ` after fixing the cause, re-run just those with the same command plus --retry-failed`,
+    );
+  }
+  if (r.qa_count === 0) lines.push('  no QA was produced: this run is a failure, see the reasons above');
   process.stdout.write(`${lines.join('\n')}\n`);
 }

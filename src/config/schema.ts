@@ -178,6 +178,15 @@ const configShape = {
     )
     .default({})
     .describe('Price table for cost estimates, USD per million tokens per model.'),
+  pause_after_failures: z
+    .number({ error: 'expected an integer ≥ 0' })
+    .int({ error: 'expected an integer ≥ 0' })
+    .min(0, { error: 'expected an integer ≥ 0' })
+    .default(3)
+    .describe(
+      'Circuit breaker: the run pauses itself when this many seeds in a row fail (or end without QA) with the same ' +
+        'kind of error, e.g. a bad API key; resume after fixing the cause. 0 = never pause.',
+    ),
   qa_model_name: z
     .string({ error: 'expected a model name or null' })
     .min(1, { error: 'expected a non-empty model name or null' })
@@ -374,6 +383,10 @@ const batchShape = {
     .string({ error: 'expected an absolute path' })
     .min(1, { error: 'expected an absolute path' })
     .refine(isAbsolutePath, { error: 'expected an absolute path (it is resolved on the worker that writes outputs)' }),
+  retry_failed: z
+    .boolean({ error: 'expected true or false' })
+    .optional()
+    .describe('Re-run the failed, no-QA and not-run seeds of an existing run id (its finished seeds are kept, never paid again).'),
 };
 
 export const BATCH_INPUT_KEYS = Object.keys(batchShape);

@@ -4,6 +4,8 @@ import type { BatchCompletion, SeedCounters, SeedResultFile, SeedStatus, Synthes
 export function emptySeedCounters(): SeedCounters {
   return {
     llm_calls: 0,
+    llm_requests: 0,
+    usage_estimated_calls: 0,
     llm_failed_outputs: 0,
     input_tokens: 0,
     output_tokens: 0,
@@ -50,11 +52,16 @@ export interface PerSeedStatistics {
   trajectories: number;
   nodes: number;
   llm_calls: number;
+  /** HTTP requests sent for this seed, earlier attempts included. */
+  llm_requests: number;
+  /** Attempts at this seed (1 unless a retry replaced a failed or no-QA result). */
+  attempts: number;
   input_tokens: number;
   output_tokens: number;
   tool_calls: number;
   tool_errors: number;
   error?: string;
+  error_type?: string;
 }
 
 export interface RunStatistics {
@@ -66,14 +73,31 @@ export interface RunStatistics {
   finished_at: string;
   wall_time_seconds: number | null;
   /** missing = no result: not started (cancelled or budget spent) or lost. */
-  seeds: { total: number; succeeded: number; failed: number; budget_exhausted: number; missing: number; duplicates_dropped: number };
-  failed_seeds: { source_id: string; seed_data: string; error: string }[];
+  seeds: { total: number; succeeded: number; failed: number; no_qa: number; budget_exhausted: number; missing: number; duplicates_dropped: number };
+  /** Failed and no-QA seeds, in input order, with their error and its stable kind. */
+  failed_seeds: { source_id: string; seed_data: string; status: 'failed' | 'no_qa'; error: string; error_type: string }[];
+  /** error_type → number of seeds (failed and no-QA), most frequent first. */
+  errors_by_type: Record<string, number>;
   total_qas: number;
   total_trajectories: number;
   total_nodes: number;
   avg_trajectory_depth: number;
   /** estimated_cost_usd from config.prices (null without a price for the models used). */
-  llm: { calls: number; failed_outputs: number; input_tokens: number; output_tokens: number; estimated_cost_usd: number | null };
+  /**
+   * `calls`: logical LLM calls (one per action choice or QA attempt, earlier attempts of retried seeds included);
+   * `requests`: HTTP requests actually sent to the endpoint for them (retries, capability fallbacks and calls
+   * that failed included; ≥ calls); `usage_estimated_calls`: calls whose token counts were estimated with a
+   * tokenizer because the endpoint reported none (then the token totals are partly estimates).
+   */
+  llm: {
+    calls: number;
+    requests: number;
+    failed_outputs: number;
+    input_tokens: number;
+    output_tokens: number;
+    usage_estimated_calls: number;
+    estimated_cost_usd: number | null;
+  };
   /** Tool calls per tool, error observations per tool, and actions refused as repeats (not executed). */
   tools: { calls: Record<string, number>; errors: Record<string, number>; duplicate_actions_refused: number };
   skipped_branches: Record<string, number>;
@@ -103,13 +127,15 @@ export function buildStatistics(args: {
   const seeds = [...args.seeds].sort((a, b) => a.index - b.index);
   let succeeded = 0;
   let failed = 0;
+  let noQa = 0;
+  let errorsByType: Record<string, number> = {};
   let budgetExhausted = 0;
   let missing = 0;
   let totalQas = 0;
   let totalTrajectories = 0;
   let totalNodes = 0;
   let depthSum = 0;
-  const llm = { calls: 0, failed_outputs: 0, input_tokens: 0, output_tokens: 0 };
+  const llm = { calls: 0, requests: 0, failed_outputs: 0, input_tokens: 0, output_tokens: 0, usage_estimated_calls: 0 };
   let cost = 0;
   let toolCalls: Record<string, number> = {};
   let toolErrors: Record<string, number> = {};
@@ -125,26 +151,34 @@ export function buildStatistics(args: {
       missing++;
       perSeed.push({
         source_id: s.source_id, index: s.index, status: 'missing', qa: 0, trajectories: 0, nodes: 0,
-        llm_calls: 0, input_tokens: 0, output_tokens: 0, tool_calls: 0, tool_errors: 0,
+        llm_calls: 0, llm_requests: 0, attempts: 0, input_tokens: 0, output_tokens: 0, tool_calls: 0, tool_errors: 0,
       });
       continue;
     }
     const c = r.counters;
+    const prior = r.prior_attempts;
     if (r.status === 'succeeded') succeeded++;
     else if (r.status === 'budget_exhausted') budgetExhausted++;
     else {
-      failed++;
-      failedSeeds.push({ source_id: s.source_id, seed_data: s.seed_data, error: r.error ?? 'unknown error' });
+      if (r.status === 'no_qa') noQa++;
+      else failed++;
+      const errorType = r.error_type ?? (r.status === 'no_qa' ? 'no_qa' : 'unknown');
+      failedSeeds.push({ source_id: s.source_id, seed_data: s.seed_data, status: r.status, error: r.error ?? 'unknown error', error_type: errorType });
+      errorsByType = mergeCounts(errorsByType, { [errorType]: 1 });
     }
     totalQas += r.qas.length;
     totalTrajectories += r.trajectories.length;
     totalNodes += c.nodes;
     for (const t of r.trajectories) depthSum += t.total_depth;
-    llm.calls += c.llm_calls;
+    // Every logical call sent at least one request (files from before requests were counted have none).
+    const requests = Math.max(c.llm_requests ?? 0, c.llm_calls) + (prior?.llm_requests ?? 0);
+    llm.calls += c.llm_calls + (prior?.llm_calls ?? 0);
+    llm.requests += requests;
     llm.failed_outputs += c.llm_failed_outputs;
-    llm.input_tokens += c.input_tokens;
-    llm.output_tokens += c.output_tokens;
-    cost += c.cost_usd ?? 0;
+    llm.input_tokens += c.input_tokens + (prior?.input_tokens ?? 0);
+    llm.output_tokens += c.output_tokens + (prior?.output_tokens ?? 0);
+    llm.usage_estimated_calls += c.usage_estimated_calls ?? 0;
+    cost += (c.cost_usd ?? 0) + (prior?.cost_usd ?? 0);
     toolCalls = mergeCounts(toolCalls, c.tool_calls);
     toolErrors = mergeCounts(toolErrors, c.tool_errors);
     skipped = mergeCounts(skipped, c.skipped_branches);
@@ -152,10 +186,14 @@ export function buildStatistics(args: {
     duplicates += c.duplicate_actions ?? 0;
     const row: PerSeedStatistics = {
       source_id: s.source_id, index: s.index, status: r.status, qa: r.qas.length, trajectories: r.trajectories.length,
-      nodes: c.nodes, llm_calls: c.llm_calls, input_tokens: c.input_tokens, output_tokens: c.output_tokens,
+      nodes: c.nodes, llm_calls: c.llm_calls + (prior?.llm_calls ?? 0), llm_requests: requests, attempts: 1 + (prior?.attempts ?? 0),
+      input_tokens: c.input_tokens, output_tokens: c.output_tokens,
       tool_calls: sum(c.tool_calls), tool_errors: sum(c.tool_errors),
     };
-    if (r.status === 'failed') row.error = r.error ?? 'unknown error';
+    if (r.status === 'failed' || r.status === 'no_qa') {
+      row.error = r.error ?? 'unknown error';
+      if (r.error_type) row.error_type = r.error_type;
+    }
     perSeed.push(row);
   }
 
@@ -171,8 +209,9 @@ export function buildStatistics(args: {
     started_at: args.started_at,
     finished_at: args.finished_at,
     wall_time_seconds: wall,
-    seeds: { total: seeds.length, succeeded, failed, budget_exhausted: budgetExhausted, missing, duplicates_dropped: args.duplicates_dropped },
+    seeds: { total: seeds.length, succeeded, failed, no_qa: noQa, budget_exhausted: budgetExhausted, missing, duplicates_dropped: args.duplicates_dropped },
     failed_seeds: failedSeeds,
+    errors_by_type: sortedCounts(errorsByType),
     total_qas: totalQas,
     total_trajectories: totalTrajectories,
     total_nodes: totalNodes,

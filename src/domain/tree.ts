@@ -44,10 +44,16 @@ export interface SampledTree {
   nodes: TreeNode[];
   /** chooseAction calls made (successful or not). */
   llm_calls: number;
+  /** HTTP requests those calls took (retries and capability fallbacks included; ≥ llm_calls). */
+  llm_requests: number;
+  /** Calls whose token usage was estimated (the server reported none). */
+  usage_estimated_calls: number;
   /** chooseAction results with ok:false. */
   llm_failed_outputs: number;
   /** Reason key → count, over all failed chooseAction results (see reasonKey). */
   failed_output_reasons: Record<string, number>;
+  /** The full text of the most recent failed chooseAction reason (what the model got wrong), or null. */
+  last_failed_reason: string | null;
   input_tokens: number;
   output_tokens: number;
   /** Reason key of the last failed attempt → number of branches skipped for it. */
@@ -128,8 +134,11 @@ export async function sampleTree(opts: {
   const out: SampledTree = {
     nodes: [],
     llm_calls: 0,
+    llm_requests: 0,
+    usage_estimated_calls: 0,
     llm_failed_outputs: 0,
     failed_output_reasons: {},
+    last_failed_reason: null,
     input_tokens: 0,
     output_tokens: 0,
     skipped_branches: {},
@@ -174,6 +183,8 @@ export async function sampleTree(opts: {
           executedActions: [...executed.keys()].slice(-MAX_EXECUTED_SHOWN),
         });
         out.llm_calls += 1;
+        out.llm_requests += result.requests ?? 1;
+        if (result.usage_estimated) out.usage_estimated_calls += 1;
         out.input_tokens += result.usage?.input_tokens ?? 0;
         out.output_tokens += result.usage?.output_tokens ?? 0;
         if (result.ok) {
@@ -182,6 +193,7 @@ export async function sampleTree(opts: {
         }
         out.llm_failed_outputs += 1;
         lastReason = result.reason;
+        out.last_failed_reason = result.reason;
         inc(out.failed_output_reasons, reasonKey(result.reason));
       }
       if (!chosen) {

@@ -129,6 +129,14 @@ export class AdaptiveLimiter {
     this.cooldownUntil = Math.max(this.cooldownUntil, this.now() + wait);
   }
 
+  /**
+   * A call timed out: the endpoint serves fewer calls at once than this worker sends. Multiplicative decrease
+   * without a cool-down (nothing says when it recovers; successes raise the limit again).
+   */
+  onOverloaded(): void {
+    this.limitValue = Math.max(this.min, this.limitValue / 2);
+  }
+
   private canStart(): boolean {
     return this.activeCount < this.limit && this.now() >= this.cooldownUntil;
   }

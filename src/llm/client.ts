@@ -4,7 +4,8 @@
  * Environment (the original's names are honoured as fallbacks):
  * - `OPENAI_BASE_URL` (else `OPENAI_API_BASE`, else `OPENAI_API_URL`, else https://api.openai.com/v1)
  * - `OPENAI_API_KEY` (optional for loopback endpoints such as the simulator, required otherwise)
- * - `QASYNTH_LLM_TIMEOUT_MS` (default 120000; keep it below the activity's startToCloseTimeout)
+ * - `QASYNTH_LLM_TIMEOUT_MS` (optional): a lower cap on one HTTP request, in ms. By default a request may take as
+ *   long as its activity may (config `llm_timeout_seconds`); the cap applied is the smaller of the two.
  *
  * The client never retries by itself (`maxRetries: 0`): Temporal's retry policy owns retries (design.md "Errors").
  */
@@ -13,7 +14,9 @@ import { ApplicationFailure } from '@temporalio/common';
 import { FailureType } from '../shared/constants';
 
 export const DEFAULT_OPENAI_BASE_URL = 'https://api.openai.com/v1';
-export const DEFAULT_LLM_TIMEOUT_MS = 120_000;
+/** The client's own timeout when QASYNTH_LLM_TIMEOUT_MS is unset (the OpenAI SDK's default); each request is
+ * further bounded by its activity's remaining time (src/llm/chat.ts). */
+export const DEFAULT_LLM_TIMEOUT_MS = 600_000;
 /** Environment variables read for the base URL, in order. */
 export const BASE_URL_VARIABLES = ['OPENAI_BASE_URL', 'OPENAI_API_BASE', 'OPENAI_API_URL'] as const;
 

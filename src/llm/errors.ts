@@ -12,6 +12,12 @@ import { ApplicationFailure } from '@temporalio/common';
 import { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
 import { FailureType } from '../shared/constants';
 
+/** Server messages that mean "this model/server cannot do tool calling" (Ollama, vLLM without a parser, LM Studio). */
+const TOOLS_UNSUPPORTED_RE = /does not support tools|tools? (are|is) not supported|tool[_ ]choice[^.]*not supported|function calling is not (enabled|supported)|"auto" tool choice requires|enable-auto-tool-choice/i;
+
+/** Server messages that mean "the prompt is longer than the context window" (llama.cpp, vLLM, OpenAI). */
+const CONTEXT_OVERFLOW_RE = /exceeds? the (available )?context|maximum context length|context (length|window) (exceeded|is)|too many tokens|prompt is too long|requested tokens .* exceed/i;
+
 /** Upper bound for a server-requested retry delay: a longer wait is better expressed by the retry policy. */
 export const MAX_RETRY_AFTER_MS = 10 * 60 * 1000;
 
@@ -154,12 +160,23 @@ function rejectHint(status: number, ctx: LlmErrorContext): string {
   }
 }
 
+/**
+ * The error to keep as a failure's cause: its name and a bounded, redacted message (a server's error body can be
+ * megabytes; failures are stored in workflow history, whose payloads are limited to 2 MB).
+ */
+export function boundedCause(err: unknown): Error | undefined {
+  if (!(err instanceof Error)) return undefined;
+  const copy = new Error(truncate(redactSecrets(err.message), 1000));
+  copy.name = err.name;
+  return copy;
+}
+
 function unavailable(message: string, cause: unknown, details: Record<string, unknown>): ApplicationFailure {
   return ApplicationFailure.create({
     message,
     type: FailureType.LlmUnavailable,
     nonRetryable: false,
-    cause: cause instanceof Error ? cause : undefined,
+    cause: boundedCause(cause),
     details: [details],
   });
 }
@@ -173,7 +190,7 @@ export function classifyLlmError(err: unknown, ctx: LlmErrorContext = {}): Appli
   if (err instanceof ApplicationFailure) return err;
 
   if (err instanceof APIConnectionTimeoutError) {
-    return unavailable(`LLM request timed out${forModel(ctx)}; the endpoint may be overloaded (raise QASYNTH_LLM_TIMEOUT_MS if calls are legitimately slow)`, err, { kind: 'timeout', model: ctx.model });
+    return unavailable(`LLM request timed out${forModel(ctx)}; the endpoint may be overloaded (if calls are legitimately slow, raise llm_timeout_seconds in the config; if the server handles fewer requests at once than it is sent, lower max_workers or the worker's --llm-concurrency)`, err, { kind: 'timeout', model: ctx.model });
   }
   if (err instanceof APIUserAbortError) {
     return unavailable(`LLM request aborted${forModel(ctx)}`, err, { kind: 'aborted', model: ctx.model });
@@ -184,8 +201,30 @@ export function classifyLlmError(err: unknown, ctx: LlmErrorContext = {}): Appli
 
   if (isApiErrorLike(err)) {
     const status = err.status as number;
-    const msg = serverMessage(err);
+    const msg = serverMessage(err) || '(the server gave no error message)';
     const details = { status, model: ctx.model, request_id: err.requestID ?? undefined };
+    if (status !== 429 && TOOLS_UNSUPPORTED_RE.test(msg)) {
+      return ApplicationFailure.create({
+        message: `the LLM endpoint does not support native tool calling${forModel(ctx)} (HTTP ${status}: ${msg}). ` +
+          'Fix: set "tool_calling": "json" in the config, or enable the server\'s tool-call parser ' +
+          '(vLLM: --enable-auto-tool-choice --tool-call-parser <name>; llama.cpp server: --jinja; Ollama: a model with tool support)',
+        type: FailureType.LlmEndpointMisconfigured,
+        nonRetryable: true,
+        cause: boundedCause(err),
+        details: [details],
+      });
+    }
+    if ((status === 400 || status === 413 || status === 422 || status === 500) && CONTEXT_OVERFLOW_RE.test(msg)) {
+      return ApplicationFailure.create({
+        message: `the prompt does not fit the model's context window${forModel(ctx)} (HTTP ${status}: ${msg}). ` +
+          'Fix: serve the model with a larger context (llama.cpp: --ctx-size / n_ctx; vLLM: --max-model-len), or make ' +
+          'prompts shorter: lower max_depth, environment_kwargs.web_visit_max_chars, or use fewer qa_examples',
+        type: FailureType.LlmRequestRejected,
+        nonRetryable: true,
+        cause: boundedCause(err),
+        details: [details],
+      });
+    }
     if (status === 429) {
       const delay = parseRetryAfter(err.headers as HeaderSource);
       return ApplicationFailure.create({
@@ -194,7 +233,7 @@ export function classifyLlmError(err: unknown, ctx: LlmErrorContext = {}): Appli
         type: FailureType.RateLimited,
         nonRetryable: false,
         nextRetryDelay: delay,
-        cause: err,
+        cause: boundedCause(err),
         details: [{ ...details, retry_after_ms: delay }],
       });
     }
@@ -207,7 +246,7 @@ export function classifyLlmError(err: unknown, ctx: LlmErrorContext = {}): Appli
           `Fix: check OPENAI_API_KEY and OPENAI_BASE_URL${endpoint(ctx)}`,
         type: FailureType.LlmAuth,
         nonRetryable: true,
-        cause: err,
+        cause: boundedCause(err),
         details: [details],
       });
     }
@@ -216,7 +255,7 @@ export function classifyLlmError(err: unknown, ctx: LlmErrorContext = {}): Appli
         message: `LLM request rejected (HTTP ${status})${forModel(ctx)}: ${msg}. Fix: ${rejectHint(status, ctx)}`,
         type: FailureType.LlmRequestRejected,
         nonRetryable: true,
-        cause: err,
+        cause: boundedCause(err),
         details: [details],
       });
     }
@@ -235,9 +274,9 @@ export function classifyLlmError(err: unknown, ctx: LlmErrorContext = {}): Appli
 
   const e = err instanceof Error ? err : new Error(String(err));
   return ApplicationFailure.create({
-    message: redactSecrets(e.message),
+    message: truncate(redactSecrets(e.message), 2000),
     type: e.name || 'Error',
     nonRetryable: false,
-    cause: e,
+    cause: boundedCause(e.cause),
   });
 }

@@ -31,6 +31,11 @@ export const FailureType = {
   LlmUnavailable: 'LlmUnavailable',
   LlmRequestRejected: 'LlmRequestRejected',
   LlmAuth: 'LlmAuth',
+  /**
+   * The endpoint cannot serve qasynth's requests as configured: it answers an HTML page, rejects a feature
+   * qasynth needs (tool calling), or gives the same failure to the same request every time. Not retryable.
+   */
+  LlmEndpointMisconfigured: 'LlmEndpointMisconfigured',
   ToolUnavailable: 'ToolUnavailable',
   /** A tool's backend (search provider, page host) failed transiently: 5xx, timeout, network. Retryable. */
   ToolBackendUnavailable: 'ToolBackendUnavailable',
@@ -44,6 +49,7 @@ export const NON_RETRYABLE_TYPES = [
   FailureType.InvalidInput,
   FailureType.LlmRequestRejected,
   FailureType.LlmAuth,
+  FailureType.LlmEndpointMisconfigured,
   FailureType.ToolAuth,
   FailureType.OutputConflict,
 ];

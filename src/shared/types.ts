@@ -53,6 +53,11 @@ export interface SynthesisConfig {
   budget: BudgetConfig;
   /** New: price table for estimated cost (USD per million tokens). */
   prices: Prices;
+  /**
+   * New: circuit breaker. The run pauses itself when this many seeds in a row fail (or end without QA) with the
+   * same kind of error; 0 = never. Default 3.
+   */
+  pause_after_failures: number;
 }
 
 /** Caps on spending (all optional). Run caps are shared by all seeds; per-seed caps bound each seed. */
@@ -97,6 +102,11 @@ export interface BatchInput {
   seeds: unknown[];
   /** Absolute path of the output root on the machine of the worker serving the output task queue. */
   output_dir: string;
+  /**
+   * Re-run the failed, no-QA and not-run seeds of an existing run (a new execution of a finished run id);
+   * finished seeds are kept and never paid again. The config may differ from the run's (the fix); the seeds may not.
+   */
+  retry_failed?: boolean;
 }
 
 /** State carried across continue-as-new by `synthesizeBatch` (small: a cursor and counters). */
@@ -111,17 +121,32 @@ export interface BatchCarry {
   budget_exhausted: boolean;
   /** Whether children must check for an earlier result first (the run folder had seed results). */
   check_existing: boolean;
+  /**
+   * When the run's folder was first created (ms since epoch): names the output files, the same for every
+   * execution of the run (resume, retry). Absent in carries from before it existed (then started_at_ms).
+   */
+  run_started_at_ms?: number;
+  /** Circuit breaker: the error kind of the last finished seeds and how many in a row had it. */
+  breaker?: { error_type: string; count: number };
+  /** Why the run paused itself (circuit breaker), or null. Cleared by resume. */
+  pause_reason?: string | null;
+  /** A `retryFailed` update asked for the failed seeds to run again once this pass is done. */
+  retry_requested?: boolean;
 }
 
 export interface BatchCounters {
   seeds_done: number;
   seeds_succeeded: number;
   seeds_failed: number;
+  /** Seeds that finished without a single usable QA (absent in carries from before it existed). */
+  seeds_no_qa: number;
   seeds_budget_exhausted: number;
   seeds_cached: number;
   qa: number;
   trajectories: number;
   llm_calls: number;
+  /** HTTP requests sent to the LLM endpoint (≥ llm_calls; see SeedCounters.llm_requests). */
+  llm_requests: number;
   tool_calls: number;
   input_tokens: number;
   output_tokens: number;
@@ -142,8 +167,12 @@ export interface SeedInput {
   check_existing?: boolean;
 }
 
-/** How a seed ended: all done, failed with an error, or stopped early because its budget ran out. */
-export type SeedStatus = 'succeeded' | 'failed' | 'budget_exhausted';
+/**
+ * How a seed ended: done with at least one QA (`succeeded`), failed with an error, done but without a single
+ * usable QA (`no_qa`: every path was rejected, or exploration found none; the reason is in `error`), or stopped
+ * early because its budget ran out.
+ */
+export type SeedStatus = 'succeeded' | 'failed' | 'no_qa' | 'budget_exhausted';
 
 /** The small result a child reports to its parent. */
 export interface SeedSummary {
@@ -158,7 +187,14 @@ export interface SeedSummary {
   input_tokens: number;
   output_tokens: number;
   cost_usd: number;
+  /** HTTP requests sent to the LLM endpoint (see SeedCounters.llm_requests). */
+  llm_requests?: number;
   error?: string;
+  /**
+   * Stable kind of the failure, for the run's circuit breaker and statistics: the failure type of the error
+   * (`LlmAuth`, `ToolAuth`, `LlmEndpointMisconfigured`, …) or `no_qa:<reason>` for a seed without QA.
+   */
+  error_type?: string;
 }
 
 // ---------------------------------------------------------------- tree
@@ -230,9 +266,20 @@ export interface ChooseActionInput {
   executed_actions?: string[];
 }
 
+/**
+ * Accounting every LLM activity result carries: token usage (reported by the server, or estimated when it
+ * reported none: `usage_estimated`), and the HTTP requests the call took in all, retries and capability
+ * fallbacks included (`requests`; absent in histories recorded before it existed = 1).
+ */
+export interface LlmCallAccounting {
+  usage: TokenUsage;
+  usage_estimated?: boolean;
+  requests?: number;
+}
+
 export type ChooseActionResult =
-  | { ok: true; intent: string; action: ToolAction; usage: TokenUsage }
-  | { ok: false; reason: string; usage: TokenUsage };
+  | ({ ok: true; intent: string; action: ToolAction } & LlmCallAccounting)
+  | ({ ok: false; reason: string } & LlmCallAccounting);
 
 export interface RunToolInput {
   mode: EnvironmentMode;
@@ -266,8 +313,8 @@ export interface SynthesizeQaInput {
 }
 
 export type SynthesizeQaResult =
-  | { ok: true; question: string; answer: string; reasoning_steps: unknown[]; usage: TokenUsage }
-  | { ok: false; reason: string; usage: TokenUsage };
+  | ({ ok: true; question: string; answer: string; reasoning_steps: unknown[] } & LlmCallAccounting)
+  | ({ ok: false; reason: string } & LlmCallAccounting);
 
 /** QA record, field- and order-compatible with the original's output. */
 export interface QaRecord {
@@ -299,7 +346,15 @@ export interface TrajectoryRecord {
 
 /** Per-seed counters collected by the child and written to the seed's result file. */
 export interface SeedCounters {
+  /** Logical LLM calls (one per action choice or QA attempt). */
   llm_calls: number;
+  /**
+   * HTTP requests sent to the LLM endpoint for those calls: retries, capability fallbacks and requests of calls
+   * that failed included (≥ llm_calls). Absent in result files written before it existed.
+   */
+  llm_requests?: number;
+  /** Calls whose token counts were estimated because the endpoint reported no usage. */
+  usage_estimated_calls?: number;
   llm_failed_outputs: number;
   input_tokens: number;
   output_tokens: number;
@@ -324,6 +379,13 @@ export interface SeedResultFile {
   seed_data: string;
   status: SeedStatus;
   error?: string;
+  /** See SeedSummary.error_type. */
+  error_type?: string;
+  /**
+   * What earlier attempts at this seed spent (a failed or no-QA result replaced by a retry), so statistics
+   * count every paid call. Absent on a first attempt.
+   */
+  prior_attempts?: { attempts: number; llm_calls: number; llm_requests: number; input_tokens: number; output_tokens: number; cost_usd: number };
   started_at: string;
   finished_at: string;
   qas: QaRecord[];
@@ -352,6 +414,8 @@ export interface WriteOutputsResult {
   trajectory_count: number;
   seeds_succeeded: number;
   seeds_failed: number;
+  /** Seeds that finished without a usable QA (absent in results recorded before it existed). */
+  seeds_no_qa?: number;
   seeds_budget_exhausted: number;
   /** Seeds with no result: not started (cancelled, budget spent) or lost. */
   seeds_missing: number;
@@ -375,4 +439,6 @@ export interface BatchProgress {
   max_workers: number;
   counters: BatchCounters;
   phase: 'preparing' | 'running' | 'draining' | 'writing' | 'done' | 'cancelling';
+  /** Why the run paused itself (the circuit breaker), with the fix; null when it did not. */
+  pause_reason?: string | null;
 }

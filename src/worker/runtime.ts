@@ -6,10 +6,33 @@ import { DefaultLogger, Runtime, type LogEntry, type LogLevel } from '@temporali
  */
 const EXPECTED_NOISE = /^No (activities|workflows) registered, not polling/;
 
+/**
+ * JSON for log metadata: Error objects (which JSON.stringify turns into `{}`) become their name, failure type,
+ * message and cause chain, so every failure in a log line says what went wrong.
+ */
+export function logJson(meta: unknown): string {
+  const seen = new WeakSet<object>();
+  return JSON.stringify(meta, (_key, value: unknown) => {
+    if (value instanceof Error) {
+      const e = value as Error & { type?: unknown; cause?: unknown; failure?: unknown };
+      const out: Record<string, unknown> = { name: e.name, message: e.message };
+      if (typeof e.type === 'string') out.type = e.type;
+      if (e.cause !== undefined) out.cause = e.cause;
+      return out;
+    }
+    if (typeof value === 'bigint') return value.toString();
+    if (value && typeof value === 'object') {
+      if (seen.has(value)) return '[circular]';
+      seen.add(value);
+    }
+    return value;
+  });
+}
+
 function print(entry: LogEntry): void {
   if (EXPECTED_NOISE.test(entry.message)) return;
   const at = new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString();
-  const meta = entry.meta && Object.keys(entry.meta).length ? ` ${JSON.stringify(entry.meta)}` : '';
+  const meta = entry.meta && Object.keys(entry.meta).length ? ` ${logJson(entry.meta)}` : '';
   process.stderr.write(`${at} [${entry.level}] ${entry.message}${meta}\n`);
 }
 

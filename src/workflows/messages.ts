@@ -10,3 +10,9 @@ export const pauseSignal = defineSignal('pause');
 export const resumeSignal = defineSignal('resume');
 /** Change how many seeds run at once; returns the previous value. Rejects values outside 1..1000. */
 export const setMaxWorkersUpdate = defineUpdate<number, [number]>('setMaxWorkers');
+/**
+ * Run the failed, no-QA and not-run seeds again once the current pass is done (the run continues as new with
+ * `retry_failed`); finished seeds are kept. Rejected once the run has finished: start it again with
+ * `retry_failed` instead. Returns the progress at the time of the request.
+ */
+export const retryFailedUpdate = defineUpdate<{ seeds_done: number; seeds_total: number }, []>('retryFailed');

@@ -12,6 +12,7 @@ import {
   continueAsNew,
   executeChild,
   isCancellation,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -38,21 +39,34 @@ import { parseBatchInput } from '../config/schema';
 import { duplicatesDropped } from '../domain/ids';
 import { emptySeedCounters } from '../domain/statistics';
 import { CONTINUE_AS_NEW_EVENTS, OUTPUT_ACTIVITY } from './options';
-import { pauseSignal, progressQuery, resumeSignal, setMaxWorkersUpdate } from './messages';
-import { rootMessage, synthesizeSeed } from './synthesize-seed';
+import { pauseSignal, progressQuery, resumeSignal, retryFailedUpdate, setMaxWorkersUpdate } from './messages';
+import { failureType, rootMessage, synthesizeSeed } from './synthesize-seed';
+import { breakerStep, breakerReason } from '../domain/breaker';
 
 export const MAX_WORKERS_LIMIT = 1000;
+
+/**
+ * Seeds checked per `finishedSeeds` activity when a run resumes or retries: one activity per page instead of
+ * one child workflow per finished seed; ~300 bytes per summary keeps the result far below the payload limit.
+ */
+export const FINISHED_SEEDS_PAGE = 500;
+
+/** Patch ids (workflow versioning): new command sequences are taken only by executions that start with them. */
+const PATCH_BREAKER = 'qasynth-circuit-breaker';
+const PATCH_FINISHED_PAGES = 'qasynth-finished-seed-pages';
 
 function emptyCounters(): BatchCounters {
   return {
     seeds_done: 0,
     seeds_succeeded: 0,
     seeds_failed: 0,
+    seeds_no_qa: 0,
     seeds_budget_exhausted: 0,
     seeds_cached: 0,
     qa: 0,
     trajectories: 0,
     llm_calls: 0,
+    llm_requests: 0,
     tool_calls: 0,
     input_tokens: 0,
     output_tokens: 0,
@@ -114,12 +128,14 @@ export async function synthesizeBatch(input: BatchInput, carry?: BatchCarry): Pr
     max_workers: state.max_workers,
     counters: state.counters,
     phase,
+    pause_reason: state.pause_reason ?? null,
   });
   const showDetails = () => {
     const c = state.counters;
     setCurrentDetails(
       `**${phase}**${state.paused ? ' (paused)' : ''} — ${c.seeds_done}/${seeds.length} seeds ` +
-        `(${c.seeds_failed} failed), ${c.qa} QA, ${running.size}/${state.max_workers} running`,
+        `(${c.seeds_failed} failed, ${c.seeds_no_qa} without QA), ${c.qa} QA, ${running.size}/${state.max_workers} running` +
+        (state.pause_reason ? `\n\n**${state.pause_reason}**` : ''),
     );
   };
   setHandler(progressQuery, progress);
@@ -129,8 +145,26 @@ export async function synthesizeBatch(input: BatchInput, carry?: BatchCarry): Pr
   });
   setHandler(resumeSignal, () => {
     state.paused = false;
+    if (state.pause_reason) {
+      // Resumed after the circuit breaker paused the run: the user fixed the cause; count afresh.
+      state.pause_reason = null;
+      state.breaker = undefined;
+      upsertSearchAttributes([{ key: StatusAttr, value: 'running' }]);
+    }
     showDetails();
   });
+  setHandler(
+    retryFailedUpdate,
+    () => {
+      state.retry_requested = true;
+      return { seeds_done: state.counters.seeds_done, seeds_total: seeds.length };
+    },
+    {
+      validator: () => {
+        if (phase === 'done') throw new Error('the run has finished; start it again with retry_failed (qasynth run … --retry-failed)');
+      },
+    },
+  );
   setHandler(
     setMaxWorkersUpdate,
     (n: number) => {
@@ -162,37 +196,53 @@ export async function synthesizeBatch(input: BatchInput, carry?: BatchCarry): Pr
       seeds,
       duplicates_dropped: duplicatesDropped(parsed.duplicates),
       started_at: new Date(state.started_at_ms).toISOString(),
+      ...(input.retry_failed ? { retry_failed: true } : {}),
     });
     state.prepared = true;
     // A new run folder has no seed results: spare every child its "already done?" activity.
     // (Runs recorded before prepareRun returned a count have no result: keep checking.)
     state.check_existing = (prepared?.existing_seed_results ?? 1) > 0;
+    // Every execution of a run (resume, retry) writes the same output files: named after the run's first start.
+    const first = prepared?.started_at ? Date.parse(prepared.started_at) : NaN;
+    state.run_started_at_ms = Number.isFinite(first) ? first : state.started_at_ms;
     phase = 'running';
   }
   showDetails();
 
+  // Circuit breaker (config pause_after_failures): only in executions that started with it (replay safety).
+  const breakerOn = config.pause_after_failures > 0 && patched(PATCH_BREAKER);
   const record = (s: SeedSummary) => {
     const c = state.counters;
     c.seeds_done += 1;
     if (s.status === 'succeeded') c.seeds_succeeded += 1;
     else if (s.status === 'budget_exhausted') c.seeds_budget_exhausted += 1;
+    else if (s.status === 'no_qa') c.seeds_no_qa = (c.seeds_no_qa ?? 0) + 1;
     else c.seeds_failed += 1;
     if (s.cached) c.seeds_cached += 1;
     c.qa += s.qa_count;
     c.trajectories += s.trajectory_count;
     c.llm_calls += s.llm_calls;
+    c.llm_requests = (c.llm_requests ?? 0) + (s.llm_requests ?? s.llm_calls);
     c.tool_calls += s.tool_calls;
     c.input_tokens += s.input_tokens ?? 0;
     c.output_tokens += s.output_tokens ?? 0;
     c.cost_usd += s.cost_usd ?? 0;
+    if (breakerOn && !s.cached) {
+      state.breaker = breakerStep(state.breaker, s);
+      if (!state.pause_reason && state.breaker && state.breaker.count >= config.pause_after_failures) {
+        state.paused = true;
+        state.pause_reason = breakerReason(run_id, state.breaker, s);
+        upsertSearchAttributes([{ key: StatusAttr, value: 'paused' }]);
+      }
+    }
     showDetails();
   };
 
-  const launch = (seed: Seed, index: number, allowance: SeedAllowance | null): Promise<void> => {
+  const launch = (seed: Seed, index: number, allowance: SeedAllowance | null, checkExisting: boolean): Promise<void> => {
     running.set(seed.source_id, allowance);
     return executeChild(synthesizeSeed, {
       workflowId: seedWorkflowId(run_id, seed.source_id),
-      args: [{ run_id, config, seed, index, output_dir, allowance, check_existing: state.check_existing }],
+      args: [{ run_id, config, seed, index, output_dir, allowance, check_existing: checkExisting }],
       staticSummary: seed.text.length > 120 ? `${seed.text.slice(0, 117)}...` : seed.text,
       typedSearchAttributes: [
         { key: RunIdAttr, value: run_id },
@@ -213,6 +263,7 @@ export async function synthesizeBatch(input: BatchInput, carry?: BatchCarry): Pr
             seed_data: seed.text,
             status: 'failed',
             error,
+            error_type: failureType(err),
             started_at: new Date().toISOString(),
             finished_at: new Date().toISOString(),
             qas: [],
@@ -243,10 +294,30 @@ export async function synthesizeBatch(input: BatchInput, carry?: BatchCarry): Pr
     return allowance ?? 'spent';
   };
 
+  // Resumed or retried runs skip their finished seeds a page at a time (replay safety: new executions only).
+  const usePages = state.check_existing && patched(PATCH_FINISHED_PAGES);
+  let page: { start: number; finished: (SeedSummary | null)[] } | null = null;
+  /** The final result of seed `index` when it has one (it is not run again), else null. */
+  const finishedResult = async (index: number): Promise<SeedSummary | null> => {
+    if (!page || index < page.start || index >= page.start + page.finished.length) {
+      const ids = seeds.slice(index, index + FINISHED_SEEDS_PAGE).map((x) => x.source_id);
+      page = { start: index, finished: await output.finishedSeeds({ run_id, output_dir, source_ids: ids }) };
+    }
+    return page.finished[index - page.start] ?? null;
+  };
+
   const inFlight = new Set<Promise<void>>();
   let cancelled = false;
   try {
     while (state.next_index < seeds.length && !state.budget_exhausted && !shouldContinueAsNew()) {
+      if (usePages) {
+        const done = await finishedResult(state.next_index);
+        if (done) {
+          state.next_index += 1;
+          record(done);
+          continue;
+        }
+      }
       await condition(() => !state.paused && inFlight.size < state.max_workers);
       if (shouldContinueAsNew()) break;
       let allowance = nextAllowance();
@@ -260,7 +331,7 @@ export async function synthesizeBatch(input: BatchInput, carry?: BatchCarry): Pr
         break;
       }
       const index = state.next_index++;
-      const p = launch(seeds[index], index, allowance);
+      const p = launch(seeds[index]!, index, allowance, state.check_existing && !usePages);
       inFlight.add(p);
       p.then(
         () => inFlight.delete(p),
@@ -292,12 +363,30 @@ export async function synthesizeBatch(input: BatchInput, carry?: BatchCarry): Pr
       run_id,
       output_dir,
       mode: config.environment_mode,
-      timestamp: fileTimestamp(state.started_at_ms),
+      timestamp: fileTimestamp(state.run_started_at_ms ?? state.started_at_ms),
       completion,
     });
+    // A retryFailed update arrived during the run: run its failed seeds again now, as a new pass.
+    const unfinished = written.seeds_failed + (written.seeds_no_qa ?? 0) + written.seeds_missing;
+    if (state.retry_requested && !cancelled && completion === 'complete' && unfinished > 0) {
+      await condition(allHandlersFinished);
+      await continueAsNew<typeof synthesizeBatch>({ ...input, retry_failed: true }, {
+        next_index: 0,
+        started_at_ms: state.started_at_ms,
+        counters: emptyCounters(),
+        paused: false,
+        max_workers: state.max_workers,
+        prepared: false,
+        budget_exhausted: false,
+        check_existing: true,
+      });
+    }
     phase = 'done';
     upsertSearchAttributes([
-      { key: StatusAttr, value: completion === 'complete' && written.seeds_failed ? 'completed_with_failures' : completion },
+      {
+        key: StatusAttr,
+        value: completion === 'complete' && (written.seeds_failed || written.seeds_no_qa) ? 'completed_with_failures' : completion,
+      },
     ]);
     showDetails();
     await condition(allHandlersFinished);

@@ -4,6 +4,7 @@
  * A finished seed is never paid for twice: its result file is checked first.
  */
 import {
+  ApplicationFailure,
   isCancellation,
   proxyActivities,
   setCurrentDetails,
@@ -15,7 +16,7 @@ import type { ToolActivities } from '../activities/tools';
 import type { OutputActivities } from '../activities/outputs';
 import { MODE_TOOLS, taskQueues, toolTaskQueue } from '../shared/constants';
 import { StatusAttr } from '../shared/search-attributes';
-import type { QaRecord, SeedCounters, SeedInput, SeedResultFile, SeedSummary, SynthesisConfig, TokenUsage } from '../shared/types';
+import type { LlmCallAccounting, QaRecord, SeedCounters, SeedInput, SeedResultFile, SeedSummary, SynthesisConfig } from '../shared/types';
 import { callCost, emptySpend, mayCall, qaReserve } from '../domain/budget';
 import { parseConfig } from '../config/schema';
 import { sampleTree } from '../domain/tree';
@@ -55,15 +56,58 @@ function proxies(config: SynthesisConfig) {
   };
 }
 
-/** The message of the innermost cause: what actually went wrong (e.g. the LLM's 401), not the wrapper. */
+/**
+ * What actually went wrong, for the user: the message of the first ApplicationFailure in the cause chain (the
+ * classified error an activity threw, which names the fix: "LLM endpoint refused the credentials (HTTP 401) …
+ * Fix: …"), not the wrappers around it ("Activity task failed") nor the raw HTTP error beneath it. Without an
+ * ApplicationFailure (a timeout, a termination), the innermost message.
+ */
 export function rootMessage(err: unknown): string {
   let e = err as { message?: string; cause?: unknown } | undefined;
-  let msg = e?.message ?? String(err);
-  while (e && e.cause) {
-    e = e.cause as { message?: string; cause?: unknown };
-    if (e?.message) msg = e.message;
+  let msg = e?.message || String(err);
+  for (let depth = 0; e && depth < 10; depth++) {
+    if (e instanceof ApplicationFailure && e.message) return e.message;
+    if (e.message) msg = e.message;
+    e = e.cause as typeof e;
   }
   return msg;
+}
+
+/**
+ * The stable kind of a failure: the `type` of the first ApplicationFailure in the cause chain (`LlmAuth`,
+ * `ToolAuth`, …), else the failure's class (`TimeoutFailure`, `TerminatedFailure`, …).
+ */
+export function failureType(err: unknown): string {
+  let e = err as { name?: string; type?: unknown; cause?: unknown } | undefined;
+  for (let depth = 0; e && depth < 10; depth++) {
+    if (e instanceof ApplicationFailure && typeof e.type === 'string' && e.type) return e.type;
+    if (!e.cause) break;
+    e = e.cause as typeof e;
+  }
+  return (err as { name?: string })?.name || 'Error';
+}
+
+/** HTTP requests an LLM activity reported in its failure's details (`provider_requests`), else 0. */
+function failedCallRequests(err: unknown): number {
+  let e = err as { details?: unknown; cause?: unknown } | undefined;
+  for (let depth = 0; e && depth < 10; depth++) {
+    if (e instanceof ApplicationFailure) {
+      for (const d of e.details ?? []) {
+        const n = (d as { provider_requests?: unknown } | null)?.provider_requests;
+        if (typeof n === 'number') return n;
+      }
+    }
+    e = e.cause as typeof e;
+  }
+  return 0;
+}
+
+/** `reason ×n, reason ×m` of a count map, most frequent first. */
+function countsText(rec: Record<string, number>): string {
+  return Object.entries(rec)
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, n]) => `${k} ×${n}`)
+    .join(', ');
 }
 
 function round1(x: number): number {
@@ -89,7 +133,14 @@ export async function synthesizeSeed(input: SeedInput): Promise<SeedSummary> {
   // exploration stops early enough to leave one QA attempt per path to select.
   const allowance = input.allowance ?? null;
   const spent = emptySpend();
-  const charge = (model: string, usage: TokenUsage) => {
+  /** Every finished LLM call, counted as it happens (a seed that fails later still reports what it spent). */
+  const charge = (model: string, r: LlmCallAccounting) => {
+    const usage = r.usage;
+    counters.llm_calls += 1;
+    counters.llm_requests = (counters.llm_requests ?? 0) + (r.requests ?? 1);
+    if (r.usage_estimated) counters.usage_estimated_calls = (counters.usage_estimated_calls ?? 0) + 1;
+    counters.input_tokens += usage.input_tokens;
+    counters.output_tokens += usage.output_tokens;
     spent.llm_calls += 1;
     spent.input_tokens += usage.input_tokens;
     spent.output_tokens += usage.output_tokens;
@@ -137,7 +188,7 @@ export async function synthesizeSeed(input: SeedInput): Promise<SeedSummary> {
             attempt: req.attempt,
             executed_actions: req.executedActions,
           });
-          charge(config.model_name, r.usage);
+          charge(config.model_name, r);
           return r;
         },
         runTool: (action) =>
@@ -155,10 +206,7 @@ export async function synthesizeSeed(input: SeedInput): Promise<SeedSummary> {
           ),
       },
     });
-    counters.llm_calls += tree.llm_calls;
     counters.llm_failed_outputs += tree.llm_failed_outputs;
-    counters.input_tokens += tree.input_tokens;
-    counters.output_tokens += tree.output_tokens;
     counters.tool_calls = tree.tool_calls;
     counters.tool_errors = tree.tool_errors;
     counters.skipped_branches = tree.skipped_branches;
@@ -175,6 +223,7 @@ export async function synthesizeSeed(input: SeedInput): Promise<SeedSummary> {
     counters.leaves = tree.nodes.filter((n) => n.children_ids.length === 0 && n.depth > 0).length;
 
     const qas: QaRecord[] = [];
+    let lastRejection: string | undefined;
     for (const [rank, sel] of selected.entries()) {
       setCurrentDetails(`**writing QA** ${rank + 1}/${selected.length} for \`${seed.source_id}\``);
       const steps = sel.path.map((n) => ({
@@ -199,10 +248,7 @@ export async function synthesizeSeed(input: SeedInput): Promise<SeedSummary> {
           steps,
           previous_rejection: rejection,
         });
-        charge(qaModel, res.usage);
-        counters.llm_calls += 1;
-        counters.input_tokens += res.usage.input_tokens;
-        counters.output_tokens += res.usage.output_tokens;
+        charge(qaModel, res);
         const problem = res.ok ? validateQa(res) : res.reason;
         if (res.ok && !problem) {
           qas.push(
@@ -228,14 +274,38 @@ export async function synthesizeSeed(input: SeedInput): Promise<SeedSummary> {
         rejection = problem ?? 'unknown';
       }
       if (rejection) {
-        const key = rejection.split(':')[0];
+        const key = rejection.split(':')[0]!;
         counters.qa_rejected[key] = (counters.qa_rejected[key] ?? 0) + 1;
+        lastRejection = rejection;
       }
     }
     counters.cost_usd = spent.cost_usd;
+    // Zero QA is not a success: say why, so the user (and the run's circuit breaker) can act on it.
+    let noQa: { error: string; error_type: string } | null = null;
+    if (qas.length === 0 && !budgetHit) {
+      if (selected.length === 0) {
+        const reasons = countsText(tree.failed_output_reasons);
+        const key = Object.entries(tree.failed_output_reasons).sort((a, b) => b[1] - a[1])[0]?.[0] ?? 'no_path';
+        noQa = {
+          error_type: `no_qa:${key}`,
+          error:
+            `no QA: exploration found no path of depth ≥ min_depth ${config.min_depth} (${counters.nodes} nodes` +
+            (reasons ? `; unusable model answers: ${reasons}; last: ${tree.last_failed_reason}` : '') + ')',
+        };
+      } else {
+        const key = Object.entries(counters.qa_rejected).sort((a, b) => b[1] - a[1])[0]?.[0] ?? 'rejected';
+        noQa = {
+          error_type: `no_qa:${key}`,
+          error:
+            `no QA: the QA of all ${selected.length} selected paths was rejected after ${config.max_retries} attempts each ` +
+            `(${countsText(counters.qa_rejected)}; last: ${lastRejection ?? 'unknown'})`,
+        };
+      }
+    }
     result = {
       ...base,
-      status: budgetHit ? 'budget_exhausted' : 'succeeded',
+      status: budgetHit ? 'budget_exhausted' : noQa ? 'no_qa' : 'succeeded',
+      ...(noQa ?? {}),
       finished_at: new Date().toISOString(),
       qas,
       trajectories: selected.map((s) => buildTrajectoryRecord(s, seed.source_id, seed.text)),
@@ -243,10 +313,12 @@ export async function synthesizeSeed(input: SeedInput): Promise<SeedSummary> {
   } catch (err) {
     if (isCancellation(err)) throw err;
     counters.cost_usd = spent.cost_usd;
+    counters.llm_requests = (counters.llm_requests ?? 0) + failedCallRequests(err);
     result = {
       ...base,
       status: 'failed',
       error: rootMessage(err),
+      error_type: failureType(err),
       finished_at: new Date().toISOString(),
       qas: [],
       trajectories: [],
@@ -257,8 +329,8 @@ export async function synthesizeSeed(input: SeedInput): Promise<SeedSummary> {
   upsertSearchAttributes([{ key: StatusAttr, value: result.status }]);
   const done = `${result.qas.length} QA from ${result.trajectories.length} paths, ${counters.nodes} nodes`;
   setCurrentDetails(
-    result.status === 'failed'
-      ? `**failed**: ${result.error}`
+    result.status === 'failed' || result.status === 'no_qa'
+      ? `**${result.status === 'failed' ? 'failed' : 'no QA'}**: ${result.error}`
       : result.status === 'budget_exhausted'
         ? `**stopped, budget spent**: ${done}`
         : `**done**: ${done}`,

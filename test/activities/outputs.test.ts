@@ -66,7 +66,7 @@ describe('output activities', () => {
     await runActivity(out.writeSeedResult, { output_dir: dir, result: result(1, 'failed') });
     assert.equal(await runActivity(out.loadSeedResult, { run_id: 'r', output_dir: dir, source_id: seeds[1].source_id }), null, 'failed seeds re-run');
     const s = await runActivity(out.writeSeedResult, { output_dir: dir, result: result(0, 'succeeded', 2) });
-    assert.deepEqual(s, { source_id: seeds[0].source_id, status: 'succeeded', cached: false, qa_count: 2, trajectory_count: 0, llm_calls: 3, tool_calls: 2, input_tokens: 0, output_tokens: 0, cost_usd: 0 });
+    assert.deepEqual(s, { source_id: seeds[0].source_id, status: 'succeeded', cached: false, qa_count: 2, trajectory_count: 0, llm_calls: 3, tool_calls: 2, input_tokens: 0, output_tokens: 0, cost_usd: 0, llm_requests: 3 });
     const cached = await runActivity(out.loadSeedResult, { run_id: 'r', output_dir: dir, source_id: seeds[0].source_id });
     assert.equal(cached?.cached, true);
     const after = await runActivity(out.writeSeedResult, { output_dir: dir, result: result(0, 'failed') });

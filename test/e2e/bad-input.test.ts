@@ -407,7 +407,7 @@ const WORKFLOW_CASES: WorkflowCase[] = [
     lines: [
       'run_id: expected a run id (1–80 characters from A–Z a–z 0–9 . _ -), got "bad id"',
       'output_dir: expected an absolute path (it is resolved on the worker that writes outputs), got "relative/out"',
-      'colour: unknown key; valid keys are run_id, config, seeds, output_dir',
+      'colour: unknown key; valid keys are run_id, config, seeds, output_dir, retry_failed',
     ],
   },
   {

@@ -42,6 +42,7 @@ test('defaults are the original ones plus tool_calling, rate_limits and qa_model
     rate_limits: {},
     llm_timeout_seconds: 300,
     tool_timeout_seconds: 120,
+    pause_after_failures: 3,
     budget: {},
     prices: {},
     qa_model_name: null,
@@ -149,7 +150,7 @@ test('parseBatchInput validates shape, config and seeds together with prefixed p
   assert.deepEqual(bad.issues, [
     'run_id: expected a run id (1–80 characters from A–Z a–z 0–9 . _ -), got "bad id"',
     'output_dir: expected an absolute path (it is resolved on the worker that writes outputs), got "rel/path"',
-    'extra: unknown key; valid keys are run_id, config, seeds, output_dir',
+    'extra: unknown key; valid keys are run_id, config, seeds, output_dir, retry_failed',
     'config.max_depth: expected an integer ≥ 1, got 0',
     `config.nope: unknown key; valid keys are ${CONFIG_KEYS.join(', ')}`,
     'seeds[1]: expected a non-empty string or {text, id?, metadata?}, got number 3',

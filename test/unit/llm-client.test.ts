@@ -10,7 +10,7 @@ describe('createOpenAiClient', () => {
     assert.equal(c.baseURL, 'https://llm.example.com/v1');
     assert.equal(c.apiKey, 'sk-abc');
     assert.equal(c.maxRetries, 0);
-    assert.equal(c.timeout, 120_000);
+    assert.equal(c.timeout, 600_000);
   });
 
   it('falls back to OPENAI_API_BASE, then OPENAI_API_URL', () => {
@@ -45,7 +45,7 @@ describe('createOpenAiClient', () => {
 
   it('describeLlmEndpoint never includes the key', () => {
     const d = describeLlmEndpoint({ OPENAI_BASE_URL: 'https://api.example.com/v1', OPENAI_API_KEY: 'sk-very-secret' });
-    assert.deepEqual(d, { baseURL: 'https://api.example.com/v1', baseURLSource: 'OPENAI_BASE_URL', apiKeySet: true, loopback: false, timeoutMs: 120_000 });
+    assert.deepEqual(d, { baseURL: 'https://api.example.com/v1', baseURLSource: 'OPENAI_BASE_URL', apiKeySet: true, loopback: false, timeoutMs: 600_000 });
     assert.doesNotMatch(JSON.stringify(d), /very-secret/);
     assert.equal(describeLlmEndpoint({}).apiKeySet, false);
   });

@@ -113,13 +113,14 @@ test('buildStatistics totals, failed and missing seeds, per-seed rows in input o
   assert.equal(stats.model_name, 'm1');
   assert.equal(stats.completion, 'cancelled');
   assert.equal(stats.wall_time_seconds, 90.5);
-  assert.deepEqual(stats.seeds, { total: 3, succeeded: 1, failed: 1, budget_exhausted: 0, missing: 1, duplicates_dropped: 4 });
-  assert.deepEqual(stats.failed_seeds, [{ source_id: 'b', seed_data: 'b', error: 'boom' }]);
+  assert.deepEqual(stats.seeds, { total: 3, succeeded: 1, failed: 1, no_qa: 0, budget_exhausted: 0, missing: 1, duplicates_dropped: 4 });
+  assert.deepEqual(stats.failed_seeds, [{ source_id: 'b', seed_data: 'b', status: 'failed', error: 'boom', error_type: 'unknown' }]);
+  assert.deepEqual(stats.errors_by_type, { unknown: 1 });
   assert.equal(stats.total_qas, 2);
   assert.equal(stats.total_trajectories, 2);
   assert.equal(stats.total_nodes, 12);
   assert.equal(stats.avg_trajectory_depth, 2.5);
-  assert.deepEqual(stats.llm, { calls: 20, failed_outputs: 2, input_tokens: 200, output_tokens: 40, estimated_cost_usd: null });
+  assert.deepEqual(stats.llm, { calls: 20, requests: 20, failed_outputs: 2, input_tokens: 200, output_tokens: 40, usage_estimated_calls: 0, estimated_cost_usd: null });
   assert.deepEqual(stats.tools, { calls: { calculator: 8 }, errors: { calculator: 2 }, duplicate_actions_refused: 0 });
   assert.deepEqual(stats.skipped_branches, { invalid_json: 2 });
   assert.deepEqual(stats.qa_rejected, { answer_in_question: 1 });

@@ -173,8 +173,14 @@ describe('synthesizeBatch on a real dev server', () => {
     try {
       h.sim.script([{ match: { kind: 'action', contains: 'harmonic series' }, respond: { malformed: 'unknown_tool' } }]);
       const result = await runToEnd(h, input(h, 'malformed', smallConfig(), ['prime numbers', 'harmonic series']));
-      assert.equal(result.seeds_succeeded, 2);
+      assert.equal(result.seeds_succeeded, 1);
+      // Zero QA is not a success: the seed is reported as no_qa with the reason.
+      assert.equal(result.seeds_no_qa, 1);
       const stats = JSON.parse(fs.readFileSync(result.statistics_path, 'utf8'));
+      assert.equal(stats.seeds.no_qa, 1);
+      assert.equal(stats.failed_seeds[0].status, 'no_qa');
+      assert.equal(stats.failed_seeds[0].error_type, 'no_qa:unknown_tool');
+      assert.match(stats.failed_seeds[0].error, /^no QA: exploration found no path .*unknown_tool ×6/);
       const bad = stats.per_seed.find((s: { index: number }) => s.index === 1);
       assert.equal(bad.nodes, 0, 'both root branches were skipped');
       assert.equal(bad.llm_calls, 2 * 3, '2 branches × max_retries 3 attempts');

@@ -1,0 +1,158 @@
+/**
+ * What happens when things go wrong for real: a failure that hits every seed pauses the run (circuit breaker),
+ * failed seeds are re-run after the fix without paying again for the finished ones, and a request that gets the
+ * same HTTP 500 every time is declared permanent instead of being retried as an outage.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { startSimulator, type Simulator } from '../../src/llm/simulator';
+import { queryProgress, resumeBatch, submitBatch } from '../../src/api';
+import { batchWorkflowId, SEARCH_ATTRIBUTES } from '../../src/shared/constants';
+import type { BatchInput, QaRecord, TrajectoryRecord } from '../../src/shared/types';
+import { readJsonl, smallConfig, startTestWorker, tempDir, testTemporal, uniqueQueue, waitFor, type TestTemporal } from '../helpers/temporal';
+
+const SEEDS = ['prime numbers', 'Fibonacci sequence', 'compound interest', 'Pythagorean triples', 'harmonic series', 'golden ratio'];
+
+let t: TestTemporal;
+before(async () => {
+  t = await testTemporal();
+});
+after(async () => {
+  await t.close();
+});
+
+async function harness() {
+  const sim: Simulator = await startSimulator();
+  const queue = uniqueQueue('fail');
+  const worker = await startTestWorker({ t, taskQueue: queue, llmBaseUrl: sim.url });
+  return {
+    sim,
+    queue,
+    outDir: tempDir(),
+    async stop() {
+      await worker.stop();
+      await sim.close();
+    },
+  };
+}
+
+describe('failures that hit every seed', () => {
+  test('circuit breaker: 3 seeds in a row refused (HTTP 401) pause the run with the reason; resume after the fix finishes it; --retry-failed re-runs only the failed seeds', async () => {
+    const h = await harness();
+    try {
+      h.sim.script([{ match: { kind: 'any' }, respond: { status: 401, body: { error: { message: 'Incorrect API key provided: sk-te***', code: 'invalid_api_key' } } } }]);
+      const input: BatchInput = {
+        run_id: 'breaker',
+        config: smallConfig({ max_workers: 1, pause_after_failures: 3, max_depth: 2 }),
+        seeds: SEEDS,
+        output_dir: h.outDir,
+      };
+      const sub = await submitBatch(t.client, input, { taskQueue: h.queue });
+      await waitFor(async () => !!(await queryProgress(sub.handle)).pause_reason, 60_000, 'the breaker to pause the run');
+      const p = await queryProgress(sub.handle);
+      assert.equal(p.paused, true);
+      assert.equal(p.counters.seeds_failed, 3);
+      assert.match(p.pause_reason!, /3 seeds in a row ended with the same error \(LlmAuth\)/);
+      assert.match(p.pause_reason!, /OPENAI_API_KEY/);
+      assert.match(p.pause_reason!, /qasynth resume breaker/);
+      // Paused: nothing more is spent. One request per seed (401 is not retried), no seed started after the third.
+      assert.equal(h.sim.requests().length, 3);
+      const desc = await sub.handle.describe();
+      assert.equal(desc.searchAttributes[SEARCH_ATTRIBUTES.status]?.[0], 'paused');
+
+      // The fix, then resume: the remaining seeds run and succeed.
+      h.sim.clearScript();
+      await resumeBatch(sub.handle);
+      const result = await sub.handle.result();
+      assert.equal(result.seeds_failed, 3);
+      assert.equal(result.seeds_succeeded, 3);
+      const stats = JSON.parse(fs.readFileSync(result.statistics_path, 'utf8'));
+      assert.deepEqual(stats.errors_by_type, { LlmAuth: 3 });
+      assert.ok(stats.failed_seeds.every((s: { error: string }) => /HTTP 401.*Fix: check OPENAI_API_KEY/.test(s.error)), JSON.stringify(stats.failed_seeds));
+
+      // Re-run just the failed seeds: the finished ones are never paid again.
+      const before = h.sim.requests().length;
+      const again = await submitBatch(t.client, input, { taskQueue: h.queue, retryFailed: true });
+      assert.equal(again.state, 'retrying');
+      const retried = await again.handle.result();
+      assert.equal(retried.seeds_failed, 0);
+      assert.equal(retried.seeds_succeeded, 6);
+      assert.equal(retried.qa_path, result.qa_path, 'the same output files are rewritten');
+      const newRequests = h.sim.requests().slice(before);
+      // Only the 3 failed seeds' calls: D=2, b=2, t=2 → 6 nodes + 2 QA = 8 calls each, none for the others.
+      assert.equal(newRequests.length, 3 * 8, `requests after the retry: ${newRequests.length}`);
+      const qas = readJsonl<QaRecord>(retried.qa_path);
+      assert.equal(new Set(qas.map((q) => q.qa_id)).size, qas.length, 'every QA once');
+      assert.equal(new Set(qas.map((q) => q.source_id)).size, 6);
+      assert.equal(readJsonl<TrajectoryRecord>(retried.trajectories_path).length, retried.trajectory_count);
+      const stats2 = JSON.parse(fs.readFileSync(retried.statistics_path, 'utf8'));
+      assert.equal(stats2.seeds.failed, 0);
+      // Statistics count the failed first attempts too: 3 × 1 refused request on top of the calls that worked.
+      assert.equal(stats2.llm.requests, h.sim.requests().length);
+      assert.equal(stats2.per_seed.filter((s: { attempts: number }) => s.attempts === 2).length, 3);
+    } finally {
+      await h.stop();
+    }
+  });
+
+  test('a cancelled run continues when submitted again; finished seeds are not paid again', async () => {
+    const h = await harness();
+    try {
+      const input: BatchInput = { run_id: 'cancel-continue', config: smallConfig({ max_workers: 1, max_depth: 2 }), seeds: SEEDS.slice(0, 4), output_dir: h.outDir };
+      const sub = await submitBatch(t.client, input, { taskQueue: h.queue });
+      await waitFor(async () => (await queryProgress(sub.handle)).counters.seeds_done >= 1, 60_000, 'one finished seed');
+      await sub.handle.cancel();
+      const cancelled = await sub.handle.result();
+      assert.equal(cancelled.status, 'cancelled');
+      assert.ok(cancelled.seeds_missing >= 1);
+      const paidFor = new Set(h.sim.requests().map((r) => r.fingerprint));
+      const again = await submitBatch(t.client, input, { taskQueue: h.queue });
+      assert.equal(again.state, 'retrying');
+      const done = await again.handle.result();
+      assert.equal(done.status, 'complete');
+      assert.equal(done.seeds_succeeded, 4);
+      assert.equal(done.qa_path, cancelled.qa_path);
+      const repaid = h.sim.requests().slice(paidFor.size).filter((r) => paidFor.has(r.fingerprint));
+      // A seed cut off mid-way by the cancel runs again from its start; finished seeds are never re-run.
+      const finishedBefore = cancelled.seeds_succeeded;
+      assert.ok(repaid.length <= 8, `at most the one interrupted seed's calls are repeated, got ${repaid.length}`);
+      assert.ok(finishedBefore >= 1);
+      const qas = readJsonl<QaRecord>(done.qa_path);
+      assert.equal(new Set(qas.map((q) => q.qa_id)).size, qas.length);
+    } finally {
+      await h.stop();
+    }
+  });
+});
+
+describe('the same failure for the same request', () => {
+  test('an HTTP 500 with the same body 3 times is permanent (not an outage): the seed fails naming it, requests are counted', async () => {
+    const h = await harness();
+    try {
+      h.sim.script([
+        {
+          match: { contains: 'golden ratio' },
+          respond: { status: 500, body: { error: { message: "Jinja2 TemplateError: Conversation roles must alternate user/assistant/user/assistant/...", type: 'server_error' } } },
+        },
+      ]);
+      const input: BatchInput = { run_id: 'same-500', config: smallConfig({ max_depth: 2, pause_after_failures: 0 }), seeds: ['prime numbers', 'golden ratio'], output_dir: h.outDir };
+      const result = await (await submitBatch(t.client, input, { taskQueue: h.queue })).handle.result();
+      assert.equal(result.seeds_succeeded, 1);
+      assert.equal(result.seeds_failed, 1);
+      const bad = h.sim.requests().filter((r) => r.status === 500);
+      assert.equal(bad.length, 3, 'three identical answers, then it stops');
+      const stats = JSON.parse(fs.readFileSync(result.statistics_path, 'utf8'));
+      assert.equal(stats.failed_seeds[0].error_type, 'LlmEndpointMisconfigured');
+      assert.match(stats.failed_seeds[0].error, /same failure to the same request 3 times.*TemplateError/);
+      const row = stats.per_seed.find((s: { source_id: string; llm_requests: number }) => s.source_id === stats.failed_seeds[0].source_id);
+      assert.equal(row.llm_requests, 3);
+      assert.equal(stats.llm.requests, h.sim.requests().length, 'provider requests = what the endpoint saw');
+      assert.ok(stats.llm.requests > stats.llm.calls);
+      const desc = await t.client.workflow.getHandle(batchWorkflowId('same-500')).describe();
+      assert.equal(desc.searchAttributes[SEARCH_ATTRIBUTES.status]?.[0], 'completed_with_failures');
+    } finally {
+      await h.stop();
+    }
+  });
+});
