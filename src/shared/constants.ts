@@ -41,6 +41,12 @@ export const FailureType = {
   ToolBackendUnavailable: 'ToolBackendUnavailable',
   /** A tool's backend refused or lacks credentials (SERPER_API_KEY, TAVILY_API_KEY, JINA_API_KEY). */
   ToolAuth: 'ToolAuth',
+  /**
+   * A tool's backend answers, but not as the configured API: an HTML page or text where JSON was expected (a
+   * website URL instead of the API's, a SearXNG without `json` in `search.formats`), or a refusal from a backend
+   * that takes no key. Fixed only by changing the backend or environment_kwargs, so non-retryable.
+   */
+  ToolMisconfigured: 'ToolMisconfigured',
   OutputConflict: 'OutputConflict',
 } as const;
 
@@ -51,6 +57,7 @@ export const NON_RETRYABLE_TYPES = [
   FailureType.LlmAuth,
   FailureType.LlmEndpointMisconfigured,
   FailureType.ToolAuth,
+  FailureType.ToolMisconfigured,
   FailureType.OutputConflict,
 ];
 
@@ -65,6 +72,14 @@ export const MODE_TOOLS: Record<EnvironmentMode, readonly string[]> = {
 
 /** Observation text kept in workflow history and trajectories, per tool call. */
 export const MAX_OBSERVATION_CHARS = 8000;
+
+/**
+ * Upper bound, in bytes of JSON (UTF-8), of what one tool activity returns (text, sources, flags) and of the
+ * message of a failure it throws. Temporal refuses payloads over 2 MB (its default blob size limit); 64 KiB keeps
+ * a tool result ~30× below that, and holds by construction: the text is ≤ MAX_OBSERVATION_CHARS UTF-16 units
+ * (≤ 6 bytes each as JSON, 48,000 bytes), and sources are dropped from the end until the whole result fits.
+ */
+export const MAX_TOOL_RESULT_BYTES = 64 * 1024;
 
 /** Custom search attributes (registered by `qasynth server` and checked by `qasynth worker`). */
 export const SEARCH_ATTRIBUTES = {

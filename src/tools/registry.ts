@@ -5,7 +5,7 @@
  */
 import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
-import { FailureType, MAX_OBSERVATION_CHARS } from '../shared/constants';
+import { FailureType, MAX_OBSERVATION_CHARS, MAX_TOOL_RESULT_BYTES } from '../shared/constants';
 import type { Observation, ToolSchema } from '../shared/types';
 import { calculatorTool } from './calculator';
 import { localSearchTool } from './local-search';
@@ -144,11 +144,94 @@ export function capObservation(text: string, max = MAX_OBSERVATION_CHARS): Obser
   return { text: text.slice(0, head) + marker(dropped) + text.slice(tailStart), truncated_chars: dropped };
 }
 
+/** Sources kept per tool result (web_search lists at most 5 queries × 10 results). */
+export const MAX_SOURCES = 50;
+/** Characters kept per source (a URL or a document name); longer ones are cut and end with "…". */
+export const MAX_SOURCE_CHARS = 2048;
+/** Characters kept of a thrown failure's message (and of each message in its cause chain). */
+export const MAX_FAILURE_MESSAGE_CHARS = 2000;
+/** Causes kept below a thrown failure. */
+const MAX_CAUSE_DEPTH = 3;
+/** Largest JSON of a failure's `details` kept (bytes); larger details are replaced by a note. */
+const MAX_DETAILS_BYTES = 4096;
+
+function jsonBytes(value: unknown): number {
+  return Buffer.byteLength(JSON.stringify(value) ?? '', 'utf8');
+}
+
+function cutText(text: string, max: number): string {
+  if (text.length <= max) return text;
+  let end = max - 1;
+  const c = text.charCodeAt(end - 1);
+  if (c >= 0xd800 && c <= 0xdbff) end--; // don't split a surrogate pair
+  return `${text.slice(0, end)}…`;
+}
+
+/** De-duplicated, non-empty string sources, each ≤ MAX_SOURCE_CHARS, at most MAX_SOURCES, in order. */
+export function boundSources(sources: readonly unknown[] | undefined): string[] {
+  const out: string[] = [];
+  const seen = new Set<string>();
+  for (const s of sources ?? []) {
+    if (out.length >= MAX_SOURCES) break;
+    if (typeof s !== 'string' || !s.trim()) continue;
+    const kept = cutText(s.trim(), MAX_SOURCE_CHARS);
+    if (seen.has(kept)) continue;
+    seen.add(kept);
+    out.push(kept);
+  }
+  return out;
+}
+
+/**
+ * Makes `obs` fit MAX_TOOL_RESULT_BYTES of JSON: its text is already capped (≤ 48,000 bytes as JSON), so dropping
+ * sources from the end always gets there. Returns `obs` (changed in place).
+ */
+export function fitObservation(obs: Observation): Observation {
+  while (obs.sources?.length && jsonBytes(obs) > MAX_TOOL_RESULT_BYTES) {
+    obs.sources.pop();
+    if (obs.sources.length === 0) delete obs.sources;
+  }
+  return obs;
+}
+
+function boundError(err: Error, depth: number): void {
+  const message = typeof err.message === 'string' ? err.message : String(err.message);
+  if (message.length > MAX_FAILURE_MESSAGE_CHARS) {
+    const cut = cutText(message, MAX_FAILURE_MESSAGE_CHARS);
+    const frames = (err.stack ?? '').split('\n').filter((l) => /^\s+at /.test(l)).slice(0, 30);
+    err.message = cut;
+    err.stack = [`${err.name}: ${cut}`, ...frames].join('\n');
+  } else if (err.stack && err.stack.length > MAX_FAILURE_MESSAGE_CHARS + 8192) {
+    err.stack = err.stack.slice(0, MAX_FAILURE_MESSAGE_CHARS + 8192);
+  }
+  const withDetails = err as { details?: unknown };
+  if (Array.isArray(withDetails.details) && jsonBytes(withDetails.details) > MAX_DETAILS_BYTES) {
+    withDetails.details = [{ note: `details dropped: larger than ${MAX_DETAILS_BYTES} bytes` }];
+  }
+  const withCause = err as { cause?: unknown };
+  if (withCause.cause instanceof Error) {
+    if (depth >= MAX_CAUSE_DEPTH) withCause.cause = undefined;
+    else boundError(withCause.cause, depth + 1);
+  } else if (withCause.cause !== undefined) {
+    withCause.cause = undefined; // a non-Error cause is not serialised usefully
+  }
+}
+
+/**
+ * Bounds what a thrown failure carries into workflow history (changed in place, type and retry options kept):
+ * messages ≤ MAX_FAILURE_MESSAGE_CHARS (stack trace rewritten to match), ≤ 3 causes, details ≤ 4 KB of JSON.
+ */
+export function boundFailure(f: ApplicationFailure): ApplicationFailure {
+  boundError(f, 0);
+  return f;
+}
+
 /**
  * Runs one tool call. Invalid arguments → `{error: true, text: "Invalid arguments for <tool>: …"}`; a tool
  * exception → `{error: true, text: "[Error] <tool>: <message>"}`; text capped at MAX_OBSERVATION_CHARS;
- * the tool's `sources` (URLs, documents) are passed through.
- * ApplicationFailures (configuration problems, unknown tools) are thrown, not observed.
+ * the tool's `sources` (URLs, documents) are passed through, bounded (boundSources); the whole result stays
+ * under MAX_TOOL_RESULT_BYTES of JSON (fitObservation).
+ * ApplicationFailures (configuration problems, unknown tools) are thrown, not observed, bounded (boundFailure).
  */
 export async function executeTool(name: string, rawArgs: unknown, ctx: ToolContext): Promise<Observation> {
   const tool = getTool(name);
@@ -162,12 +245,13 @@ export async function executeTool(name: string, rawArgs: unknown, ctx: ToolConte
   try {
     result = await tool.execute(parsed.data, ctx);
   } catch (err) {
-    if (err instanceof ApplicationFailure) throw err;
+    if (err instanceof ApplicationFailure) throw boundFailure(err);
     const msg = err instanceof Error ? err.message : String(err);
     return { ...capObservation(`[Error] ${name}: ${msg}`), error: true };
   }
-  const obs: Observation = capObservation(result.text);
+  const obs: Observation = capObservation(typeof result.text === 'string' ? result.text : String(result.text));
   if (result.error) obs.error = true;
-  if (result.sources?.length) obs.sources = [...new Set(result.sources)];
-  return obs;
+  const sources = boundSources(result.sources);
+  if (sources.length) obs.sources = sources;
+  return fitObservation(obs);
 }

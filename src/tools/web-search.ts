@@ -12,9 +12,11 @@
  *
  * Every request goes through safeFetch (SSRF checks; private endpoints need `environment_kwargs.allow_private_hosts`).
  * Queries run concurrently (`web_search_max_workers`, default 5). Provider failures are classified like LLM errors
- * (see net/kwargs.ts): when every query failed, the most serious failure is thrown (ToolAuth, InvalidInput,
- * RateLimited, ToolBackendUnavailable) so Temporal retries or stops; when some queries worked, the failures are
- * listed after the results.
+ * (see net/kwargs.ts): when every query failed, the most serious failure is thrown (ToolAuth, ToolMisconfigured,
+ * InvalidInput, RateLimited, ToolBackendUnavailable) so Temporal retries or stops; when some queries worked, the
+ * failures are listed after the results. A provider that answers an HTML page or plain text where JSON is expected
+ * (any status but 5xx/429), or a 401/403 from one that takes no key (SearXNG, local), is misconfigured:
+ * ToolMisconfigured, non-retryable, naming the URL key, or for SearXNG how to enable its JSON API.
  */
 import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
@@ -22,9 +24,11 @@ import { FailureType } from '../shared/constants';
 import {
   allowPrivateHosts,
   classifyBackendError,
+  describeBodyKind,
   invalidInput,
   mapLimit,
   missingKey,
+  notJsonApi,
   numberKwarg,
   stringKwarg,
   type BackendInfo,
@@ -40,6 +44,13 @@ export const MAX_TOP_K = 10;
 const MAX_TITLE_CHARS = 200;
 const MAX_SNIPPET_CHARS = 500;
 const MAX_SEARCH_RESPONSE_BYTES = 2 * 1024 * 1024;
+/** Longest failure reason listed per query (characters). */
+const MAX_REASON_CHARS = 300;
+/**
+ * SearXNG answers `format=json` with HTTP 403 unless `json` is listed in `search.formats` of its settings.yml
+ * (SearXNG documentation, "settings.yml → search → formats"; the default lists only `html`).
+ */
+export const SEARXNG_JSON_FIX = 'enable it by adding `json` to `search.formats` in its settings.yml, then restart SearXNG';
 
 export const webSearchSchema = z.object({
   queries: z
@@ -114,6 +125,7 @@ export function resolveProvider(kwargs: Record<string, unknown>, env: NodeJS.Pro
       const key = env.SERPER_API_KEY?.trim();
       if (!key) throw missingKey(info.service, 'SERPER_API_KEY', ' (or choose another environment_kwargs.search_provider: tavily, searxng, local)');
       const root = baseUrl(stringKwarg(kwargs, 'serper_url') ?? 'https://google.serper.dev', 'serper_url');
+      info.baseUrl = root;
       const type = stringKwarg(kwargs, 'web_search_type') ?? 'search';
       if (!/^[a-z]+$/i.test(type)) throw invalidInput(`environment_kwargs.web_search_type: expected a Serper search type such as "search" or "news", got ${JSON.stringify(type)}`);
       return {
@@ -132,6 +144,7 @@ export function resolveProvider(kwargs: Record<string, unknown>, env: NodeJS.Pro
       const key = env.TAVILY_API_KEY?.trim();
       if (!key) throw missingKey(info.service, 'TAVILY_API_KEY', ' (or choose another environment_kwargs.search_provider: serper, searxng, local)');
       const root = baseUrl(stringKwarg(kwargs, 'tavily_url') ?? 'https://api.tavily.com', 'tavily_url');
+      info.baseUrl = root;
       return {
         info,
         request: (q, k) => ({
@@ -146,12 +159,14 @@ export function resolveProvider(kwargs: Record<string, unknown>, env: NodeJS.Pro
     case 'searxng':
     case 'local': {
       const urlKey = name === 'searxng' ? 'searxng_url' : 'local_site_url';
-      const info: BackendInfo = { service: name === 'searxng' ? 'SearXNG search' : 'Local site search', urlKey };
       const configured = stringKwarg(kwargs, urlKey);
       if (!configured) {
         throw invalidInput(`search_provider "${name}" needs environment_kwargs.${urlKey} (the ${name === 'searxng' ? 'SearXNG instance' : 'offline corpus site'} base URL, e.g. "http://127.0.0.1:8300")`);
       }
       const root = baseUrl(configured, urlKey);
+      const info: BackendInfo = name === 'searxng'
+        ? { service: 'SearXNG', urlKey, baseUrl: root, jsonApiFix: SEARXNG_JSON_FIX }
+        : { service: 'Local site search', urlKey, baseUrl: root };
       return {
         info,
         request: (q, k) => {
@@ -188,9 +203,15 @@ async function runQuery(provider: Provider, query: string, topK: number, ctx: To
       allowPrivate: allow,
     });
     let json: unknown;
+    const text = decodeBody(res.body, res.charset);
     try {
-      json = JSON.parse(decodeBody(res.body, res.charset));
+      json = JSON.parse(text);
     } catch {
+      // An HTML page or plain text where JSON was expected: the URL points at a website, or the API is off.
+      const kind = describeBodyKind(res.contentType, text.slice(0, 4096));
+      if (kind === 'HTML page' || kind === 'plain text') {
+        throw notJsonApi(provider.info, { url: res.url, status: res.status, contentType: res.contentType, snippet: text.slice(0, 4096) });
+      }
       throw new ProviderResponseError(
         `${provider.info.service} answered with invalid JSON${res.truncated ? ' (response larger than 2 MB)' : ''} (content-type ${res.contentType || 'none'})`,
       );
@@ -202,16 +223,17 @@ async function runQuery(provider: Provider, query: string, topK: number, ctx: To
 }
 
 function failureReason(err: unknown): string {
-  if (err instanceof ApplicationFailure || err instanceof FetchError || err instanceof FetchRefusedError || err instanceof Error) {
-    return err.message;
-  }
-  return String(err);
+  const text = err instanceof ApplicationFailure || err instanceof FetchError || err instanceof FetchRefusedError || err instanceof Error
+    ? err.message
+    : String(err);
+  return text.length > MAX_REASON_CHARS ? `${text.slice(0, MAX_REASON_CHARS - 1)}…` : text;
 }
 
 /** Rank of a failure when every query failed: the most actionable one is thrown. */
 function severity(f: ApplicationFailure): number {
   switch (f.type) {
     case FailureType.ToolAuth:
+    case FailureType.ToolMisconfigured:
       return 4;
     case FailureType.InvalidInput:
       return 3;

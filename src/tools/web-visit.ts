@@ -6,14 +6,20 @@
  * 1. fetch: directly with safeFetch (SSRF checks on every redirect hop; private hosts need
  *    `environment_kwargs.allow_private_hosts`), or through Jina Reader (`GET <jina>/<url>`, Bearer $JINA_API_KEY)
  *    when `web_visit_reader` is `jina`, or `auto` (default) and JINA_API_KEY is set;
- * 2. convert: HTML → charset decoding → linkedom → @mozilla/readability → turndown markdown (absolute links);
- *    text/plain and markdown as is; JSON pretty-printed; other types (images, PDF, binaries) are refused;
+ * 2. convert (responseToMarkdown): the body is sniffed, not only its Content-Type (net/sniff.ts). HTML → charset
+ *    decoding → linkedom → @mozilla/readability → turndown markdown (absolute links); text/plain and markdown as
+ *    is; JSON pretty-printed; PDF (by its `%PDF-` header, whatever the declared type; up to 10 MB) → its text
+ *    with unpdf (pdf-text.ts). Refused with a reason: declared images/audio/video/fonts/archives, binary bodies
+ *    under a text type, empty bodies, HTML without readable text, PDFs that cannot be read (encrypted, corrupt,
+ *    cut short, scanned images only);
  * 3. truncate to `web_visit_max_chars` (default 50,000) and summarise against the goal with `ctx.llm`
  *    (temperature 0.3, max_tokens 1000). Without an LLM, or with `web_visit_summarize: false`, the first
  *    3,000 characters of the page stand in for the summary.
  *
- * Output `"1. <url>\n<summary>\n\n2. …"`, then `**Failed URLs:**\n- <url>: <reason>`. The observation is an error
- * only when every URL failed. LLM errors in the summary are classified (classifyLlmError) and thrown, so
+ * Each URL is isolated: whatever fails while fetching or converting it (including a parser exception) becomes
+ * that URL's entry in `**Failed URLs:**\n- <url>: <reason>` (reason ≤ 300 characters), listed after
+ * `"1. <url>\n<summary>\n\n2. …"`. The observation is an error only when every URL failed. Thrown instead: a Jina
+ * Reader 401/403/429 (ToolAuth / RateLimited), and LLM errors in the summary, classified (classifyLlmError) so
  * retryable ones retry the activity.
  */
 import { Readability } from '@mozilla/readability';
@@ -31,7 +37,9 @@ import {
   numberKwarg,
   stringKwarg,
 } from './net/kwargs';
-import { decodeBody, FetchError, FetchRefusedError, safeFetch, type SafeFetchResponse } from './net/safe-fetch';
+import { FetchError, FetchRefusedError, safeFetch, sniffHtmlCharset, type SafeFetchResponse } from './net/safe-fetch';
+import { decodeText, looksLikeHtml, looksLikeJson, sniffBody } from './net/sniff';
+import { PDF_MAX_BYTES, PdfReadError, pdfToText } from './pdf-text';
 import type { ToolContext, ToolDefinition } from './tool';
 
 export const DEFAULT_MAX_CHARS = 50_000;
@@ -98,9 +106,34 @@ interface MiniDocument {
 /** Page chrome removed before extraction; header/footer only outside the article. */
 const CHROME = 'script, style, noscript, template, nav, aside, form, [role="navigation"], [role="banner"], [role="contentinfo"], [role="complementary"]';
 
+/**
+ * Parses `html` into a whole document. linkedom needs an `<html>` root: without one, a fragment (`<p>…</p>`)
+ * becomes a document whose root is the `<p>` and whose body is empty, and text without any tag a document
+ * without root, on which `doc.head`/`doc.body` throw. So fragments are wrapped: `<head>`/`<body>` pairs in
+ * `<html>`, anything else in `<html><head>[its <title>]</head><body>…</body></html>`.
+ */
+function parseDocument(html: string): MiniDocument {
+  const parse = (src: string) => parseHTML(src).document as unknown as MiniDocument & { documentElement?: { tagName?: string } | null };
+  let doc: ReturnType<typeof parse> | null = null;
+  if (/<html[\s>]/i.test(html)) {
+    doc = parse(html);
+    if (doc.documentElement?.tagName?.toUpperCase() !== 'HTML') doc = null;
+  }
+  if (!doc && /<head[\s>]/i.test(html) && /<body[\s>]/i.test(html)) {
+    doc = parse(`<!DOCTYPE html><html>${html}</html>`);
+  }
+  if (!doc || !doc.documentElement) {
+    const title = html.match(/<title[^>]*>[^<]*<\/title>/i)?.[0] ?? '';
+    const body = title ? html.replace(title, '') : html;
+    doc = parse(`<!DOCTYPE html><html><head>${title}</head><body>${body}</body></html>`);
+  }
+  if (!doc.documentElement || !doc.body) throw new Error('the HTML could not be parsed into a document');
+  return doc;
+}
+
 /** Parses `html`, makes `baseUrl` the document base (or resolves an existing `<base>`) and removes page chrome. */
 function prepareDocument(html: string, baseUrl: string): MiniDocument {
-  const doc = parseHTML(html).document as unknown as MiniDocument;
+  const doc = parseDocument(html);
   const base = doc.querySelector('base[href]');
   if (base) {
     try {
@@ -163,7 +196,7 @@ interface PageOk {
   finalUrl: string;
   title: string;
   markdown: string;
-  /** The body was cut at web_visit_max_bytes or the text at web_visit_max_chars. */
+  /** The body was cut at web_visit_max_bytes, the text at web_visit_max_chars, or a PDF's pages at PDF_MAX_PAGES. */
   truncated: boolean;
 }
 interface PageFailed {
@@ -173,40 +206,105 @@ interface PageFailed {
 }
 type PageOutcome = PageOk | PageFailed;
 
+/** Longest failure reason listed per URL (characters); longer ones (a server's long redirect URL) are cut. */
+export const MAX_REASON_CHARS = 300;
+
+const READS = 'web_visit reads HTML, plain text, markdown, JSON and PDF';
 const HTML_TYPES = new Set(['text/html', 'application/xhtml+xml']);
-const TEXT_TYPES = new Set(['text/plain', 'text/markdown', 'text/x-markdown', 'text/csv', 'text/xml', 'application/xml', 'text/x-rst']);
+const PDF_TYPES = new Set(['application/pdf', 'application/x-pdf']);
+/** Content types that say nothing about the body: it is sniffed. */
+const UNSPECIFIC_TYPES = new Set(['', 'application/octet-stream', 'binary/octet-stream', 'application/unknown']);
 
 function isJsonType(type: string): boolean {
   return type === 'application/json' || type.endsWith('+json') || type === 'text/json';
 }
 
-function looksBinary(body: Buffer): boolean {
-  const sample = body.subarray(0, 1024);
-  return sample.includes(0);
+function isXmlType(type: string): boolean {
+  return type === 'application/xml' || (type.endsWith('+xml') && !type.startsWith('image/'));
 }
 
-/** Converts a fetched response to markdown, or returns a failure reason. */
-export function responseToMarkdown(res: Pick<SafeFetchResponse, 'url' | 'contentType' | 'charset' | 'body'>): { title: string; markdown: string } | string {
-  let type = res.contentType;
-  if (!type) {
-    // No Content-Type: sniff a little.
-    if (looksBinary(res.body)) return 'unsupported content (binary data without a content type)';
-    const head = res.body.subarray(0, 512).toString('latin1').trimStart().toLowerCase();
-    type = head.startsWith('<!doctype html') || head.startsWith('<html') || /<(head|body|p|div)[\s>]/.test(head) ? 'text/html' : 'text/plain';
+/** Declared types whose body is examined; anything else (images, audio, video, fonts, archives) is refused unread. */
+function isReadableType(type: string): boolean {
+  return UNSPECIFIC_TYPES.has(type) || HTML_TYPES.has(type) || PDF_TYPES.has(type) || type.startsWith('text/') || isJsonType(type) || isXmlType(type);
+}
+
+/** Text of a page, and whether it was shortened on the way. */
+export interface PageContent {
+  title: string;
+  markdown: string;
+  /** A PDF's pages or characters were capped. */
+  truncated?: boolean;
+}
+
+export interface ConvertOptions {
+  /** Characters kept (PDF reading stops there; other text is cut by the caller). Default DEFAULT_MAX_CHARS. */
+  maxChars?: number;
+  /** The body was cut at this many bytes (named when a cut PDF cannot be parsed). */
+  cutAtBytes?: number;
+  signal?: AbortSignal;
+}
+
+function oneLine(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  return text.replace(/\s+/g, ' ').trim() || (err instanceof Error ? err.name : 'unknown error');
+}
+
+/**
+ * Converts a fetched response to markdown, or returns why it cannot be read. The body is sniffed, not only the
+ * Content-Type: a declared image/audio/video/font/archive type is refused unread ("unsupported content type …");
+ * otherwise an empty body, PDF bytes (read with unpdf, whatever the declared type) and binary data (NUL bytes, or
+ * the signature of a PNG, ZIP, …) are recognised first. Text is decoded (declared or `<meta>` charset, with a
+ * windows-1252 fallback for bytes that are not UTF-8) and read as HTML (Readability → markdown) when declared
+ * HTML and it contains markup, as JSON (pretty-printed) when declared JSON, as HTML or JSON when the type is
+ * missing or unspecific and the text looks like one, else as plain text. May throw (an HTML parser failure):
+ * the caller turns that into this URL's failure.
+ */
+export async function responseToMarkdown(
+  res: Pick<SafeFetchResponse, 'url' | 'contentType' | 'charset' | 'body'>,
+  opts: ConvertOptions = {},
+): Promise<PageContent | string> {
+  const type = res.contentType;
+  if (!isReadableType(type)) return `unsupported content type ${type} (${READS} pages)`;
+  const sniffed = sniffBody(res.body, res.charset);
+  if (sniffed.kind === 'empty') return `the server sent an empty body (${type || 'no content type'})`;
+  if (sniffed.kind === 'pdf') {
+    try {
+      const pdf = await pdfToText(res.body, { maxChars: opts.maxChars ?? DEFAULT_MAX_CHARS, cutAtBytes: opts.cutAtBytes, signal: opts.signal });
+      return { title: pdf.title, markdown: pdf.text, truncated: pdf.truncated };
+    } catch (err) {
+      if (err instanceof PdfReadError) return err.message;
+      return `PDF could not be read: ${oneLine(err)}`;
+    }
   }
-  if (HTML_TYPES.has(type)) return extractMainText(decodeBody(res.body, res.charset), res.url);
-  if (isJsonType(type)) {
-    const text = decodeBody(res.body, res.charset);
+  if (sniffed.kind === 'binary') return `unsupported content: ${sniffed.what}${type ? ` sent as ${type}` : ''} (${READS})`;
+
+  const { text } = decodeText(res.body, res.charset ?? sniffHtmlCharset(res.body));
+  if (!text.trim()) return `the server sent only whitespace (${type || 'no content type'})`;
+  const unspecific = UNSPECIFIC_TYPES.has(type) || PDF_TYPES.has(type);
+  const asJson = () => {
     try {
       return { title: '', markdown: '```json\n' + JSON.stringify(JSON.parse(text), null, 2) + '\n```' };
     } catch {
-      return { title: '', markdown: text };
+      return { title: '', markdown: text.trim() };
     }
+  };
+  if (isJsonType(type) || (unspecific && looksLikeJson(text))) return asJson();
+  if ((HTML_TYPES.has(type) || unspecific) && looksLikeHtml(text)) {
+    const page = extractMainText(text, res.url);
+    if (!page.markdown.trim()) return 'the HTML page has no readable text (it may need JavaScript to render)';
+    return page;
   }
-  if (TEXT_TYPES.has(type) || (type.startsWith('text/') && !looksBinary(res.body))) {
-    return { title: '', markdown: decodeBody(res.body, res.charset).replace(/\r\n/g, '\n').trim() };
-  }
-  return `unsupported content type ${type} (web_visit reads HTML, plain text, markdown and JSON pages)`;
+  return { title: '', markdown: text.replace(/\r\n?/g, '\n').trim() };
+}
+
+/** Jina Reader's answer (markdown as text/plain, first line `Title: …`), or why it has no text. */
+function jinaContent(res: SafeFetchResponse): PageContent | string {
+  const sniffed = sniffBody(res.body, res.charset);
+  if (sniffed.kind === 'empty') return 'Jina Reader returned an empty body for this page';
+  if (sniffed.kind !== 'text') return `Jina Reader returned ${sniffed.kind === 'pdf' ? 'PDF bytes' : sniffed.what} instead of text`;
+  const text = decodeText(res.body, res.charset).text.trim();
+  const title = text.match(/^Title:\s*(.+)$/m)?.[1]?.trim() ?? '';
+  return { title, markdown: text };
 }
 
 interface VisitOptions {
@@ -234,12 +332,22 @@ function validatePageUrl(raw: string): URL | string {
 
 const JINA = { service: 'Jina Reader', keyVar: 'JINA_API_KEY', urlKey: 'web_visit_jina_url' };
 
+function failed(url: string, reason: string): PageFailed {
+  const short = reason.length > MAX_REASON_CHARS ? `${reason.slice(0, MAX_REASON_CHARS - 1)}…` : reason;
+  return { url, ok: false, reason: short };
+}
+
+/**
+ * Fetches and converts one URL. Whatever goes wrong with this URL (refusal, network, HTTP status, a body that
+ * cannot be read, a parser exception) becomes its failure entry; only a Jina Reader 401/403/429 (a problem of
+ * the whole tool, not of this page) is thrown.
+ */
 async function readPage(url: string, o: VisitOptions, ctx: ToolContext): Promise<PageOutcome> {
   const checked = validatePageUrl(url);
-  if (typeof checked === 'string') return { url, ok: false, reason: `refused: ${checked}` };
+  if (typeof checked === 'string') return failed(url, `refused: ${checked}`);
+  const pdfCap = Math.max(o.maxBytes, PDF_MAX_BYTES);
+  let res: SafeFetchResponse;
   try {
-    let res: SafeFetchResponse;
-    let converted: { title: string; markdown: string } | string;
     if (o.reader === 'jina') {
       res = await safeFetch(`${o.jinaUrl}/${checked.href}`, {
         headers: { authorization: `Bearer ${o.jinaKey}`, accept: 'text/plain', 'x-return-format': 'markdown' },
@@ -249,36 +357,46 @@ async function readPage(url: string, o: VisitOptions, ctx: ToolContext): Promise
         maxRedirects: o.maxRedirects,
         allowPrivate: o.allow,
       });
-      const text = decodeBody(res.body, res.charset).trim();
-      const title = text.match(/^Title:\s*(.+)$/m)?.[1]?.trim() ?? '';
-      converted = { title, markdown: text };
     } else {
       res = await safeFetch(checked.href, {
         signal: ctx.signal,
         timeoutMs: o.timeoutMs,
         maxBytes: o.maxBytes,
+        maxBytesByType: Object.fromEntries([...PDF_TYPES].map((t) => [t, pdfCap])),
         maxRedirects: o.maxRedirects,
         allowPrivate: o.allow,
-        headers: { accept: 'text/html,application/xhtml+xml,text/plain;q=0.9,application/json;q=0.8,*/*;q=0.5' },
+        headers: { accept: 'text/html,application/xhtml+xml,text/plain;q=0.9,application/json;q=0.8,application/pdf;q=0.7,*/*;q=0.5' },
       });
-      converted = responseToMarkdown(res);
     }
-    if (typeof converted === 'string') return { url, ok: false, reason: converted };
-    let markdown = converted.markdown;
-    let truncated = res.truncated;
-    if (markdown.length > o.maxChars) {
-      markdown = markdown.slice(0, o.maxChars);
-      truncated = true;
-    }
-    if (!markdown.trim()) return { url, ok: false, reason: 'the page has no readable text' };
-    return { url, ok: true, finalUrl: o.reader === 'jina' ? checked.href : res.url, title: converted.title, markdown, truncated };
   } catch (err) {
     if (o.reader === 'jina' && err instanceof FetchError && err.kind === 'status' && [401, 403, 429].includes(err.status ?? 0)) {
       throw classifyBackendError(err, JINA)!;
     }
-    if (err instanceof FetchRefusedError || err instanceof FetchError) return { url, ok: false, reason: err.message };
-    throw err;
+    if (err instanceof FetchRefusedError || err instanceof FetchError) return failed(url, err.message);
+    return failed(url, `could not be fetched: ${oneLine(err)}`);
   }
+
+  let converted: PageContent | string;
+  try {
+    converted = o.reader === 'jina'
+      ? jinaContent(res)
+      : await responseToMarkdown(res, {
+          maxChars: o.maxChars,
+          signal: ctx.signal,
+          cutAtBytes: res.truncated ? (PDF_TYPES.has(res.contentType) ? pdfCap : o.maxBytes) : undefined,
+        });
+  } catch (err) {
+    return failed(url, `could not be read (${res.contentType || 'no content type'}): ${oneLine(err)}`);
+  }
+  if (typeof converted === 'string') return failed(url, converted);
+  let markdown = converted.markdown;
+  let truncated = res.truncated || converted.truncated === true;
+  if (markdown.length > o.maxChars) {
+    markdown = markdown.slice(0, o.maxChars);
+    truncated = true;
+  }
+  if (!markdown.trim()) return failed(url, 'the page has no readable text');
+  return { url, ok: true, finalUrl: o.reader === 'jina' ? checked.href : res.url, title: converted.title, markdown, truncated };
 }
 
 // ------------------------------------------------------------------------------------------- summary
@@ -355,8 +473,8 @@ export const webVisitTool: ToolDefinition<WebVisitArgs> = {
   name: 'web_visit',
   description:
     'Read 1–5 web pages (e.g. URLs from web_search) and get, for each page, a summary of what it says about your ' +
-    'goal: facts, names, dates and numbers, with the page URL. State a precise goal. Pages that cannot be read ' +
-    '(errors, timeouts, non-text files) are listed as failed.',
+    'goal: facts, names, dates and numbers, with the page URL. Reads HTML, text, JSON and PDF. State a precise goal. ' +
+    'Pages that cannot be read (errors, timeouts, images and other non-text files) are listed as failed.',
   schema: webVisitSchema,
   async execute(args, ctx) {
     const kwargs = ctx.environment_kwargs ?? {};

@@ -14,11 +14,43 @@
  * - `/gzip-article`       the article, gzip-encoded
  * - `/no-article`         a short page Readability finds no article in
  * - `/missing`            404
+ * Messy answers (web_visit must isolate each):
+ * - `/paper.pdf`          a real 2-page PDF (application/pdf); `/paper-octet` the same as application/octet-stream
+ * - `/pdf-as-html`        the same PDF bytes served as text/html
+ * - `/encrypted.pdf`, `/scanned.pdf`, `/corrupt.pdf`  PDFs that cannot be read (password, no text layer, broken)
+ * - `/empty`, `/whitespace`  text/html with an empty / whitespace-only body
+ * - `/binary-as-html`     random bytes (with NULs) as text/html; `/zip-as-html` a ZIP header as text/html
+ * - `/text-as-html`       plain text (no markup) as text/html; `/fragment` an HTML fragment without <html>
+ * - `/js-only`            HTML whose only content is a script
+ * - `/utf16-mislabelled`  ASCII HTML declared `charset=utf-16`; `/latin1-undeclared` windows-1252 bytes, no charset
+ * - `/nul-huge`           5 MB of NUL bytes as text/html
  * - `/jina/<url>`         a fake Jina Reader (checks `Authorization: Bearer <JINA_TEST_KEY>`)
  */
+import { readFileSync } from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+
+const PDF_DIR = join(__dirname, '..', 'fixtures', 'pdf');
+/** The text PDF fixture (2 pages, Title "The Difference Engine No. 2"). */
+export const PAPER_PDF = readFileSync(join(PDF_DIR, 'difference-engine.pdf'));
+const ENCRYPTED_PDF = readFileSync(join(PDF_DIR, 'encrypted.pdf'));
+const SCANNED_PDF = readFileSync(join(PDF_DIR, 'scanned.pdf'));
+// A PDF header followed by nothing a PDF reader can use.
+const CORRUPT_PDF = Buffer.from('%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R\nthis is not a PDF any more\n', 'latin1');
+// Deterministic "random" bytes with NULs (a xorshift generator, so the test data never changes).
+const BINARY = (() => {
+  const out = Buffer.alloc(4096);
+  let x = 0x12345678;
+  for (let i = 0; i < out.length; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out[i] = i % 97 === 0 ? 0 : x & 0xff;
+  }
+  return out;
+})();
 
 export const JINA_TEST_KEY = 'jina_test_key_0123456789';
 
@@ -162,6 +194,45 @@ export async function startTestSite(opts: { slowMs?: number } = {}): Promise<Tes
       case '/data.json':
         res.writeHead(200, { 'content-type': 'application/json' });
         return res.end(JSON.stringify({ name: 'Analytical Engine', year: 1837, designer: 'Charles Babbage' }));
+      case '/paper.pdf':
+        res.writeHead(200, { 'content-type': 'application/pdf' });
+        return res.end(PAPER_PDF);
+      case '/paper-octet':
+        res.writeHead(200, { 'content-type': 'application/octet-stream' });
+        return res.end(PAPER_PDF);
+      case '/pdf-as-html':
+        return html(PAPER_PDF);
+      case '/encrypted.pdf':
+        res.writeHead(200, { 'content-type': 'application/pdf' });
+        return res.end(ENCRYPTED_PDF);
+      case '/scanned.pdf':
+        res.writeHead(200, { 'content-type': 'application/pdf' });
+        return res.end(SCANNED_PDF);
+      case '/corrupt.pdf':
+        res.writeHead(200, { 'content-type': 'application/pdf' });
+        return res.end(CORRUPT_PDF);
+      case '/empty':
+        return html('');
+      case '/whitespace':
+        return html('  \n\t \n');
+      case '/binary-as-html':
+        return html(BINARY);
+      case '/zip-as-html':
+        return html(Buffer.concat([Buffer.from([0x50, 0x4b, 0x03, 0x04, 0x14, 0x00]), Buffer.from('word/document.xml')]));
+      case '/text-as-html':
+        return html('TEXT-AS-HTML: The Jacquard loom, patented in 1804, used punched cards.\nBabbage adopted them.\n');
+      case '/fragment':
+        return html('<p>FRAGMENT-TEXT: Menabrea published his paper on the engine in 1842.</p><p>Second paragraph.</p>');
+      case '/js-only':
+        return html('<!doctype html><html><head><title>App</title><script>document.write("x")</script></head><body><div id="root"></div><script src="/app.js"></script></body></html>');
+      case '/utf16-mislabelled':
+        return html('<html><body><p>UTF16-MISLABELLED: plain ASCII text declared as UTF-16.</p></body></html>', 200, { 'content-type': 'text/html; charset=utf-16' });
+      case '/latin1-undeclared':
+        res.writeHead(200, { 'content-type': 'text/html' });
+        return res.end(Buffer.from('<html><body><p>LATIN1-UNDECLARED: Caf\xe9 M\xfcller, 5 \x80.</p></body></html>', 'latin1'));
+      case '/nul-huge':
+        res.writeHead(200, { 'content-type': 'text/html' });
+        return res.end(Buffer.alloc(5 * 1024 * 1024));
       case '/no-article':
         return html('<html><head><title>Tiny</title></head><body><nav>NAV-ONLY</nav><div>TINY-BODY-TEXT 42</div><footer>FOOT</footer></body></html>');
       default:

@@ -193,6 +193,18 @@ describe('safeFetch: allowed fetches', () => {
     assert.equal(res.body.length, 100_000);
   });
 
+  it('maxBytesByType replaces maxBytes for the named content type only', async () => {
+    const byType = { 'application/pdf': 1024 * 1024 };
+    const pdf = await safeFetch(`${site.url}/paper.pdf`, allowSite({ maxBytes: 1000, maxBytesByType: byType }));
+    assert.equal(pdf.truncated, false);
+    assert.equal(pdf.body.subarray(0, 5).toString('latin1'), '%PDF-');
+    assert.ok(pdf.body.length > 1000);
+    const html = await safeFetch(`${site.url}/article`, allowSite({ maxBytes: 1000, maxBytesByType: byType }));
+    assert.deepEqual([html.truncated, html.body.length], [true, 1000]);
+    const pdfAsHtml = await safeFetch(`${site.url}/pdf-as-html`, allowSite({ maxBytes: 1000, maxBytesByType: byType }));
+    assert.deepEqual([pdfAsHtml.truncated, pdfAsHtml.body.length], [true, 1000]);
+  });
+
   it('decodes gzip bodies', async () => {
     const res = await safeFetch(`${site.url}/gzip-article`, allowSite());
     assert.match(res.body.toString('utf8'), /<h1>The Analytical Engine<\/h1>/);

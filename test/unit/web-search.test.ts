@@ -220,6 +220,66 @@ describe('web_search failures', () => {
   });
 });
 
+describe('web_search: providers that answer HTML, text or a refusal that is not about credentials', () => {
+  // What Flask (SearXNG's web framework) answers to format=json when `json` is not in search.formats.
+  const FLASK_403 = '<!doctype html>\n<html lang=en>\n<title>403 Forbidden</title>\n<h1>Forbidden</h1>\n<p>You don&#39;t have the permission to access the requested resource.</p>\n';
+  const HTML = { 'content-type': 'text/html; charset=utf-8' };
+
+  it('SearXNG 403 with an HTML page → non-retryable ToolMisconfigured saying how to enable the JSON API', async () => {
+    fake.script([{ prefix: '/searxng', status: 403, body: FLASK_403, headers: HTML }]);
+    await assert.rejects(search(['q1', 'q2'], kwargs('searxng')), isFailure(FailureType.ToolMisconfigured, false, (f) => {
+      assert.equal(
+        f.message,
+        `SearXNG at ${fake.url}/searxng refused the JSON API (HTTP 403, HTML page, title "403 Forbidden"): ` +
+          'enable it by adding `json` to `search.formats` in its settings.yml, then restart SearXNG',
+      );
+      assert.doesNotMatch(f.message, /credential/i);
+    }));
+    assert.equal(fake.requests.length, 2, 'one request per query, no retry inside the activity');
+    assert.ok(NON_RETRYABLE_TYPES.includes(FailureType.ToolMisconfigured as never));
+  });
+
+  it('SearXNG 403 as plain text, and a 200 HTML page instead of JSON, get the same fix', async () => {
+    fake.script([{ prefix: '/searxng', status: 403, body: 'Forbidden', headers: { 'content-type': 'text/plain' } }]);
+    await assert.rejects(search(['q'], kwargs('searxng')), isFailure(FailureType.ToolMisconfigured, false, (f) =>
+      assert.match(f.message, /^SearXNG at \S+ refused the JSON API \(HTTP 403, plain text\): enable it by adding `json` to `search\.formats`/),
+    ));
+    fake.script([{ prefix: '/searxng', status: 200, body: '<!DOCTYPE html><html><head><title>SearXNG</title></head><body>results</body></html>', headers: HTML }]);
+    await assert.rejects(search(['q'], kwargs('searxng')), isFailure(FailureType.ToolMisconfigured, false, (f) =>
+      assert.match(f.message, /^SearXNG at \S+ answered an HTML page, title "SearXNG" \(HTTP 200\) where its JSON API was expected: enable it by adding `json`/),
+    ));
+  });
+
+  it('a keyed provider answering a website (HTML, HTTP 200) → ToolMisconfigured naming its URL key', async () => {
+    fake.script([{ prefix: '/serper', status: 200, body: '<html><head><title>Example Domain</title></head><body><p>hi</p></body></html>', headers: HTML }]);
+    await assert.rejects(search(['q'], kwargs('serper')), isFailure(FailureType.ToolMisconfigured, false, (f) => {
+      assert.match(f.message, new RegExp(`^Serper search at ${fake.url}/serper answered an HTML page, title "Example Domain" \\(HTTP 200\\) where its JSON API was expected: check environment_kwargs\\.serper_url`));
+      assert.ok(!f.message.includes(SERPER_KEY));
+    }));
+    fake.script([{ prefix: '/tavily', status: 405, body: '<html><body><h1>405 Not Allowed</h1></body></html>', headers: HTML }]);
+    await assert.rejects(search(['q'], kwargs('tavily')), isFailure(FailureType.ToolMisconfigured, false, (f) => assert.match(f.message, /HTTP 405\) where its JSON API was expected: check environment_kwargs\.tavily_url/)));
+  });
+
+  it('401/403 from keyed providers stay ToolAuth naming the key variable, even with an HTML page', async () => {
+    fake.script([{ prefix: '/serper', status: 403, body: FLASK_403, headers: HTML }]);
+    await assert.rejects(search(['q'], kwargs('serper')), isFailure(FailureType.ToolAuth, false, (f) => assert.match(f.message, /HTTP 403.*set SERPER_API_KEY/)));
+  });
+
+  it('a 401 from a provider that takes no key (local) → ToolMisconfigured naming local_site_url', async () => {
+    fake.script([{ prefix: '/local', status: 401, body: '{"error":"login required"}' }]);
+    await assert.rejects(search(['q'], kwargs('local')), isFailure(FailureType.ToolMisconfigured, false, (f) =>
+      assert.match(f.message, /^Local site search at \S+\/local refused the JSON API \(HTTP 401, JSON\): check environment_kwargs\.local_site_url/),
+    ));
+  });
+
+  it('an HTML 502 from a proxy stays retryable; invalid JSON under application/json stays retryable', async () => {
+    fake.script([{ prefix: '/searxng', status: 502, body: '<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>', headers: HTML }]);
+    await assert.rejects(search(['q'], kwargs('searxng')), isFailure(FailureType.ToolBackendUnavailable, true));
+    fake.script([{ prefix: '/serper', status: 200, body: '{"organic": [' }]);
+    await assert.rejects(search(['q'], kwargs('serper')), isFailure(FailureType.ToolBackendUnavailable, true, (f) => assert.match(f.message, /invalid JSON/)));
+  });
+});
+
 describe('web_search through the registry', () => {
   it('accepts a bare string and passes sources into the observation', async () => {
     const obs = await executeTool('web_search', { queries: 'Ada Lovelace' }, { environment_kwargs: kwargs('local', { web_search_top_k: 2 }) });

@@ -8,7 +8,8 @@ import { executeTool } from '../../src/tools/registry';
 import type { ToolContext } from '../../src/tools/tool';
 import { extractMainText, FALLBACK_SUMMARY_CHARS, webVisitTool } from '../../src/tools/web-visit';
 import { installConnectGuard, type ConnectGuard } from '../helpers/connect-guard';
-import { ARTICLE_HTML, JINA_TEST_KEY, startTestSite, type TestSite } from '../helpers/test-site';
+import { PdfReadError, pdfToText } from '../../src/tools/pdf-text';
+import { ARTICLE_HTML, JINA_TEST_KEY, PAPER_PDF, startTestSite, type TestSite } from '../helpers/test-site';
 
 let site: TestSite;
 let sim: Simulator;
@@ -235,5 +236,119 @@ describe('web_visit through Jina Reader', () => {
     await assert.rejects(visit(['https://example.test/x'], ctx({ web_visit_reader: 'jina', web_visit_jina_url: `${site.url}/jina` })), (e: unknown) =>
       e instanceof ApplicationFailure && e.type === FailureType.ToolAuth && /JINA_API_KEY/.test(e.message) && !e.message.includes('jina_wrong_0123456789'),
     );
+  });
+});
+
+describe('web_visit isolates each URL (messy servers)', () => {
+  const failedLine = (text: string, path: string) => text.split('\n').find((l) => l.startsWith(`- ${site.url}${path}: `))?.slice(`- ${site.url}${path}: `.length);
+
+  for (const [path, reason] of [
+    ['/pdf-as-html', null], // read as the PDF it is, below
+    ['/empty', /^the server sent an empty body \(text\/html\)$/],
+    ['/whitespace', /^the server sent only whitespace \(text\/html\)$/],
+    ['/binary-as-html', /^unsupported content: binary data sent as text\/html \(web_visit reads HTML, plain text, markdown, JSON and PDF\)$/],
+    ['/zip-as-html', /^unsupported content: a ZIP archive \(or \.docx\/\.xlsx\/\.epub\) sent as text\/html/],
+    ['/js-only', /^the HTML page has no readable text \(it may need JavaScript to render\)$/],
+    ['/encrypted.pdf', /^PDF could not be read: it is encrypted \(password-protected\)$/],
+    ['/scanned.pdf', /^PDF could not be read: no text layer in 1 page \(scanned images only\?\)$/],
+    ['/corrupt.pdf', /^PDF could not be read: invalid or corrupt PDF structure/],
+  ] as const) {
+    it(`${path} between two good pages: the good summaries survive${reason ? ', the bad URL is listed with its reason' : ''}`, async () => {
+      const res = await visit(['/article', path, '/plain.txt'], ctx({}, true));
+      assert.equal(res.error, undefined, res.text);
+      assert.match(res.text, new RegExp(`^1\\. ${site.url}/article\\n.+`));
+      if (reason) {
+        assert.match(res.text, new RegExp(`\\n\\n2\\. ${site.url}/plain\\.txt\\n.+`));
+        assert.match(failedLine(res.text, path) ?? '(not listed)', reason);
+        assert.deepEqual(res.sources, [`${site.url}/article`, `${site.url}/plain.txt`]);
+        assert.equal(sim.requests().length, 2, 'only the good pages are summarised');
+      } else {
+        assert.equal(res.sources?.length, 3);
+        assert.doesNotMatch(res.text, /Failed URLs/);
+      }
+    });
+  }
+
+  it('PDF bytes served as text/html are read as the PDF', async () => {
+    const res = await visit(['/pdf-as-html']);
+    assert.equal(res.error, undefined, res.text);
+    assert.match(res.text, /PDF-FIXTURE-PAGE-ONE: Charles Babbage designed the engine between 1847 and 1849\./);
+    assert.match(res.text, /PDF-FIXTURE-PAGE-TWO/);
+  });
+
+  it('plain text served as text/html, an HTML fragment, and mislabelled charsets are read', async () => {
+    const res = await visit(['/text-as-html', '/fragment', '/utf16-mislabelled', '/latin1-undeclared']);
+    assert.equal(res.error, undefined, res.text);
+    assert.match(res.text, /1\. .*\/text-as-html\nTEXT-AS-HTML: The Jacquard loom, patented in 1804, used punched cards\.\nBabbage adopted them\./);
+    assert.match(res.text, /2\. .*\/fragment\n[\s\S]*FRAGMENT-TEXT: Menabrea published his paper on the engine in 1842\./);
+    assert.match(res.text, /3\. .*\/utf16-mislabelled\n[\s\S]*UTF16-MISLABELLED: plain ASCII text declared as UTF-16\./);
+    assert.match(res.text, /4\. .*\/latin1-undeclared\n[\s\S]*LATIN1-UNDECLARED: Café Müller, 5 €\./);
+    assert.doesNotMatch(res.text, /Failed URLs/);
+  });
+
+  it('every URL bad → an error observation listing each reason', async () => {
+    const res = await visit(['/empty', '/binary-as-html', '/scanned.pdf'], ctx({}, true));
+    assert.equal(res.error, true);
+    assert.equal(res.sources, undefined);
+    assert.match(res.text, /^\*\*Failed URLs:\*\*\n/);
+    assert.equal(res.text.split('\n').filter((l) => l.startsWith('- ')).length, 3);
+    assert.equal(sim.requests().length, 0);
+  });
+
+  it('a 5 MB body of NUL bytes is refused with a short reason', async () => {
+    const res = await visit(['/nul-huge']);
+    assert.equal(res.error, true);
+    assert.match(failedLine(res.text, '/nul-huge') ?? '', /^unsupported content: binary data sent as text\/html/);
+    assert.ok(res.text.length < 400, `${res.text.length} chars`);
+  });
+});
+
+describe('web_visit reads PDFs', () => {
+  it('pdfToText reads the title and the pages, within the page and character caps', async () => {
+    const all = await pdfToText(PAPER_PDF, { maxChars: 10_000 });
+    assert.equal(all.title, 'The Difference Engine No. 2');
+    assert.deepEqual([all.pages, all.pagesRead, all.truncated], [2, 2, false]);
+    assert.match(all.text, /^The Difference Engine No\. 2\nPDF-FIXTURE-PAGE-ONE/);
+    const onePage = await pdfToText(PAPER_PDF, { maxChars: 10_000, maxPages: 1 });
+    assert.deepEqual([onePage.pagesRead, onePage.truncated], [1, true]);
+    assert.doesNotMatch(onePage.text, /PAGE-TWO/);
+    const fewChars = await pdfToText(PAPER_PDF, { maxChars: 20 });
+    assert.deepEqual([fewChars.text, fewChars.truncated], ['The Difference Engin', true]);
+    await assert.rejects(pdfToText(Buffer.from('%PDF-1.7\n'), { maxChars: 100 }), (e: unknown) => e instanceof PdfReadError && /^PDF could not be read: /.test(e.message));
+  });
+
+  it('application/pdf → the text of its pages', async () => {
+    const res = await visit(['/paper.pdf']);
+    assert.equal(res.error, undefined, res.text);
+    assert.ok(res.text.startsWith(`1. ${site.url}/paper.pdf\nThe Difference Engine No. 2\nPDF-FIXTURE-PAGE-ONE`), res.text.slice(0, 200));
+    assert.match(res.text, /PDF-FIXTURE-PAGE-ONE: Charles Babbage designed the engine between 1847 and 1849\.\nThe Science Museum in London completed a working engine in 1991\./);
+    assert.match(res.text, /in 1991\.\nIt has about 8,000 parts[^\n]*\n\nPDF-FIXTURE-PAGE-TWO: The printer attached to the engine was completed in 2000\./);
+    assert.deepEqual(res.sources, [`${site.url}/paper.pdf`]);
+  });
+
+  it('a PDF sent as application/octet-stream is recognised by its header', async () => {
+    const res = await visit(['/paper-octet']);
+    assert.match(res.text, /PDF-FIXTURE-PAGE-TWO/);
+  });
+
+  it('the LLM summarises the PDF text against the goal', async () => {
+    // The simulator's summary is extractive: it quotes the page sentences that share the most words with the goal.
+    const res = await visit(['/paper.pdf'], ctx({}, true), 'When was the printer completed?');
+    assert.equal(res.error, undefined);
+    assert.equal(sim.requests().length, 1);
+    assert.equal(sim.requests()[0]!.kind, 'text');
+    assert.match(res.text, /^1\. .*\/paper\.pdf\n[^\n]*The printer attached to the engine was completed in 2000\./);
+  });
+
+  it('caps PDF text at web_visit_max_chars', async () => {
+    const res = await visit(['/paper.pdf'], ctx({ web_visit_max_chars: 60, web_visit_summarize: false }));
+    assert.match(res.text, /PDF-FIXTURE-PAGE-ONE/);
+    assert.doesNotMatch(res.text, /PDF-FIXTURE-PAGE-TWO/);
+  });
+
+  it('a PDF cut at web_visit_max_bytes is refused naming the limit', async () => {
+    const res = await visit(['/pdf-as-html'], ctx({ web_visit_max_bytes: 1000 }));
+    assert.equal(res.error, true);
+    assert.match(res.text, /pdf-as-html: PDF could not be read: the file is larger than 1,000 bytes and was cut there \(raise environment_kwargs\.web_visit_max_bytes to read it\)/);
   });
 });

@@ -63,18 +63,82 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (it
 export interface BackendInfo {
   /** Human name: "Serper search", "Jina Reader". */
   service: string;
-  /** Environment variable holding the key (named in auth messages), if any. */
+  /** Environment variable holding the key (named in auth messages), if any. A backend without one takes no key. */
   keyVar?: string;
   /** environment_kwargs key of the endpoint URL (named in configuration messages). */
   urlKey?: string;
+  /** The configured endpoint base URL (named in configuration messages). */
+  baseUrl?: string;
+  /** How to fix a backend that refuses or does not speak its JSON API (replaces the generic "check <urlKey>"). */
+  jsonApiFix?: string;
+}
+
+/** Longest failure detail taken from a server's answer (characters). */
+const MAX_DETAIL_CHARS = 300;
+
+/**
+ * What a response body is, for messages: `HTML page`, `plain text`, `JSON`, `empty body`, or the media type.
+ * `contentType` is the Content-Type header (parameters allowed); `snippet` the start of the body, if known.
+ */
+export function describeBodyKind(contentType: string | undefined, snippet: string | undefined): string {
+  const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+  const text = (snippet ?? '').trimStart();
+  if (type === 'text/html' || type === 'application/xhtml+xml' || /^<(!doctype html|html|head|body)[\s>]/i.test(text)) return 'HTML page';
+  if (type === 'application/json' || type.endsWith('+json')) return 'JSON';
+  if (snippet !== undefined && !text) return 'empty body';
+  if (type === 'text/plain' || (!type && text)) return 'plain text';
+  return type || 'no content type';
+}
+
+function withArticle(kind: string): string {
+  if (kind === 'HTML page' || kind === 'empty body') return `an ${kind}`;
+  if (kind === 'plain text' || kind === 'JSON') return kind;
+  return `a ${kind} body`;
+}
+
+/** `title "403 Forbidden"` from an HTML snippet's <title>, or ''. */
+function htmlTitle(snippet: string | undefined): string {
+  const m = snippet?.match(/<title[^>]*>([^<]{1,200})/i);
+  const title = m?.[1]?.replace(/\s+/g, ' ').trim();
+  return title ? `, title ${JSON.stringify(title.slice(0, 100))}` : '';
+}
+
+/**
+ * A backend that answered, but not as the JSON API qasynth was configured for: `ToolMisconfigured`,
+ * non-retryable, naming the endpoint and the fix (`info.jsonApiFix`, else "check environment_kwargs.<urlKey>").
+ * `refused` words it as a refusal (HTTP 401/403 from a backend that takes no key).
+ */
+export function notJsonApi(
+  info: BackendInfo,
+  answer: { url: string; status: number; contentType?: string; snippet?: string; refused?: boolean },
+): ApplicationFailure {
+  const where = info.baseUrl ?? answer.url;
+  const kind = describeBodyKind(answer.contentType, answer.snippet);
+  const what = `${kind}${kind === 'HTML page' ? htmlTitle(answer.snippet) : ''}`;
+  const fix = info.jsonApiFix ??
+    (info.urlKey
+      ? `check environment_kwargs.${info.urlKey}: it must be the base URL of the ${info.service} API, not of a website or a proxy login page`
+      : `check the ${info.service} endpoint configuration`);
+  const head = answer.refused
+    ? `${info.service} at ${where} refused the JSON API (HTTP ${answer.status}, ${what})`
+    : `${info.service} at ${where} answered ${withArticle(kind)}${what.slice(kind.length)} (HTTP ${answer.status}) where its JSON API was expected`;
+  return ApplicationFailure.create({
+    message: `${head}: ${fix}`.slice(0, 1000),
+    type: FailureType.ToolMisconfigured,
+    nonRetryable: true,
+    details: [{ status: answer.status, body: kind }],
+  });
 }
 
 /**
  * A backend fetch failure as an ApplicationFailure, classified like LLM errors:
- * 429 → RateLimited (retryable, nextRetryDelay from Retry-After); 408/5xx/timeouts/network → ToolBackendUnavailable
- * (retryable); 401/403 → ToolAuth (non-retryable, names the key variable); 404 and refusals (the endpoint is a
- * private address not in allow_private_hosts) → InvalidInput (non-retryable, names the URL key).
+ * 429 → RateLimited (retryable, nextRetryDelay from Retry-After); 408/409/5xx/timeouts/network →
+ * ToolBackendUnavailable (retryable); 401/403 from a keyed backend (`info.keyVar`) → ToolAuth (non-retryable, names
+ * the key variable); 401/403 from a backend that takes no key, and other 4xx answered with an HTML page →
+ * ToolMisconfigured (non-retryable, see notJsonApi); 404 and refusals (the endpoint is a private address not in
+ * allow_private_hosts) → InvalidInput (non-retryable, names the URL key).
  * Other 4xx return null: the caller shows them to the agent as an error observation.
+ * Server text in messages is cut to 300 characters and redacted.
  */
 export function classifyBackendError(err: unknown, info: BackendInfo): ApplicationFailure | null {
   if (err instanceof ApplicationFailure) return err;
@@ -83,7 +147,7 @@ export function classifyBackendError(err: unknown, info: BackendInfo): Applicati
     return invalidInput(`${info.service} endpoint${where} ${err.message.replace(/^Refused to fetch/, 'refused:')}`);
   }
   if (!(err instanceof FetchError)) return null;
-  const detail = err.bodySnippet ? `: ${redactSecrets(err.bodySnippet.replace(/\s+/g, ' ').trim()).slice(0, 300)}` : '';
+  const detail = err.bodySnippet ? `: ${redactSecrets(err.bodySnippet.replace(/\s+/g, ' ').trim().slice(0, 4 * MAX_DETAIL_CHARS)).slice(0, MAX_DETAIL_CHARS)}` : '';
   if (err.kind === 'status' && err.status !== undefined) {
     const status = err.status;
     if (status === 429) {
@@ -97,6 +161,8 @@ export function classifyBackendError(err: unknown, info: BackendInfo): Applicati
         details: [{ status, retry_after_ms: delay }],
       });
     }
+    const answer = { url: err.url, status, contentType: err.headers?.['content-type'], snippet: err.bodySnippet };
+    if ((status === 401 || status === 403) && !info.keyVar) return notJsonApi(info, { ...answer, refused: true });
     if (status === 401 || status === 403) {
       return ApplicationFailure.create({
         message: `${info.service} refused the credentials (HTTP ${status})${detail}. ` +
@@ -115,6 +181,7 @@ export function classifyBackendError(err: unknown, info: BackendInfo): Applicati
       });
     }
     if (status === 404) return invalidInput(`${info.service} endpoint not found (HTTP 404 from ${err.url}); check environment_kwargs${info.urlKey ? `.${info.urlKey}` : ''}`);
+    if (describeBodyKind(answer.contentType, answer.snippet) === 'HTML page') return notJsonApi(info, answer);
     return null;
   }
   if (err.kind === 'aborted') {

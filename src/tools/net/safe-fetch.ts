@@ -29,6 +29,11 @@ export interface SafeFetchOptions {
   timeoutMs: number;
   /** Largest (decoded) body kept; reading stops there and `truncated` is set. */
   maxBytes: number;
+  /**
+   * Per media type (lower-case, without parameters, e.g. `application/pdf`), a cap that replaces `maxBytes` when
+   * the response's Content-Type is that type (formats that cannot be read when cut short).
+   */
+  maxBytesByType?: Readonly<Record<string, number>>;
   maxRedirects: number;
   /** Private/loopback destinations allowed anyway: `ip`, `ip:port`, `host` or `host:port` (IPv6 may be bracketed). */
   allowPrivate: string[];
@@ -515,9 +520,10 @@ export async function safeFetch(url: string, opts: SafeFetchOptions): Promise<Sa
         current = next.href;
         continue;
       }
-      const cap = status >= 400 ? Math.min(opts.maxBytes, 4096) : opts.maxBytes;
-      const read = await readBody(res, cap, signal);
       const { type, charset: headerCharset } = parseContentType(resHeaders['content-type']);
+      const typeCap = opts.maxBytesByType?.[type] ?? opts.maxBytes;
+      const cap = status >= 400 ? Math.min(opts.maxBytes, 4096) : typeCap;
+      const read = await readBody(res, cap, signal);
       if (status >= 400) {
         const snippet = decodeBody(read.body, headerCharset).slice(0, 500);
         throw new FetchError(current, 'status', `HTTP ${status} from ${current}`, status, resHeaders, snippet);
