@@ -1,5 +1,6 @@
 /** Tool activities (task queue `<base>-tool-<name>`, one per tool): run one tool call, return a bounded observation. */
 import type OpenAI from 'openai';
+import type { ChatEndpoint } from '../llm/chat';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Observation, RunToolInput } from '../shared/types';
 import { FailureType, MODE_TOOLS } from '../shared/constants';
@@ -9,6 +10,8 @@ import { withHeartbeat } from './heartbeat';
 export interface ToolDeps {
   /** OpenAI-compatible client for tools that call an LLM (web_visit summaries). */
   llmClient?: () => OpenAI;
+  /** The worker's chat endpoint, shared with its LLM activities (capabilities learnt once, one limiter). */
+  endpoint?: ChatEndpoint;
 }
 
 export function createToolActivities(deps: ToolDeps = {}) {
@@ -25,7 +28,7 @@ export function createToolActivities(deps: ToolDeps = {}) {
         executeTool(input.tool_name, input.parameters, {
           environment_kwargs: input.environment_kwargs,
           signal,
-          ...(deps.llmClient ? { llm: { client: deps.llmClient, model: input.summary_model } } : {}),
+          ...(deps.llmClient ? { llm: { client: deps.llmClient, model: input.summary_model, endpoint: deps.endpoint } } : {}),
         }),
       );
     },

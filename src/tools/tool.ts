@@ -1,11 +1,17 @@
 /** The contract every tool module implements: a zod argument schema (→ JSON Schema for the model) and execute(). */
 import type OpenAI from 'openai';
 import type { z } from 'zod';
+import type { ChatEndpoint } from '../llm/chat';
 
 /** An LLM a tool may call (web_visit's goal-directed page summary). */
 export interface ToolLlm {
   client: () => OpenAI;
   model: string;
+  /**
+   * The worker's chat endpoint (answer shapes, capability fallbacks, admission control), shared with its LLM
+   * activities; one is built around `client` when absent.
+   */
+  endpoint?: ChatEndpoint;
 }
 
 export interface ToolContext {

@@ -26,7 +26,8 @@ import { Readability } from '@mozilla/readability';
 import { parseHTML } from 'linkedom';
 import TurndownService from 'turndown';
 import { z } from 'zod';
-import { classifyLlmError } from '../llm/errors';
+import { ChatEndpoint } from '../llm/chat';
+import { splitThinking } from '../domain/parse';
 import {
   allowPrivateHosts,
   booleanKwarg,
@@ -426,19 +427,27 @@ function summaryMessages(page: PageOk, goal: string): Array<{ role: 'system' | '
   ];
 }
 
+/** Endpoints built for tool contexts that brought only a client (tests, scripts), one per client factory. */
+const endpoints = new WeakMap<() => unknown, ChatEndpoint>();
+
+/** Longest a page summary may take, in ms (the activity's own timeout and cancellation still apply). */
+const SUMMARY_TIMEOUT_MS = 120_000;
+
 async function summarize(page: PageOk, goal: string, ctx: ToolContext, useLlm: boolean): Promise<string> {
   if (!useLlm || !ctx.llm) return excerpt(page);
   const llm = ctx.llm;
-  let content: string | null | undefined;
-  try {
-    const completion = await llm.client().chat.completions.create(
-      { model: llm.model, temperature: 0.3, max_tokens: 1000, messages: summaryMessages(page, goal) },
-      { signal: ctx.signal },
-    );
-    content = completion.choices?.[0]?.message?.content;
-  } catch (err) {
-    throw classifyLlmError(err, { model: llm.model });
+  let endpoint = llm.endpoint ?? endpoints.get(llm.client);
+  if (!endpoint) {
+    endpoint = new ChatEndpoint({ client: llm.client });
+    endpoints.set(llm.client, endpoint);
   }
+  // Errors come classified (429 → retry later, 5xx → retry, auth → stop), so the activity retries or stops.
+  const r = await endpoint.complete(
+    { model: llm.model, temperature: 0.3, max_tokens: 1000, messages: summaryMessages(page, goal) },
+    { signal: ctx.signal, timeoutMs: SUMMARY_TIMEOUT_MS },
+  );
+  // A reasoning model may answer in its reasoning field, or after a <think> block.
+  const content = r.reply ? splitThinking(r.reply.content).answer || r.reply.reasoning : '';
   const text = (content ?? '').trim();
   if (!text) return `(the summariser returned nothing; page excerpt follows)\n${excerpt(page, FALLBACK_SUMMARY_CHARS)}`;
   return text.length > MAX_SUMMARY_CHARS ? `${text.slice(0, MAX_SUMMARY_CHARS - 1)}…` : text;

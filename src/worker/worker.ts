@@ -8,7 +8,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type OpenAI from 'openai';
-import { bundleWorkflowCode, DefaultLogger, Worker, type NativeConnection } from '@temporalio/worker';
+import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type NativeConnection } from '@temporalio/worker';
+import { ChatEndpoint } from '../llm/chat';
 import { installRuntime } from './runtime';
 import { taskQueues, toolTaskQueue } from '../shared/constants';
 import type { RateLimits } from '../shared/types';
@@ -81,6 +82,13 @@ export async function createWorkers(opts: CreateWorkersOptions): Promise<Worker[
   const common = { connection: opts.connection, namespace: opts.namespace, ...(opts.identity ? { identity: opts.identity } : {}) };
   let client: OpenAI | null = null;
   const llmClient = opts.llmClient ?? (() => (client ??= createOpenAiClient()));
+  // One chat endpoint per process: the LLM activities and web_visit's summaries share its admission control and
+  // what it learns about the endpoint's capabilities.
+  const endpoint = new ChatEndpoint({
+    client: llmClient,
+    limiter: new AdaptiveLimiter({ max: c.llm }),
+    warn: (message, meta) => Runtime.instance().logger.warn(message, meta),
+  });
   const workers: Promise<Worker>[] = [];
   if (roles.workflows) {
     workers.push(
@@ -101,7 +109,7 @@ export async function createWorkers(opts: CreateWorkersOptions): Promise<Worker[
       Worker.create({
         ...common,
         taskQueue: q.llm,
-        activities: createLlmActivities({ client: llmClient, limiter: new AdaptiveLimiter({ max: c.llm }) }),
+        activities: createLlmActivities({ client: llmClient, endpoint }),
         maxConcurrentActivityTaskExecutions: c.llm,
         maxConcurrentActivityTaskPolls: 20,
         maxTaskQueueActivitiesPerSecond: opts.rateLimits?.llm_requests_per_second,
@@ -109,7 +117,7 @@ export async function createWorkers(opts: CreateWorkersOptions): Promise<Worker[
     );
   }
   if (roles.tools) {
-    const activities = createToolActivities({ llmClient });
+    const activities = createToolActivities({ llmClient, endpoint });
     for (const tool of toolNames()) {
       workers.push(
         Worker.create({
