@@ -240,9 +240,14 @@ export async function runBatch(flags: RunFlags, opts: { demo?: boolean; prepared
   }
 }
 
+const RETRY_HINT =
+  'failed and no-QA seeds are listed with their reasons in the statistics file (failed_seeds); ' +
+  'after fixing the cause, re-run just those with the same command plus --retry-failed';
+
 export function printResult(r: BatchResult, json = false): void {
   if (json) {
     process.stdout.write(`${JSON.stringify(r)}\n`);
+    if (r.seeds_failed || r.seeds_no_qa) err(RETRY_HINT);
     return;
   }
   const lines = [
@@ -256,12 +261,7 @@ export function printResult(r: BatchResult, json = false): void {
     `  trajectories  ${r.trajectory_count}  ${r.trajectories_path}`,
     `  statistics    ${r.statistics_path}`,
   ];
-  if (r.seeds_failed || r.seeds_no_qa) {
-    lines.push(
-      `  failed and no-QA seeds are listed with their reasons in the statistics file (failed_seeds);` +
-        ` after fixing the cause, re-run just those with the same command plus --retry-failed`,
-    );
-  }
+  if (r.seeds_failed || r.seeds_no_qa) lines.push(`  ${RETRY_HINT}`);
   if (r.qa_count === 0) lines.push('  no QA was produced: this run is a failure, see the reasons above');
   process.stdout.write(`${lines.join('\n')}\n`);
 }
