@@ -11,6 +11,7 @@ import { queryProgress, resumeBatch, submitBatch } from '../../src/api';
 import { batchWorkflowId, SEARCH_ATTRIBUTES } from '../../src/shared/constants';
 import type { BatchInput, QaRecord, TrajectoryRecord } from '../../src/shared/types';
 import { readJsonl, smallConfig, startTestWorker, tempDir, testTemporal, uniqueQueue, waitFor, type TestTemporal } from '../helpers/temporal';
+import { startFakeSearch } from '../helpers/fake-search';
 
 const SEEDS = ['prime numbers', 'Fibonacci sequence', 'compound interest', 'Pythagorean triples', 'harmonic series', 'golden ratio'];
 
@@ -121,6 +122,40 @@ describe('failures that hit every seed', () => {
       const qas = readJsonl<QaRecord>(done.qa_path);
       assert.equal(new Set(qas.map((q) => q.qa_id)).size, qas.length);
     } finally {
+      await h.stop();
+    }
+  });
+});
+
+describe('a search provider that refuses every request', () => {
+  test('SearXNG without the JSON API (403 + HTML): each seed pays one LLM call, the run pauses after 2 with the fix shown', async () => {
+    const h = await harness();
+    const search = await startFakeSearch();
+    try {
+      const FORBIDDEN = '<!doctype html>\n<html lang=en>\n<title>403 Forbidden</title>\n<h1>Forbidden</h1>\n';
+      search.script([{ prefix: '/searxng', status: 403, headers: { 'content-type': 'text/html; charset=utf-8' }, body: FORBIDDEN }]);
+      const config = smallConfig({
+        environment_mode: 'web',
+        available_tools: ['web_search'],
+        environment_kwargs: { search_provider: 'searxng', searxng_url: `${search.url}/searxng`, allow_private_hosts: [search.hostPort] },
+        max_workers: 1,
+        pause_after_failures: 2,
+      });
+      const input: BatchInput = { run_id: 'searxng-403', config, seeds: SEEDS.slice(0, 4), output_dir: h.outDir };
+      const sub = await submitBatch(t.client, input, { taskQueue: h.queue });
+      await waitFor(async () => !!(await queryProgress(sub.handle)).pause_reason, 60_000, 'the pause');
+      const p = await queryProgress(sub.handle);
+      assert.match(p.pause_reason!, /2 seeds in a row ended with the same error \(ToolMisconfigured\)/);
+      assert.match(p.pause_reason!, /adding `json` to `search.formats`/);
+      assert.equal(h.sim.requests().length, 2, 'one paid LLM call per seed, and no seed after the pause');
+      const desc = await sub.handle.describe();
+      assert.equal(desc.searchAttributes[SEARCH_ATTRIBUTES.status]?.[0], 'paused');
+      await sub.handle.cancel();
+      const result = await sub.handle.result();
+      assert.equal(result.seeds_failed, 2);
+      assert.equal(result.seeds_missing, 2);
+    } finally {
+      await search.close();
       await h.stop();
     }
   });
