@@ -111,8 +111,10 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
   let count = 0;
   let profile: Profile = initialProfile;
   let profileState: ProfileState = { seen: new Set() };
-  /** `single-slot`: when the slot is free again (ms, `performance.now()`). */
-  let slotFreeAt = 0;
+  /** `single-slot`: settles when the last request in the queue has been answered (or its client left). */
+  let slotTail: Promise<void> = Promise.resolve();
+  /** `single-slot`: requests holding or waiting for the slot. */
+  let slotUsers = 0;
 
   const setProfile = (name: unknown): ProfileName => {
     profile = getProfile(name);
@@ -120,26 +122,35 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     return profile.name;
   };
 
-  /** Logs the entry; when the reply is written, records `answered_ms`. */
-  const record = (entry: Omit<RequestLogEntry, 'profile'>, reply: Reply): Reply => {
+  /**
+   * Logs the entry; when the reply is written, records `answered_ms`. With `slot` and the `single-slot` profile,
+   * the reply first waits until every earlier request in the queue was answered (FIFO), then takes its delay.
+   */
+  const record = (entry: Omit<RequestLogEntry, 'profile'>, reply: Reply, slot = false): Reply => {
     const e: RequestLogEntry = { ...entry, profile: profile.name };
+    if (slot && profile.singleSlot) {
+      const waits = slotUsers > 0;
+      slotUsers++;
+      const prev = slotTail;
+      let release!: () => void;
+      const mine = new Promise<void>((resolve) => (release = resolve));
+      slotTail = prev.then(() => mine);
+      const queuedAt = performance.now();
+      reply.after = prev;
+      reply.onStart = () => {
+        if (waits) e.queued_ms = Math.round(performance.now() - queuedAt);
+      };
+      reply.onFinished = () => {
+        slotUsers--;
+        release();
+      };
+      if (waits) e.fault = e.fault ? `${e.fault},profile:queued` : 'profile:queued';
+    }
     log.push(e);
     reply.onSent = () => {
       e.answered_ms = Date.now() - startedAt;
     };
     return reply;
-  };
-
-  /** `single-slot`: the reply waits until the slot is free, then takes `delayMs` of it. */
-  const queue = (reply: Reply, faultLabels: string[]): number | undefined => {
-    if (!profile.singleSlot) return undefined;
-    const now = performance.now();
-    const start = Math.max(now, slotFreeAt);
-    slotFreeAt = start + reply.delayMs;
-    const waited = Math.round(start - now);
-    reply.delayMs = slotFreeAt - now;
-    if (waited > 0) faultLabels.push('profile:queued');
-    return waited > 0 ? waited : undefined;
   };
 
   const profileReply = (r: ProfileReply): Reply => json(r.status, r.body, r.headers ?? {}, latencyMs);
@@ -206,11 +217,9 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
           : json(respond.status ?? 200, out, respond.headers ?? {}, delay);
       }
     }
-    const queued_ms = queue(reply, labels);
     const entry: Omit<RequestLogEntry, 'profile'> = { ...base, status: reply.status, fingerprint: a.fingerprint, at_ms };
     if (labels.length) entry.fault = labels.join(',');
-    if (queued_ms !== undefined) entry.queued_ms = queued_ms;
-    return record(entry, reply);
+    return record(entry, reply, true);
   };
 
   const handleEmbeddings = async (req: http.IncomingMessage): Promise<Reply> => {
@@ -272,11 +281,9 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
         reply = json(respond.status ?? 200, respond.malformed === 'invalid_json' ? JSON.stringify(out).slice(0, 40) : out, respond.headers ?? {}, delay);
       }
     }
-    const queued_ms = queue(reply, labels);
     const entry: Omit<RequestLogEntry, 'profile'> = { ...base, status: reply.status, fingerprint, at_ms, inputs: texts.length };
     if (labels.length) entry.fault = labels.join(',');
-    if (queued_ms !== undefined) entry.queued_ms = queued_ms;
-    return record(entry, reply);
+    return record(entry, reply, true);
   };
 
   const profileInfo = () => ({

@@ -35,7 +35,7 @@ export interface RequestLogEntry {
   at_ms: number;
   /** Milliseconds since the simulator started, when the answer was written (absent if the client left first). */
   answered_ms?: number;
-  /** `single-slot` profile: milliseconds the request waited for the slot (present when it waited). */
+  /** `single-slot` profile: milliseconds the request waited for the slot (set when it got the slot, if it waited). */
   queued_ms?: number;
   /** Embedding requests: how many inputs were embedded. */
   inputs?: number;
@@ -46,13 +46,20 @@ export interface RequestLogEntry {
 /** Request bodies above this size are refused with 413. */
 export const MAX_BODY_BYTES = 20 * 1024 * 1024;
 
-/** A reply to send: `delayMs` after the request was handled; `onSent` runs once it is written. */
+/**
+ * A reply to send: `delayMs` after the request was handled — or, with `after`, after that promise settles.
+ * `onStart` runs when the delay starts, `onSent` once the reply is written, `onFinished` once it was written
+ * or the client left (exactly once either way).
+ */
 export interface Reply {
   status: number;
   headers: Record<string, string>;
   body: string;
   delayMs: number;
+  after?: Promise<void>;
+  onStart?: () => void;
   onSent?: () => void;
+  onFinished?: () => void;
 }
 
 /** A reply with a JSON body (a string `body` is sent as is); `headers` may override the content-type. */
@@ -178,16 +185,33 @@ export function createReplyServer(route: (req: http.IncomingMessage) => Promise<
   const server = http.createServer((req, res) => {
     route(req).then(
       (reply) => {
-        const send = () => {
-          if (res.destroyed || res.writableEnded) return;
-          res.writeHead(reply.status, { ...reply.headers, 'content-length': Buffer.byteLength(reply.body) });
-          res.end(reply.body);
-          reply.onSent?.();
+        let finished = false;
+        const finish = () => {
+          if (finished) return;
+          finished = true;
+          reply.onFinished?.();
         };
-        if (reply.delayMs > 0) {
-          const t = setTimeout(send, reply.delayMs);
-          res.on('close', () => clearTimeout(t));
-        } else send();
+        let timer: NodeJS.Timeout | undefined;
+        res.on('close', () => {
+          clearTimeout(timer);
+          finish();
+        });
+        const send = () => {
+          if (!res.destroyed && !res.writableEnded) {
+            res.writeHead(reply.status, { ...reply.headers, 'content-length': Buffer.byteLength(reply.body) });
+            res.end(reply.body);
+            reply.onSent?.();
+          }
+          finish();
+        };
+        const start = () => {
+          if (finished) return; // the client left while the reply waited
+          reply.onStart?.();
+          if (reply.delayMs > 0) timer = setTimeout(send, reply.delayMs);
+          else send();
+        };
+        if (reply.after) void reply.after.then(start);
+        else start();
       },
       (err: unknown) => {
         if (res.destroyed) return;
