@@ -139,15 +139,16 @@ export function pythonJson(value: unknown): string {
   return JSON.stringify(value) ?? 'null';
 }
 
-/** Pretty JSON (2-space indent) with a comma after the last member of every non-empty object and array. */
-export function trailingCommaJson(value: unknown, pad = ''): string {
-  const inner = `${pad}  `;
-  if (Array.isArray(value)) {
-    return value.length ? `[\n${value.map((v) => `${inner}${trailingCommaJson(v, inner)},`).join('\n')}\n${pad}]` : '[]';
-  }
+/**
+ * Pretty JSON (2-space indent) with a comma after the last member of the top-level object or array; nested values
+ * are strict JSON. So the whole text is not JSON, but its first nested object is.
+ */
+export function trailingCommaJson(value: unknown): string {
+  const nested = (v: unknown) => (JSON.stringify(v, null, 2) ?? 'null').replace(/\n/g, '\n  ');
+  if (Array.isArray(value)) return value.length ? `[\n${value.map((v) => `  ${nested(v)},`).join('\n')}\n]` : '[]';
   if (value && typeof value === 'object') {
     const members = Object.entries(value).filter(([, v]) => v !== undefined);
-    return members.length ? `{\n${members.map(([k, v]) => `${inner}${JSON.stringify(k)}: ${trailingCommaJson(v, inner)},`).join('\n')}\n${pad}}` : '{}';
+    return members.length ? `{\n${members.map(([k, v]) => `  ${JSON.stringify(k)}: ${nested(v)},`).join('\n')}\n}` : '{}';
   }
   return JSON.stringify(value) ?? 'null';
 }
@@ -362,8 +363,9 @@ const thinkTags: Profile = {
 
 /**
  * A chatty instruct model whose server does not enforce `response_format` with a grammar (common with small
- * local models): JSON answers come in prose and a ```json fence, pretty-printed with trailing commas, and a QA
- * object starts with `reasoning_steps`, so the first flat object in the text is `{"step": 1, …}`, not the QA pair.
+ * local models): JSON answers come in prose and a ```json fence, pretty-printed with a trailing comma after the
+ * last member, and a QA object starts with `reasoning_steps` — so the whole object is not strict JSON and the
+ * first object in the text that is (what a naive "first parseable {…}" fallback takes) is `{"step": 1, …}`.
  */
 const fencedTrailingCommas: Profile = {
   name: 'fenced-trailing-commas',
