@@ -379,7 +379,7 @@ describe('reasoning and content formats', () => {
 describe('refusals and broken answers', () => {
   it('html-200: every /v1 request gets HTTP 200 with a text/html page', async () => {
     await withProfile('html-200', async (sim) => {
-      for (const [body, path, method] of [[action(), undefined, 'POST'], [embedding, '/v1/embeddings', 'POST'], [null, '/v1/models', 'GET']] as const) {
+      for (const [body, path, method] of [[action(), undefined, 'POST'], [embedding, '/v1/embeddings', 'POST'], [null, '/v1/models', 'GET'], [null, '/v1/chat/completions', 'GET']] as const) {
         const a = await send(sim, body, path, method);
         assert.equal(a.status, 200);
         assert.equal(a.type, 'text/html; charset=utf-8');

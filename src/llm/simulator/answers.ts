@@ -21,6 +21,7 @@ export interface ToolSpec {
   parameters: JsonSchema;
 }
 
+/** A JSON Schema object, read loosely. */
 export type JsonSchema = Record<string, unknown>;
 
 function toolsFromBody(body: Record<string, unknown>): ToolSpec[] | null {

@@ -112,6 +112,7 @@ export class FaultScript {
     this.ruleFired = this.rules.map(() => 0);
   }
 
+  /** Number of rules. */
   get size(): number {
     return this.rules.length;
   }

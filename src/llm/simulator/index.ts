@@ -54,6 +54,7 @@ export { validateFaultRules, type FaultRule, type MalformedKind, type RateLimitO
 export type { RequestLogEntry, SimRequestKind } from './protocol';
 export { DEFAULT_CONTEXT_CHARS, DEFAULT_PROFILE, getProfile, PROFILE_NAMES, PROFILES, type Profile, type ProfileName } from './profiles';
 
+/** Options of {@link startSimulator}. */
 export interface SimulatorOptions {
   /** Port to bind; 0 (default) picks a free one. */
   port?: number;
@@ -77,6 +78,7 @@ export interface SimulatorOptions {
   contextChars?: number;
 }
 
+/** A running simulator, controlled in process. */
 export interface Simulator {
   /** Base URL for an OpenAI client, ending in `/v1`. */
   url: string;
@@ -336,6 +338,11 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
 
   const route = async (req: http.IncomingMessage): Promise<Reply> => {
     const path = (req.url ?? '/').split('?')[0]!.replace(/\/+$/, '') || '/';
+    const answerable = req.method === 'POST' && (path === '/v1/chat/completions' || path === '/v1/embeddings');
+    if (path.startsWith('/v1/') && !answerable && profile.refuseOther) {
+      await readBody(req);
+      return profileReply(profile.refuseOther());
+    }
     if (path === '/v1/chat/completions') {
       if (req.method !== 'POST') return json(405, errorBody(405, 'use POST'), { allow: 'POST' });
       return handleChat(req);
@@ -343,10 +350,6 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     if (path === '/v1/embeddings') {
       if (req.method !== 'POST') return json(405, errorBody(405, 'use POST'), { allow: 'POST' });
       return handleEmbeddings(req);
-    }
-    if (path.startsWith('/v1/') && profile.refuseOther) {
-      await readBody(req);
-      return profileReply(profile.refuseOther());
     }
     if (path === '/v1/models' && req.method === 'GET') return json(200, models());
     if (path.startsWith('/_sim/')) return handleControl(req, path);

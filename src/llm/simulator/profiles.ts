@@ -409,7 +409,8 @@ const contentParts: Profile = {
 
 /**
  * A base URL that points at a chat web UI (Open WebUI, text-generation-webui, a reverse proxy's front page)
- * instead of its `/v1` API: every `/v1/*` request gets HTTP 200 with the UI's `text/html` index page.
+ * instead of its `/v1` API: every `/v1/*` request gets HTTP 200 with the UI's `text/html` index page (a chat or
+ * embeddings request once it passed validation; control endpoints under `/_sim/` still answer JSON).
  */
 const html200: Profile = {
   name: 'html-200',
