@@ -18,7 +18,7 @@ import type {
   SynthesizeQaResult,
 } from '../shared/types';
 import { buildActionMessages, buildQaMessages, QA_JSON_SCHEMA, withIntent } from '../domain/prompts';
-import { parseActionReply, parseQaReply } from '../domain/parse';
+import { parseActionReply, parseQaReply, ParseReason } from '../domain/parse';
 import { ChatEndpoint, type ChatRequestBody, type ChatResult } from '../llm/chat';
 import { classifyLlmError } from '../llm/errors';
 import { toolSchemas } from '../tools/registry';
@@ -123,6 +123,25 @@ export function createLlmActivities(deps: LlmDeps) {
     }, () => state);
   }
 
+  /**
+   * `complete`, except that a prompt the server refuses as too long for its context window is an unusable
+   * result (`context_overflow`, final for this prompt) rather than a failure of the whole seed: the branch is
+   * given up and what the seed explored elsewhere is kept.
+   */
+  async function completeOrOverflow(body: ChatRequestBody): Promise<Awaited<ReturnType<typeof complete>> | { overflow: { ok: false; reason: string; usage: { input_tokens: number; output_tokens: number }; requests: number } }> {
+    try {
+      return await complete(body);
+    } catch (err) {
+      const f = err as ApplicationFailure;
+      const d = (f.details?.[0] ?? {}) as { kind?: unknown };
+      const requests = (f.details ?? []).map((x) => (x as { provider_requests?: unknown } | null)?.provider_requests).find((n): n is number => typeof n === 'number') ?? 1;
+      if (f instanceof ApplicationFailure && d.kind === 'context_overflow') {
+        return { overflow: { ok: false, reason: `${ParseReason.ContextOverflow}: ${f.message}`, usage: { input_tokens: 0, output_tokens: 0 }, requests } };
+      }
+      throw err;
+    }
+  }
+
   return {
     /** Asks the model for the next exploration step: one tool and its arguments, with an intent. */
     async chooseAction(input: ChooseActionInput): Promise<ChooseActionResult> {
@@ -140,7 +159,8 @@ export function createLlmActivities(deps: LlmDeps) {
               tool_choice: 'required',
             }
           : { ...base, response_format: { type: 'json_object' } };
-      const r = await complete(body);
+      const r = await completeOrOverflow(body);
+      if ('overflow' in r) return r.overflow;
       const accounting = { usage: r.usage, requests: r.requests_total, ...(r.usage_estimated ? { usage_estimated: true } : {}) };
       if (!r.reply) return { ok: false, reason: r.malformed ?? 'empty_output', ...accounting };
       const parsed = parseActionReply(r.reply, tools);
@@ -150,7 +170,7 @@ export function createLlmActivities(deps: LlmDeps) {
 
     /** Turns one selected path into a QA pair (structured JSON output). */
     async synthesizeQa(input: SynthesizeQaInput): Promise<SynthesizeQaResult> {
-      const r = await complete({
+      const r = await completeOrOverflow({
         model: input.model,
         messages: buildQaMessages(input),
         temperature: input.temperature,
@@ -159,6 +179,7 @@ export function createLlmActivities(deps: LlmDeps) {
           json_schema: { name: 'qa_synthesis', strict: true, schema: QA_JSON_SCHEMA },
         },
       });
+      if ('overflow' in r) return r.overflow;
       const accounting = { usage: r.usage, requests: r.requests_total, ...(r.usage_estimated ? { usage_estimated: true } : {}) };
       if (!r.reply) return { ok: false, reason: r.malformed ?? 'empty_output', ...accounting };
       return { ...parseQaReply(r.reply), ...accounting };

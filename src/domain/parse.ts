@@ -28,6 +28,11 @@ export const ParseReason = {
   OutputTooLarge: 'output_too_large',
   /** The reply has no text and no tool call at all. */
   EmptyOutput: 'empty_output',
+  /**
+   * The prompt does not fit the model's context window (the server refused it). Final for that prompt: the
+   * branch (or path) is given up without re-sampling, the rest of the seed goes on.
+   */
+  ContextOverflow: 'context_overflow',
 } as const;
 
 export type ExtractResult = { ok: true; value: Record<string, unknown> } | { ok: false; reason: string };
@@ -216,6 +221,17 @@ export function coerceParameters(tool: ToolSchema, params: Record<string, unknow
     const schema = propertySchema(tool, name);
     if (!schema) continue;
     const types = schemaTypes(schema);
+    if (typeof value === 'string' && (types.includes('array') || types.includes('object')) && !types.includes('string')) {
+      // An array or object sent as its JSON text (Moonshot Kimi and others double-encode nested values).
+      const trimmed = value.trim();
+      if (/^[[{]/.test(trimmed)) {
+        const parsed = tryParse(trimmed);
+        if (parsed.ok && (Array.isArray(parsed.value) ? types.includes('array') : isPlainObject(parsed.value) && types.includes('object'))) {
+          out[name] = parsed.value;
+          continue;
+        }
+      }
+    }
     if (typeof value === 'string') {
       if ((types.includes('integer') || types.includes('number')) && !types.includes('string') && /^\s*-?\d+(\.\d+)?\s*$/.test(value)) {
         const n = Number(value);
@@ -229,6 +245,17 @@ export function coerceParameters(tool: ToolSchema, params: Record<string, unknow
   return out;
 }
 
+/**
+ * A tool name with template debris removed: a leaked special-token suffix (`calculator<|channel|>commentary`,
+ * gpt-oss behind vLLM, vllm-project/vllm#32587), a `functions.` namespace prefix, quotes and spaces.
+ */
+export function cleanToolName(name: string): string {
+  return name
+    .split('<|')[0]!
+    .replace(/^\s*["'`]?(functions\.)?/, '')
+    .replace(/["'`]?\s*$/, '');
+}
+
 /** Validates a proposed action against the offered tools: known tool, parameters an object, required ones present. */
 export function validateAction(
   toolName: unknown,
@@ -239,7 +266,7 @@ export function validateAction(
   if (typeof toolName !== 'string' || !toolName) {
     return { ok: false, reason: `${ParseReason.InvalidAction}: expected action.tool_name to be one of ${valid}, got ${typeName(toolName)}` };
   }
-  const tool = tools.find((t) => t.name === toolName);
+  const tool = tools.find((t) => t.name === toolName) ?? tools.find((t) => t.name === cleanToolName(toolName));
   if (!tool) return { ok: false, reason: `${ParseReason.UnknownTool}: ${truncate(toolName, 80)} (valid tools: ${valid})` };
   const params = parameters === undefined || parameters === null ? {} : parameters;
   if (!isPlainObject(params)) {

@@ -195,6 +195,8 @@ export async function sampleTree(opts: {
         lastReason = result.reason;
         out.last_failed_reason = result.reason;
         inc(out.failed_output_reasons, reasonKey(result.reason));
+        // The prompt does not fit the context window: re-sampling the same prompt cannot help.
+        if (reasonKey(result.reason) === 'context_overflow') break;
       }
       if (!chosen) {
         inc(out.skipped_branches, reasonKey(lastReason));

@@ -94,6 +94,11 @@ export const FALLBACKS: readonly Fallback[] = [
   },
 ];
 
+/** A 2xx reply with no text, no reasoning and no tool call. */
+function isEmptyReply(reply: ModelReply | null): boolean {
+  return !!reply && !reply.content.trim() && !reply.reasoning.trim() && reply.tool_calls.length === 0;
+}
+
 /** True when an error reads like a refusal of `f`'s feature: no message at all, or one that names it. */
 function refusesFeature(err: APIError, f: Fallback): boolean {
   const text = `${err.message.replace(/^\d{3}\s*/, '')} ${typeof err.error === 'object' && err.error ? JSON.stringify(err.error) : String(err.error ?? '')}`;
@@ -203,8 +208,17 @@ export class ChatEndpoint {
       requests += 1;
       try {
         const result = await this.send(body, opts);
+        // LM Studio answers an unsupported tool_choice "required" with a 200 that says nothing at all.
+        const next = FALLBACKS.find((f) => !tried.has(f.id) && f.applies(body));
+        if (next?.id === 'tool_choice:auto' && isEmptyReply(result.reply)) {
+          firstError ??= new Error('HTTP 200 with no content and no tool call');
+          tried.add(next.id);
+          body = next.apply(body);
+          adjustments.push(next.id);
+          continue;
+        }
         // A fallback that worked: remember it for this endpoint and model, and say so once.
-        for (const id of adjustments) {
+        for (const id of isEmptyReply(result.reply) ? [] : adjustments) {
           if (known.has(id)) continue;
           known.add(id);
           this.unsupported.set(this.key(original.model), known);

@@ -222,7 +222,7 @@ export function classifyLlmError(err: unknown, ctx: LlmErrorContext = {}): Appli
         type: FailureType.LlmRequestRejected,
         nonRetryable: true,
         cause: boundedCause(err),
-        details: [details],
+        details: [{ ...details, kind: 'context_overflow' }],
       });
     }
     if (status === 429) {

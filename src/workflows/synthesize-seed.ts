@@ -272,6 +272,8 @@ export async function synthesizeSeed(input: SeedInput): Promise<SeedSummary> {
         }
         if (!res.ok) counters.llm_failed_outputs += 1;
         rejection = problem ?? 'unknown';
+        // The path's prompt does not fit the model's context window: another attempt would be refused too.
+        if (!res.ok && rejection.startsWith('context_overflow')) break;
       }
       if (rejection) {
         const key = rejection.split(':')[0]!;
