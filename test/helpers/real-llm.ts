@@ -10,8 +10,11 @@ import path from 'node:path';
 const ROOT = path.join(__dirname, '..', '..');
 const SCRIPT = path.join(ROOT, 'scripts', 'real-llm.sh');
 
-/** The model alias the server answers to (`--model_alias` in scripts/real-llm.sh). */
-export const REAL_LLM_MODEL = 'smollm2-135m-instruct';
+/**
+ * The model name sent: the alias the local server answers to (`--model_alias` in scripts/real-llm.sh), or
+ * QASYNTH_REAL_LLM_MODEL when the tier targets another server (QASYNTH_REAL_LLM_BASE_URL).
+ */
+export const REAL_LLM_MODEL = process.env.QASYNTH_REAL_LLM_MODEL?.trim() || 'smollm2-135m-instruct';
 
 /** How long the server may take to answer GET /v1/models after it was spawned (model load is ~1 s; headroom for a busy machine). */
 export const REAL_LLM_READY_TIMEOUT_MS = 120_000;
@@ -62,6 +65,8 @@ function exited(child: ChildProcess): Promise<void> {
  * `env` adds variables for the script (e.g. QASYNTH_REAL_LLM_N_CTX).
  */
 export async function startRealLlmServer(env: Record<string, string> = {}): Promise<RealLlmServer> {
+  const existing = process.env.QASYNTH_REAL_LLM_BASE_URL?.trim();
+  if (existing) return useExistingServer(existing);
   provisionRealLlm();
   const port = await freePort();
   const child = spawn('bash', [SCRIPT, 'serve', String(port)], {
@@ -110,4 +115,18 @@ export async function startRealLlmServer(env: Record<string, string> = {}): Prom
     await new Promise((r) => setTimeout(r, 250));
   }
   return { baseUrl: `${origin}/v1`, origin, port, output: () => out, stop };
+}
+
+/**
+ * An OpenAI-compatible server that is already running (QASYNTH_REAL_LLM_BASE_URL, e.g. http://127.0.0.1:8000/v1):
+ * nothing is provisioned, started or stopped. Throws when GET <base>/models does not answer 200 within 10 s.
+ */
+async function useExistingServer(baseUrl: string): Promise<RealLlmServer> {
+  const base = baseUrl.replace(/\/+$/, '');
+  const u = new URL(base);
+  const r = await fetch(`${base}/models`, { signal: AbortSignal.timeout(10_000) }).catch((e: Error) => e);
+  if (r instanceof Error || !r.ok) {
+    throw new Error(`QASYNTH_REAL_LLM_BASE_URL=${base}: expected GET ${base}/models to answer 200, got ${r instanceof Error ? r.message : `HTTP ${r.status}`}`);
+  }
+  return { baseUrl: base, origin: u.origin, port: Number(u.port), output: () => '', stop: async () => {} };
 }

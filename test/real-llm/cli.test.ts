@@ -160,7 +160,7 @@ async function runBatch(toolCalling: 'native' | 'json'): Promise<void> {
     const out = path.join(work, 'out');
     const args = ['run', '--config', configFile, '--seeds', seedsFile, '--output-dir', out, '--run-id', runId,
       '--task-queue', uniqueQueue(`real-${toolCalling}`), '--json', '--no-progress'];
-    const r = await runCli(args, { TEMPORAL_ADDRESS: t.address, OPENAI_BASE_URL: `${proxy.url}/v1` }, proxy, REQUEST_BOUND);
+    const r = await runCli(args, { TEMPORAL_ADDRESS: t.address, OPENAI_BASE_URL: `${proxy.url}${new URL(llm.baseUrl).pathname}` }, proxy, REQUEST_BOUND);
     const sent = proxy.chatCompletions().length;
     process.stderr.write(`real-llm ${toolCalling}: exit ${r.code} after ${(r.ms / 1000).toFixed(1)} s, ${sent} chat completions sent\n${transcript(proxy)}\n`);
     if (r.stoppedBecause) {
