@@ -17,6 +17,7 @@
 import fs from 'node:fs';
 import OpenAI from 'openai';
 import { MockActivityEnvironment } from '@temporalio/testing';
+import { DefaultLogger } from '@temporalio/worker';
 import { createLlmActivities } from '../src/activities/llm';
 import type { ChooseActionInput, SynthesizeQaInput } from '../src/shared/types';
 import { startRecordingProxy, type ProxiedExchange } from '../test/helpers/recording-proxy';
@@ -180,7 +181,9 @@ async function main(): Promise<void> {
   const proxy = await startRecordingProxy(new URL(base).origin);
   const client = new OpenAI({ baseURL: `${proxy.url}${new URL(base).pathname}`, apiKey: 'unused', maxRetries: 0, timeout: 600_000 });
   const acts = createLlmActivities({ client: () => client });
-  const run = <R>(fn: () => Promise<R>) => new MockActivityEnvironment().run(fn).then(
+  // The activities' own warnings (a failed attempt, with its stack) would bury the findings; errors only.
+  const logger = new DefaultLogger('ERROR');
+  const run = <R>(fn: () => Promise<R>) => new MockActivityEnvironment(undefined, { logger }).run(fn).then(
     (r) => ({ ok: true as const, r }),
     (e: unknown) => ({ ok: false as const, e: e as Error & { type?: string; nonRetryable?: boolean } }),
   );
