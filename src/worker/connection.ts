@@ -111,7 +111,7 @@ export async function workerConnection(t: TemporalTarget): Promise<NativeConnect
  * How long {@link ensureSearchAttributes} waits for search attributes that exist to become usable. A server with
  * a SQL visibility store maps custom search attributes through the namespace record, which each frontend and
  * history host caches and refreshes every `system.namespaceCacheRefreshInterval` (2 s by default in
- * go.temporal.io/server v1.29); measured on the cluster tier: usable 0.2–1.1 s after `addSearchAttributes`.
+ * go.temporal.io/server v1.29); measured on the cluster tier: usable 0.2–1.8 s after `addSearchAttributes`.
  */
 export const SEARCH_ATTRIBUTE_VISIBLE_TIMEOUT_MS = 30_000;
 

@@ -46,7 +46,7 @@ let sim: Simulator;
 let connection: Connection;
 
 before(async () => {
-  stateDir = requireCluster('the history-service kill test');
+  stateDir = requireCluster('a kill -9 of the history service');
   assertBuilt();
   sim = await startSimulator({ latencyMs: LLM_LATENCY_MS });
   connection = await Connection.connect({ address: process.env.QASYNTH_TEST_TEMPORAL_ADDRESS! });

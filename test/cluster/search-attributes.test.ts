@@ -22,7 +22,7 @@ import { smallConfig, tempDir, uniqueQueue } from '../helpers/temporal';
 let address: string;
 let conn: Connection;
 before(async () => {
-  requireCluster('the search-attribute tests');
+  requireCluster('search attributes on a SQL visibility store without the dev server\'s forced cache refresh');
   assert.ok(fs.existsSync(CLI), `${CLI} is missing: run \`npm run build\` first (npm run test:cluster does)`);
   address = process.env.QASYNTH_TEST_TEMPORAL_ADDRESS!;
   conn = await Connection.connect({ address });

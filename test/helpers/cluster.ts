@@ -14,7 +14,7 @@ export function requireCluster(what: string): string {
   const dir = process.env.QASYNTH_TEST_CLUSTER_DIR;
   assert.ok(
     process.env.QASYNTH_TEST_TEMPORAL_KIND === 'cluster' && dir,
-    `${what} needs the multi-service Temporal cluster on PostgreSQL, not the dev server: run it with ` +
+    `this test (${what}) needs the multi-service Temporal cluster on PostgreSQL, not the dev server: run it with ` +
       '`npm run test:cluster` (or `npx tsx scripts/run-tests.ts --cluster <this file>`)',
   );
   return dir;
