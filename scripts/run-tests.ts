@@ -11,7 +11,7 @@
  * see QASYNTH_TEST_TEMPORAL_ADDRESS as always, plus QASYNTH_TEST_TEMPORAL_KIND=cluster and
  * QASYNTH_TEST_CLUSTER_DIR (the cluster's state folder, for tests that kill and restart one of its services).
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { startDevServer } from '../src/server/dev-server';
@@ -82,10 +82,24 @@ async function main(): Promise<number> {
     return [found];
   });
   if (!tiers.length) throw new Error('no test files found');
+  // The cluster's processes are detached (they must outlive a test that restarts one of them): Ctrl-C or SIGTERM
+  // must not end this process before it has stopped them. The signal goes to the tests, or, during the cluster's
+  // start, is remembered.
+  let child: ChildProcess | null = null;
+  let interrupted = false;
+  if (cluster) {
+    for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+      process.on(sig, () => {
+        interrupted = true;
+        child?.kill(sig);
+      });
+    }
+  }
   const server = cluster ? await clusterServer(root) : await devServer(root);
   try {
+    if (interrupted) return 130;
     return await new Promise<number>((resolve) => {
-      const child = spawn(
+      child = spawn(
         process.execPath,
         ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=600000', ...tiers],
         { stdio: 'inherit', env: { ...process.env, ...server.env, QASYNTH_TEST_TEMPORAL_ADDRESS: server.address } },

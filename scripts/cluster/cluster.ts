@@ -99,10 +99,12 @@ export interface StartTimings {
   total: number;
 }
 
+/** The project root: two folders above this file (scripts/cluster/). */
 export function projectRootFromHere(): string {
   return path.resolve(__dirname, '..', '..');
 }
 
+/** Where `npm run cluster` keeps its cluster: $QASYNTH_CLUSTER_DIR, else `<root>/.state/cluster`. */
 export function defaultStateDir(root = projectRootFromHere()): string {
   return process.env.QASYNTH_CLUSTER_DIR ?? path.join(root, '.state', 'cluster');
 }
@@ -139,6 +141,21 @@ export function processRunning(pid: number): boolean {
     } catch {
       return false;
     }
+  }
+}
+
+/**
+ * Is `svc` of this cluster running under its recorded pid? Checks the command line too (Linux), so a pid recorded
+ * before a reboot and since reused by an unrelated process is never signalled.
+ */
+export function serviceRunning(s: ClusterState, svc: ServiceName): boolean {
+  const pid = s.pids[svc];
+  if (!processRunning(pid)) return false;
+  try {
+    const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    return argv[0] === s.serverBin && argv.includes(svc) && argv.includes(s.stateDir);
+  } catch {
+    return process.platform !== 'linux';
   }
 }
 
@@ -276,7 +293,7 @@ export async function waitForService(s: ClusterState, svc: ServiceName, timeoutM
     `the ${svc} service (pid ${pid}, log ${path.join(s.stateDir, 'logs', `${svc}.log`)})`,
     timeoutMs,
     () => (health ? healthServing(s.ports[svc].grpc, health) : tcpOpen(s.ports[svc].membership)),
-    () => (processRunning(pid) ? null : `the process exited:\n${logTail(s, svc)}`),
+    () => (serviceRunning(s, svc) ? null : `the process exited:\n${logTail(s, svc)}`),
   );
 }
 
@@ -356,7 +373,7 @@ async function prepareNamespace(s: ClusterState): Promise<void> {
 export async function clusterStatus(stateDir = defaultStateDir()): Promise<{ state: ClusterState; running: Record<ServiceName, boolean>; postgres: boolean } | null> {
   const s = readState(stateDir);
   if (!s) return null;
-  const running = Object.fromEntries(SERVICES.map((svc) => [svc, processRunning(s.pids[svc])])) as Record<ServiceName, boolean>;
+  const running = Object.fromEntries(SERVICES.map((svc) => [svc, serviceRunning(s, svc)])) as Record<ServiceName, boolean>;
   const pg = ensurePostgresQuiet();
   return { state: s, running, postgres: pg ? postgresRunning(pg, s.dataDir) : false };
 }
@@ -390,7 +407,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<{ state: 
   })();
 
   const existing = readState(stateDir);
-  if (existing && SERVICES.every((svc) => processRunning(existing.pids[svc]))) {
+  if (existing && SERVICES.every((svc) => serviceRunning(existing, svc))) {
     await prepareNamespace(existing);
     return { state: existing, timings: { build: 0, postgres: 0, schema: 0, services: 0, namespace: 0, total: lap() }, reused: true };
   }
@@ -453,8 +470,9 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<{ state: 
 }
 
 /** SIGTERMs a service and polls until it is gone (SIGKILL after `graceMs`). */
-async function stopProcess(pid: number, graceMs = 15_000): Promise<void> {
-  if (!processRunning(pid)) return;
+async function stopService(s: ClusterState, svc: ServiceName, graceMs = 15_000): Promise<void> {
+  if (!serviceRunning(s, svc)) return;
+  const pid = s.pids[svc];
   try {
     process.kill(pid, 'SIGTERM');
   } catch {
@@ -477,7 +495,7 @@ export async function stopCluster(opts: { stateDir?: string; log?: (s: string) =
   const stateDir = opts.stateDir ?? defaultStateDir();
   const s = readState(stateDir);
   if (!s) return false;
-  for (const svc of [...SERVICES].reverse()) await stopProcess(s.pids[svc]);
+  for (const svc of [...SERVICES].reverse()) await stopService(s, svc);
   s.pids = { history: 0, matching: 0, frontend: 0, worker: 0 };
   writeState(s);
   const pg = ensurePostgresQuiet();
@@ -500,7 +518,7 @@ export async function killService(svc: ServiceName, stateDir = defaultStateDir()
   const s = readState(stateDir);
   if (!s) throw new ClusterSetupError(`no cluster in ${stateDir}: start one first`);
   const pid = s.pids[svc];
-  if (!processRunning(pid)) throw new ClusterSetupError(`the ${svc} service is not running (pid ${pid})`);
+  if (!serviceRunning(s, svc)) throw new ClusterSetupError(`the ${svc} service is not running (pid ${pid})`);
   process.kill(pid, 'SIGKILL');
   while (processRunning(pid)) await new Promise((r) => setTimeout(r, 20));
   s.pids[svc] = 0;
@@ -512,7 +530,7 @@ export async function killService(svc: ServiceName, stateDir = defaultStateDir()
 export async function restartService(svc: ServiceName, stateDir = defaultStateDir(), timeoutMs = 120_000): Promise<number> {
   const s = readState(stateDir);
   if (!s) throw new ClusterSetupError(`no cluster in ${stateDir}: start one first`);
-  if (processRunning(s.pids[svc])) throw new ClusterSetupError(`the ${svc} service is already running (pid ${s.pids[svc]})`);
+  if (serviceRunning(s, svc)) throw new ClusterSetupError(`the ${svc} service is already running (pid ${s.pids[svc]})`);
   s.pids[svc] = spawnService(s, svc);
   writeState(s);
   await waitForService(s, svc, timeoutMs);
