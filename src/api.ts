@@ -15,7 +15,7 @@ import { batchWorkflowId, DEFAULT_TASK_QUEUE } from './shared/constants';
 import type { BatchInput, BatchProgress, BatchResult } from './shared/types';
 import { progressQuery, pauseSignal, resumeSignal, retryFailedUpdate, setMaxWorkersUpdate } from './workflows/messages';
 import type { synthesizeBatch } from './workflows/synthesize-batch';
-import { ModeAttr, RunIdAttr } from './shared/search-attributes';
+import { ModeAttr, RunIdAttr, unknownSearchAttribute } from './shared/search-attributes';
 
 export type BatchHandle = WorkflowHandle<typeof synthesizeBatch>;
 
@@ -66,7 +66,7 @@ export async function submitBatch(client: Client, input: BatchInput, opts: Submi
   }
   const startInput: BatchInput = again || opts.retryFailed ? { ...input, retry_failed: true } : input;
   try {
-    const handle = await client.workflow.start('synthesizeBatch', {
+    const handle = await retryUnknownSearchAttribute(client, () => client.workflow.start('synthesizeBatch', {
       taskQueue: opts.taskQueue ?? DEFAULT_TASK_QUEUE,
       workflowId,
       args: [startInput],
@@ -78,13 +78,46 @@ export async function submitBatch(client: Client, input: BatchInput, opts: Submi
         { key: RunIdAttr, value: input.run_id },
         ...(opts.mode ? [{ key: ModeAttr, value: opts.mode }] : []),
       ],
-    });
+    }));
     return { workflowId, handle: handle as BatchHandle, state: again ? 'retrying' : status === 'RUNNING' ? 'running' : 'started' };
   } catch (e) {
     if (e instanceof WorkflowExecutionAlreadyStartedError) {
       return { workflowId, handle: existing, state: 'completed' };
     }
     throw e;
+  }
+}
+
+/**
+ * How long a start refused for an unknown search attribute is retried: attributes registered moments ago are
+ * refused until the server's namespace cache refreshes (every 2 s by default; see SEARCH_ATTRIBUTE_VISIBLE_TIMEOUT_MS
+ * in src/worker/connection.ts, which `qasynth run` / `qasynth worker` wait for before this point).
+ */
+const UNKNOWN_SEARCH_ATTRIBUTE_RETRY_MS = 15_000;
+
+/**
+ * Runs `start`, retrying it (bounded) while the server refuses one of qasynth's search attributes as unknown;
+ * then fails with an error naming the attribute and how to create it, the server's error as its `cause`.
+ */
+async function retryUnknownSearchAttribute<T>(client: Client, start: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + UNKNOWN_SEARCH_ATTRIBUTE_RETRY_MS;
+  for (;;) {
+    try {
+      return await start();
+    } catch (e) {
+      const name = unknownSearchAttribute(e);
+      if (!name) throw e;
+      if (Date.now() > deadline) {
+        const ns = client.options.namespace;
+        throw new Error(
+          `the Temporal server refuses search attribute ${name} in namespace ${ns} as unknown (for ${UNKNOWN_SEARCH_ATTRIBUTE_RETRY_MS / 1000} s): ` +
+            `create it with \`temporal operator search-attribute create --namespace ${ns} --name ${name} --type Keyword\` ` +
+            '(`qasynth worker` and `qasynth run` do this when the server allows it)',
+          { cause: e },
+        );
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
   }
 }
 

@@ -72,12 +72,28 @@ async function connectExisting(flags: { address?: string; namespace?: string }):
     ui = bg?.uiUrl ?? 'http://127.0.0.1:8233';
   }
   const connection = await clientConnection(target).catch((e: Error) => {
-    throw new InfraError(`cannot reach a Temporal server at ${target!.address} (${e.message}). Start one with \`qasynth server\`, or set TEMPORAL_ADDRESS.`);
+    throw new InfraError(`cannot reach a Temporal server at ${target!.address} (${errorText(e)}). Start one with \`qasynth server\`, or set TEMPORAL_ADDRESS.`);
   });
   return { client: new Client({ connection, namespace: target.namespace }), connection, target, ui, close: () => connection.close() };
 }
 
 class InfraError extends Error {}
+
+/**
+ * An error's message followed by each `cause` below it that adds something: `Failed to start Workflow: 3
+ * INVALID_ARGUMENT: Namespace default has no mapping defined for search attribute QasynthRunId`. The Temporal SDK
+ * puts the server's answer in `cause` (its own message alone says only what failed, not why).
+ */
+export function errorText(e: unknown): string {
+  let text = e instanceof Error ? e.message : String(e);
+  let cur: unknown = e instanceof Error ? e.cause : undefined;
+  for (let depth = 0; cur !== undefined && cur !== null && depth < 8; depth++) {
+    const msg = (cur instanceof Error ? cur.message : String(cur)).trim();
+    if (msg && !text.includes(msg)) text += `: ${msg}`;
+    cur = cur instanceof Error ? cur.cause : undefined;
+  }
+  return text;
+}
 
 function positiveNumber(name: string) {
   return (v: string): number => {
@@ -413,7 +429,7 @@ async function main(argv: string[]): Promise<number> {
       err(`error: ${e.message}`);
       return 3;
     }
-    err(`error: ${(e as Error).message ?? String(e)}`);
+    err(`error: ${errorText(e)}`);
     return 3;
   }
 }
@@ -421,7 +437,7 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv).then(
   (code) => process.exit(code),
   (e) => {
-    err(`error: ${(e as Error).stack ?? String(e)}`);
+    err(`error: ${(e as Error).stack ?? String(e)}${e instanceof Error && e.cause !== undefined ? `\ncaused by: ${errorText(e.cause)}` : ''}`);
     process.exit(3);
   },
 );

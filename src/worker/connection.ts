@@ -15,6 +15,7 @@ import fs from 'node:fs';
 import { Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { SEARCH_ATTRIBUTES } from '../shared/constants';
+import { unknownSearchAttribute } from '../shared/search-attributes';
 import { installRuntime } from './runtime';
 
 export interface TlsSettings {
@@ -107,8 +108,49 @@ export async function workerConnection(t: TemporalTarget): Promise<NativeConnect
 }
 
 /**
- * Registers qasynth's search attributes when missing (the dev server started by qasynth has them already).
- * Returns the names it could not create, so callers can say how to create them by hand.
+ * How long {@link ensureSearchAttributes} waits for search attributes that exist to become usable. A server with
+ * a SQL visibility store maps custom search attributes through the namespace record, which each frontend and
+ * history host caches and refreshes every `system.namespaceCacheRefreshInterval` (2 s by default in
+ * go.temporal.io/server v1.29); measured on the cluster tier: usable 0.2–1.8 s after `addSearchAttributes`.
+ */
+export const SEARCH_ATTRIBUTE_VISIBLE_TIMEOUT_MS = 30_000;
+
+/**
+ * Polls until the frontend accepts a visibility query naming every one of `names` (a start with them as search
+ * attributes is then accepted too). Returns the names still refused after `timeoutMs` ([] when all are usable, or
+ * when the server refuses the query for another reason, which this cannot judge). The listing
+ * (`listSearchAttributes`) is no such check: it reads the database, not the cache a start is validated against.
+ */
+export async function waitForSearchAttributes(
+  conn: Connection,
+  namespace: string,
+  names: string[],
+  timeoutMs = SEARCH_ATTRIBUTE_VISIBLE_TIMEOUT_MS,
+): Promise<string[]> {
+  if (!names.length) return [];
+  const query = names.map((n) => `${n} = "qasynth-probe"`).join(' AND ');
+  const deadline = Date.now() + timeoutMs;
+  let delay = 50;
+  for (;;) {
+    try {
+      await conn.workflowService.listWorkflowExecutions({ namespace, pageSize: 1, query });
+      return [];
+    } catch (e) {
+      const unknown = unknownSearchAttribute(e);
+      if (!unknown) return [];
+      if (Date.now() > deadline) return names;
+    }
+    await new Promise((r) => setTimeout(r, delay));
+    delay = Math.min(delay * 2, 500);
+  }
+}
+
+/**
+ * Registers qasynth's search attributes when missing (the dev server started by qasynth has them already), then
+ * waits until the server accepts them (bounded by {@link SEARCH_ATTRIBUTE_VISIBLE_TIMEOUT_MS}): on a SQL
+ * visibility store new ones are refused for up to a namespace-cache refresh, and a run started in that window
+ * failed with "Failed to start Workflow".
+ * Returns the names it could not create or that never became usable, so callers can say how to create them.
  */
 export async function ensureSearchAttributes(conn: Connection, namespace: string): Promise<string[]> {
   const wanted = Object.values(SEARCH_ATTRIBUTES);
@@ -116,12 +158,14 @@ export async function ensureSearchAttributes(conn: Connection, namespace: string
     const have = await conn.operatorService.listSearchAttributes({ namespace });
     const existing = new Set(Object.keys(have.customAttributes ?? {}));
     const missing = wanted.filter((n) => !existing.has(n));
-    if (!missing.length) return [];
-    await conn.operatorService.addSearchAttributes({
-      namespace,
-      searchAttributes: Object.fromEntries(missing.map((n) => [n, 2 /* INDEXED_VALUE_TYPE_KEYWORD */])),
-    });
-    return [];
+    if (missing.length) {
+      await conn.operatorService.addSearchAttributes({
+        namespace,
+        searchAttributes: Object.fromEntries(missing.map((n) => [n, 2 /* INDEXED_VALUE_TYPE_KEYWORD */])),
+      });
+    }
+    // Also when they existed: another process may have registered them a moment ago.
+    return await waitForSearchAttributes(conn, namespace, wanted);
   } catch {
     return wanted;
   }
