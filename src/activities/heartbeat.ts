@@ -8,6 +8,8 @@ import { Context } from '@temporalio/activity';
  */
 export async function withHeartbeat<T>(fn: (signal: AbortSignal) => Promise<T>, details?: () => unknown): Promise<T> {
   const ctx = Context.current();
+  // Local activities do not heartbeat: the workflow task they run in stands for them.
+  if (ctx.info.isLocal) return fn(ctx.cancellationSignal);
   // Several beats per heartbeat timeout (the SDK throttles what it sends), at most every 5 s.
   const everyMs = Math.max(200, Math.min(5000, (ctx.info.heartbeatTimeoutMs || 15_000) / 3));
   const beat = () => ctx.heartbeat(details?.());

@@ -64,7 +64,7 @@ export function writeFileAtomic(file: string, data: string): void {
 export function runFingerprint(config: SynthesisConfig, seeds: Seed[]): string {
   // Settings that change how a run is driven, not what it produces. (Keys added later must be left out too, or
   // every earlier run would get a new fingerprint and re-running its command would start it over.)
-  const { max_workers: _workers, pause_after_failures: _breaker, ...rest } = config;
+  const { max_workers: _workers, pause_after_failures: _breaker, task_queues: _queues, local_tools: _local, ...rest } = config;
   const canonical = JSON.stringify({ config: rest, seeds: seeds.map((s) => s.source_id) });
   return createHash('sha256').update(canonical).digest('hex').slice(0, 16);
 }

@@ -178,6 +178,18 @@ const configShape = {
     )
     .default({})
     .describe('Price table for cost estimates, USD per million tokens per model.'),
+  task_queues: z
+    .enum(['workflow', 'dedicated'], { error: 'expected "workflow" or "dedicated"' })
+    .default('workflow')
+    .describe(
+      'workflow: LLM and tool activities run on the workflow\'s own task queue (fastest: eager dispatch); ' +
+        'dedicated: on <queue>-llm and <queue>-tool-<tool>, for separate worker pools. A configured rate limit ' +
+        'always gets its own queue.',
+    ),
+  local_tools: z
+    .boolean({ error: 'expected true or false' })
+    .default(true)
+    .describe('Run calculator, python_interpreter and local_search as local activities (no server round trip).'),
   pause_after_failures: z
     .number({ error: 'expected an integer ≥ 0' })
     .int({ error: 'expected an integer ≥ 0' })

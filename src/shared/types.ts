@@ -54,6 +54,14 @@ export interface SynthesisConfig {
   /** New: price table for estimated cost (USD per million tokens). */
   prices: Prices;
   /**
+   * New: where LLM and tool activities run. `workflow` (default): on the workflow's own task queue (eager
+   * dispatch); `dedicated`: on `<queue>-llm` / `<queue>-tool-<tool>` (separate worker pools). A configured rate
+   * limit always gets its own queue. See src/domain/routing.ts.
+   */
+  task_queues: 'workflow' | 'dedicated';
+  /** New: run the worker-local tools (calculator, python_interpreter, local_search) as local activities. Default true. */
+  local_tools: boolean;
+  /**
    * New: circuit breaker. The run pauses itself when this many seeds in a row fail (or end without QA) with the
    * same kind of error; 0 = never. Default 3.
    */

@@ -89,6 +89,10 @@ export async function createWorkers(opts: CreateWorkersOptions): Promise<Worker[
     limiter: new AdaptiveLimiter({ max: c.llm }),
     warn: (message, meta) => Runtime.instance().logger.warn(message, meta),
   });
+  const llmActivities = createLlmActivities({ client: llmClient, endpoint });
+  const toolActivities = createToolActivities({ llmClient, endpoint });
+  /** Dedicated queues are idle unless a batch uses them: autoscaled pollers keep an idle queue at one poll. */
+  const dedicatedPollers = { type: 'autoscaling' as const, minimum: 1, initial: 2, maximum: 20 };
   const workers: Promise<Worker>[] = [];
   if (roles.workflows) {
     workers.push(
@@ -101,6 +105,11 @@ export async function createWorkers(opts: CreateWorkersOptions): Promise<Worker[
         // than the SDK defaults (40 / 10). Measured: 267 vs 211 seeds/min at max_workers 64 (bench/results).
         maxConcurrentWorkflowTaskExecutions: 100,
         maxConcurrentWorkflowTaskPolls: 40,
+        // LLM and tool activities run on the workflow's own queue by default (eager dispatch) and the worker-local
+        // tools as local activities (src/domain/routing.ts): whoever runs the workflows runs them too.
+        activities: { ...llmActivities, ...toolActivities },
+        maxConcurrentActivityTaskExecutions: c.llm + c.tools,
+        maxConcurrentLocalActivityExecutions: c.tools,
       }),
     );
   }
@@ -109,22 +118,22 @@ export async function createWorkers(opts: CreateWorkersOptions): Promise<Worker[
       Worker.create({
         ...common,
         taskQueue: q.llm,
-        activities: createLlmActivities({ client: llmClient, endpoint }),
+        activities: llmActivities,
         maxConcurrentActivityTaskExecutions: c.llm,
-        maxConcurrentActivityTaskPolls: 20,
+        activityTaskPollerBehavior: dedicatedPollers,
         maxTaskQueueActivitiesPerSecond: opts.rateLimits?.llm_requests_per_second,
       }),
     );
   }
   if (roles.tools) {
-    const activities = createToolActivities({ llmClient, endpoint });
     for (const tool of toolNames()) {
       workers.push(
         Worker.create({
           ...common,
           taskQueue: toolTaskQueue(opts.taskQueue, tool),
-          activities,
+          activities: toolActivities,
           maxConcurrentActivityTaskExecutions: c.tools,
+          activityTaskPollerBehavior: dedicatedPollers,
           maxTaskQueueActivitiesPerSecond: opts.rateLimits?.tool_calls_per_second?.[tool],
         }),
       );

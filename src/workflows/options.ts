@@ -2,7 +2,7 @@
  * Activity timeouts and retry policies, each with the reason for its value.
  * Changing these does not change a workflow's command sequence, so running batches replay fine.
  */
-import type { ActivityOptions } from '@temporalio/workflow';
+import type { ActivityOptions, LocalActivityOptions } from '@temporalio/workflow';
 import { NON_RETRYABLE_TYPES } from '../shared/constants';
 
 /**
@@ -30,6 +30,23 @@ export const TOOL_ACTIVITY: ActivityOptions = {
     backoffCoefficient: 2,
     maximumInterval: '1 minute',
     maximumAttempts: 10, // tool errors are observations; only infrastructure failures retry
+    nonRetryableErrorTypes: NON_RETRYABLE_TYPES,
+  },
+};
+
+/**
+ * Worker-local tools as local activities (calculator, python_interpreter, local_search; see
+ * src/domain/routing.ts). Retried in the worker with backoff; a retry later than `localRetryThreshold` becomes a
+ * timer, so a long backoff never holds a workflow task.
+ */
+export const LOCAL_TOOL_ACTIVITY: LocalActivityOptions = {
+  startToCloseTimeout: '2 minutes',
+  localRetryThreshold: '10 seconds',
+  retry: {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumInterval: '1 minute',
+    maximumAttempts: 10,
     nonRetryableErrorTypes: NON_RETRYABLE_TYPES,
   },
 };

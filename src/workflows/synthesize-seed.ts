@@ -6,7 +6,9 @@
 import {
   ApplicationFailure,
   isCancellation,
+  patched,
   proxyActivities,
+  proxyLocalActivities,
   setCurrentDetails,
   upsertSearchAttributes,
   workflowInfo,
@@ -25,29 +27,43 @@ import { buildQaRecord, buildTrajectoryRecord } from '../domain/records';
 import { emptySeedCounters } from '../domain/statistics';
 import { validateQa } from '../domain/validate';
 import { qaId } from '../domain/ids';
-import { LLM_ACTIVITY, OUTPUT_ACTIVITY, TOOL_ACTIVITY } from './options';
+import { LLM_ACTIVITY, LOCAL_TOOL_ACTIVITY, OUTPUT_ACTIVITY, TOOL_ACTIVITY } from './options';
+import { llmRoute, toolRoute } from '../domain/routing';
 
+/** Patch id: executions with this marker route activities as src/domain/routing.ts says. */
+const PATCH_ROUTING = 'qasynth-routing-v2';
+
+/**
+ * Activity proxies for this seed. Executions that started before the routing of src/domain/routing.ts (their
+ * histories have no `qasynth-routing-v2` marker) keep the dedicated queues they started with.
+ */
 function proxies(config: SynthesisConfig) {
   const base = workflowInfo().taskQueue;
   const q = taskQueues(base);
+  const routed = patched(PATCH_ROUTING);
+  const llmQueue = routed ? (llmRoute(config, base) as { taskQueue: string }).taskQueue : q.llm;
   const toolProxies = new Map<string, ToolActivities>();
   return {
     llm: proxyActivities<LlmActivities>({
       ...LLM_ACTIVITY,
       startToCloseTimeout: `${config.llm_timeout_seconds} seconds`,
       heartbeatTimeout: `${Math.min(20, config.llm_timeout_seconds)} seconds`,
-      taskQueue: q.llm,
+      taskQueue: llmQueue,
     }),
-    /** Tool activities run on the tool's own queue (per-tool server-side rate limits). */
+    /** A tool's activity: local, on the workflow's queue, or on the tool's own queue (see routing.ts). */
     tool: (name: string): ToolActivities => {
       let p = toolProxies.get(name);
       if (!p) {
-        p = proxyActivities<ToolActivities>({
-          ...TOOL_ACTIVITY,
-          startToCloseTimeout: `${config.tool_timeout_seconds} seconds`,
-          heartbeatTimeout: `${Math.min(20, config.tool_timeout_seconds)} seconds`,
-          taskQueue: toolTaskQueue(base, name),
-        });
+        const route = routed ? toolRoute(config, base, name) : { kind: 'activity' as const, taskQueue: toolTaskQueue(base, name) };
+        p =
+          route.kind === 'local'
+            ? proxyLocalActivities<ToolActivities>({ ...LOCAL_TOOL_ACTIVITY, startToCloseTimeout: `${config.tool_timeout_seconds} seconds` })
+            : proxyActivities<ToolActivities>({
+                ...TOOL_ACTIVITY,
+                startToCloseTimeout: `${config.tool_timeout_seconds} seconds`,
+                heartbeatTimeout: `${Math.min(20, config.tool_timeout_seconds)} seconds`,
+                taskQueue: route.taskQueue,
+              });
         toolProxies.set(name, p);
       }
       return p;

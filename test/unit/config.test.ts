@@ -42,6 +42,8 @@ test('defaults are the original ones plus tool_calling, rate_limits and qa_model
     rate_limits: {},
     llm_timeout_seconds: 300,
     tool_timeout_seconds: 120,
+    task_queues: 'workflow',
+    local_tools: true,
     pause_after_failures: 3,
     budget: {},
     prices: {},

@@ -1,0 +1,40 @@
+/**
+ * Where each activity of a seed runs (pure; the seed workflow applies it). Measured on the dev server
+ * (design.md "Task routing"): an activity on another task queue than its workflow costs ~100 ms per round
+ * trip, one on the workflow's own queue 33–48 ms (the server hands it to the worker in the workflow task's
+ * response: eager dispatch), a local activity 3–11 ms (no server round trip; its result is recorded with the
+ * next workflow task completion).
+ *
+ * - LLM calls run on the workflow's task queue, unless they need a server-side rate limit
+ *   (`rate_limits.llm_requests_per_second`: a limit is a property of a task queue) or the config asks for
+ *   dedicated queues (`task_queues: "dedicated"`: separate worker pools, e.g. LLM workers near a GPU).
+ * - Short tools that run on the worker itself (calculator, python_interpreter, local_search) run as local
+ *   activities (`local_tools`, default true): no round trip, and at most one workflow task per tree node.
+ *   What a local activity gives up: a server-side rate limit, a separate worker pool, heartbeats (a worker that
+ *   dies mid-call is noticed by the workflow task timeout instead), and visibility as its own event in the
+ *   history (it is recorded as a marker). A tool with a rate limit never runs locally.
+ * - Network tools (web_search, web_visit) stay normal activities on the workflow's queue (retries with
+ *   backoff that outlive a workflow task, heartbeats while a page loads), or on their own queue as above.
+ */
+import type { SynthesisConfig } from '../shared/types';
+
+/** Tools that run on the worker itself, in milliseconds to seconds: candidates for local activities. */
+export const LOCAL_TOOLS: ReadonlySet<string> = new Set(['calculator', 'python_interpreter', 'local_search']);
+
+export type Route = { kind: 'local' } | { kind: 'activity'; taskQueue: string };
+
+type RoutingConfig = Pick<SynthesisConfig, 'rate_limits'> & Partial<Pick<SynthesisConfig, 'task_queues' | 'local_tools'>>;
+
+/** The LLM activities' route for a workflow on task queue `base`. */
+export function llmRoute(config: RoutingConfig, base: string): Route {
+  const dedicated = config.task_queues === 'dedicated' || config.rate_limits.llm_requests_per_second !== undefined;
+  return { kind: 'activity', taskQueue: dedicated ? `${base}-llm` : base };
+}
+
+/** The route of tool `tool`'s activity for a workflow on task queue `base`. */
+export function toolRoute(config: RoutingConfig, base: string, tool: string): Route {
+  const limited = config.rate_limits.tool_calls_per_second?.[tool] !== undefined;
+  if (limited || config.task_queues === 'dedicated') return { kind: 'activity', taskQueue: `${base}-tool-${tool}` };
+  if ((config.local_tools ?? true) && LOCAL_TOOLS.has(tool)) return { kind: 'local' };
+  return { kind: 'activity', taskQueue: base };
+}
