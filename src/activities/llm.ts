@@ -147,7 +147,13 @@ export function createLlmActivities(deps: LlmDeps) {
     async chooseAction(input: ChooseActionInput): Promise<ChooseActionResult> {
       const tools = toolSchemas(input.tools);
       const messages = buildActionMessages(input, tools);
-      const base = { model: input.model, messages, temperature: input.temperature, seed: input.sampling_seed };
+      const base = {
+        model: input.model,
+        messages,
+        temperature: input.temperature,
+        seed: input.sampling_seed,
+        ...(input.max_tokens ? { max_tokens: input.max_tokens } : {}),
+      };
       const body: ChatRequestBody =
         input.tool_calling === 'native'
           ? {
@@ -174,6 +180,7 @@ export function createLlmActivities(deps: LlmDeps) {
         model: input.model,
         messages: buildQaMessages(input),
         temperature: input.temperature,
+        ...(input.max_tokens ? { max_tokens: input.max_tokens } : {}),
         response_format: {
           type: 'json_schema',
           json_schema: { name: 'qa_synthesis', strict: true, schema: QA_JSON_SCHEMA },

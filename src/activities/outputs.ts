@@ -62,10 +62,13 @@ export function writeFileAtomic(file: string, data: string): void {
  * results) and the seed ids in order.
  */
 export function runFingerprint(config: SynthesisConfig, seeds: Seed[]): string {
-  // Settings that change how a run is driven, not what it produces. (Keys added later must be left out too, or
-  // every earlier run would get a new fingerprint and re-running its command would start it over.)
-  const { max_workers: _workers, pause_after_failures: _breaker, task_queues: _queues, local_tools: _local, ...rest } = config;
-  const canonical = JSON.stringify({ config: rest, seeds: seeds.map((s) => s.source_id) });
+  // Settings that change how a run is driven, not what it produces, are left out; so is a setting added after
+  // runs existed while it has its default value (or every earlier run would get a new fingerprint, and re-running
+  // its command would start it over).
+  const { max_workers: _workers, pause_after_failures: _breaker, task_queues: _queues, local_tools: _local, max_tokens, ...rest } = config;
+  const stable: Record<string, unknown> = { ...rest };
+  if (max_tokens != null) stable.max_tokens = max_tokens;
+  const canonical = JSON.stringify({ config: stable, seeds: seeds.map((s) => s.source_id) });
   return createHash('sha256').update(canonical).digest('hex').slice(0, 16);
 }
 

@@ -178,6 +178,16 @@ const configShape = {
     )
     .default({})
     .describe('Price table for cost estimates, USD per million tokens per model.'),
+  max_tokens: z
+    .number({ error: 'expected an integer ≥ 16 or null' })
+    .int({ error: 'expected an integer ≥ 16 or null' })
+    .min(16, { error: 'expected an integer ≥ 16 or null' })
+    .nullable()
+    .default(null)
+    .describe(
+      'Most tokens the model may generate per call (sent as max_tokens; null = the server\'s default). Small local ' +
+        'servers without it may generate up to their context limit on every call.',
+    ),
   task_queues: z
     .enum(['workflow', 'dedicated'], { error: 'expected "workflow" or "dedicated"' })
     .default('workflow')

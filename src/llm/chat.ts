@@ -31,6 +31,7 @@ export interface ChatRequestBody {
   temperature?: number;
   seed?: number;
   max_tokens?: number;
+  max_completion_tokens?: number;
   tools?: OpenAI.Chat.Completions.ChatCompletionTool[];
   tool_choice?: OpenAI.Chat.Completions.ChatCompletionToolChoiceOption;
   response_format?: { type: 'json_object' } | { type: 'json_schema'; json_schema: Record<string, unknown> } | { type: 'text' };
@@ -92,6 +93,15 @@ export const FALLBACKS: readonly Fallback[] = [
       return rest;
     },
   },
+  {
+    id: 'max_completion_tokens',
+    describe: 'max_tokens is refused (a reasoning model); sending the same limit as max_completion_tokens',
+    applies: (b) => b.max_tokens !== undefined,
+    apply: (b) => {
+      const { max_tokens, ...rest } = b;
+      return { ...rest, max_completion_tokens: max_tokens };
+    },
+  },
 ];
 
 /** A 2xx reply with no text, no reasoning and no tool call. */
@@ -103,8 +113,13 @@ function isEmptyReply(reply: ModelReply | null): boolean {
 function refusesFeature(err: APIError, f: Fallback): boolean {
   const text = `${err.message.replace(/^\d{3}\s*/, '')} ${typeof err.error === 'object' && err.error ? JSON.stringify(err.error) : String(err.error ?? '')}`;
   const meaningful = text.replace(/status code|\(no body\)|internal server error|"(message|type|code|param)"\s*:\s*("[^"]*"|null)|[{}",:\s]|undefined|null/gi, '');
-  if (!meaningful) return true;
-  const words = f.id.startsWith('tool_choice') ? /tool_choice|required/i : /response_format|json_schema|json_object|schema/i;
+  // max_tokens is only given up when the server names it: a silent refusal is about another feature.
+  if (!meaningful) return f.id !== 'max_completion_tokens';
+  const words = f.id.startsWith('tool_choice')
+    ? /tool_choice|required/i
+    : f.id === 'max_completion_tokens'
+      ? /max_tokens|max_completion_tokens/i
+      : /response_format|json_schema|json_object|schema/i;
   return words.test(text);
 }
 
@@ -234,12 +249,12 @@ export class ChatEndpoint {
         // The fallback changed nothing: the feature was not the problem, and the first error explains it.
         if (firstError && sameError(firstError, err)) throw firstError;
         const status = err instanceof APIError ? err.status : undefined;
-        const next = FALLBACKS.find((f) => !tried.has(f.id) && f.applies(body));
         // A refusal of a feature is silent (llama-cpp-python answers an unsupported tool_choice with an empty 500)
         // or names it; anything else (an outage, a bad prompt) must not cost a second request, nor the worker a
         // feature for good.
-        if (status === undefined || !FEATURE_REFUSAL_STATUSES.has(status) || !next || isContextOverflow(err)) throw err;
-        if (!refusesFeature(err as APIError, next)) throw err;
+        if (status === undefined || !FEATURE_REFUSAL_STATUSES.has(status) || isContextOverflow(err)) throw err;
+        const next = FALLBACKS.find((f) => !tried.has(f.id) && f.applies(body) && refusesFeature(err as APIError, f));
+        if (!next) throw err;
         firstError ??= err;
         tried.add(next.id);
         body = next.apply(body);

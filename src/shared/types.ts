@@ -54,6 +54,11 @@ export interface SynthesisConfig {
   /** New: price table for estimated cost (USD per million tokens). */
   prices: Prices;
   /**
+   * New: most tokens generated per action or QA call, sent as `max_tokens` (servers that want
+   * `max_completion_tokens` get that instead, see src/llm/chat.ts); null = the server's default.
+   */
+  max_tokens: number | null;
+  /**
    * New: where LLM and tool activities run. `workflow` (default): on the workflow's own task queue (eager
    * dispatch); `dedicated`: on `<queue>-llm` / `<queue>-tool-<tool>` (separate worker pools). A configured rate
    * limit always gets its own queue. See src/domain/routing.ts.
@@ -270,6 +275,8 @@ export interface ChooseActionInput {
   current_observation: string;
   /** Retry number (0-based) of this action slot. */
   attempt: number;
+  /** config.max_tokens (absent or null: not sent). */
+  max_tokens?: number | null;
   /** Signatures (`tool {canonical args}`) of actions already run in this seed, newest last (at most 40). */
   executed_actions?: string[];
 }
@@ -318,6 +325,8 @@ export interface SynthesizeQaInput {
   steps: PathStep[];
   /** Why the previous attempt for this path was rejected, so the model can fix it. */
   previous_rejection?: string;
+  /** config.max_tokens (absent or null: not sent). */
+  max_tokens?: number | null;
 }
 
 export type SynthesizeQaResult =

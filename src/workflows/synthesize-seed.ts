@@ -203,6 +203,7 @@ export async function synthesizeSeed(input: SeedInput): Promise<SeedSummary> {
             current_observation: req.current.observation,
             attempt: req.attempt,
             executed_actions: req.executedActions,
+            ...(config.max_tokens ? { max_tokens: config.max_tokens } : {}),
           });
           charge(config.model_name, r);
           return r;
@@ -263,6 +264,7 @@ export async function synthesizeSeed(input: SeedInput): Promise<SeedSummary> {
           qa_examples: config.qa_examples,
           steps,
           previous_rejection: rejection,
+          ...(config.max_tokens ? { max_tokens: config.max_tokens } : {}),
         });
         charge(qaModel, res);
         const problem = res.ok ? validateQa(res) : res.reason;

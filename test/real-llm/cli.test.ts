@@ -47,6 +47,8 @@ function config(toolCalling: 'native' | 'json') {
     max_retries: 2,
     max_workers: 2,
     tool_calling: toolCalling,
+    // Without a cap a grammar-bound answer may run to the 2048-token context (~35 s here, docs/real-endpoints.md).
+    max_tokens: 400,
     // Above the slowest answer measured on the 2-core machine with two seeds queued on the server
     // (docs/real-endpoints.md: ≈10 s alone, a grammar-bound answer up to the 2048-token context ≈40 s).
     llm_timeout_seconds: 90,

@@ -84,6 +84,13 @@ describe('capability fallbacks', () => {
     assert.deepEqual(ep.knownFallbacks('other-model'), [], 'learnt per model');
   });
 
+  test('with max_tokens set, a silent 500 still means tool_choice (max_tokens is only given up when named)', async () => {
+    handler = (b) => (b.tool_choice === 'required' ? { status: 500, body: { error: { message: '', type: 'internal_server_error' } } } : ok);
+    const r = await endpoint().complete({ ...action('llama-capped'), max_tokens: 200 }, { timeoutMs: 5000 });
+    assert.deepEqual(r.adjustments, ['tool_choice:auto']);
+    assert.equal(seen[1]!.max_tokens, 200);
+  });
+
   test('json_schema refused by name → json_object', async () => {
     handler = (b) => ((b.response_format as { type: string }).type === 'json_schema' ? err(400, "response_format type 'json_schema' is not supported") : ok);
     const r = await endpoint().complete(qa('lmstudio'), { timeoutMs: 5000 });
@@ -112,6 +119,15 @@ describe('capability fallbacks', () => {
     assert.match(f.message, /tool_choice "required" is not supported/);
     assert.deepEqual(ep.knownFallbacks('m'), []);
   });
+});
+
+test('max_tokens refused by a reasoning model → the same limit as max_completion_tokens', async () => {
+  handler = (b) =>
+    b.max_tokens !== undefined ? err(400, "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.") : ok;
+  const r = await endpoint().complete({ ...qa('o-model'), response_format: undefined, max_tokens: 300 }, { timeoutMs: 5000 });
+  assert.deepEqual(r.adjustments, ['max_completion_tokens']);
+  assert.equal(seen[1]!.max_completion_tokens, 300);
+  assert.equal(seen[1]!.max_tokens, undefined);
 });
 
 describe('refusals named with their fix', () => {

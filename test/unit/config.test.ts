@@ -42,6 +42,7 @@ test('defaults are the original ones plus tool_calling, rate_limits and qa_model
     rate_limits: {},
     llm_timeout_seconds: 300,
     tool_timeout_seconds: 120,
+    max_tokens: null,
     task_queues: 'workflow',
     local_tools: true,
     pause_after_failures: 3,
@@ -335,4 +336,15 @@ test('odd keys are quoted and shortened in paths, so a problem stays one line', 
     `config.python-sandbox: unknown key; valid keys are ${keys}`,
     'seeds[0]["k k"]: unknown key; valid keys are text, id, metadata',
   ]);
+});
+
+test('run fingerprints (and so the run ids derived from them) survive keys added since: old commands resume their runs', async () => {
+  const { runFingerprint } = await import('../../src/activities/outputs');
+  const parsed = parseBatchInput({ run_id: 'x', config: { environment_mode: 'math', max_depth: 3, model_name: 'm', max_workers: 4 }, seeds: ['prime numbers', 'golden ratio'], output_dir: '/tmp/o' });
+  assert.ok(parsed.ok);
+  // Computed with the code of commit 969f15c, before pause_after_failures, task_queues, local_tools and max_tokens.
+  assert.equal(runFingerprint(parsed.config, parsed.seeds), '9cb79bb337c4d11d');
+  // Settings that only drive the run do not make it another run; a result-changing one does.
+  assert.equal(runFingerprint({ ...parsed.config, max_workers: 9, pause_after_failures: 0, task_queues: 'dedicated', local_tools: false }, parsed.seeds), '9cb79bb337c4d11d');
+  assert.notEqual(runFingerprint({ ...parsed.config, max_tokens: 512 }, parsed.seeds), '9cb79bb337c4d11d');
 });
