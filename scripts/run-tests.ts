@@ -101,7 +101,8 @@ async function main(): Promise<number> {
     return await new Promise<number>((resolve) => {
       child = spawn(
         process.execPath,
-        ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=600000', ...tiers],
+        // On the cluster, one file at a time: a test that kills the history service would fail the others' calls.
+        ['--import', 'tsx', '--test', `--test-concurrency=${cluster ? 1 : 2}`, '--test-timeout=600000', ...tiers],
         { stdio: 'inherit', env: { ...process.env, ...server.env, QASYNTH_TEST_TEMPORAL_ADDRESS: server.address } },
       );
       child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
