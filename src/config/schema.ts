@@ -10,6 +10,7 @@ import { MODE_TOOLS } from '../shared/constants';
 import type { BatchInput, EnvironmentMode, Seed, SynthesisConfig } from '../shared/types';
 import { describeValue, formatPath, isPlainObject, valueAt } from '../domain/format';
 import { normalizeSeeds, type DuplicateSeed } from '../domain/ids';
+import { CONFIG_DEFAULTS } from './defaults';
 
 export type ParseResult<T> = ({ ok: true } & T) | { ok: false; issues: string[] };
 
@@ -77,7 +78,7 @@ const configShape = {
   environment_mode: z
     .enum([...MODES, 'py'], { error: `expected one of ${MODES.join(', ')} (or py)` })
     .transform((v): EnvironmentMode => (v === 'py' ? 'python' : v))
-    .default('web')
+    .default(CONFIG_DEFAULTS.environment_mode)
     .describe('Tool environment: web, math, python (alias py) or rag.'),
   environment_kwargs: z
     .record(z.string(), z.unknown(), { error: 'expected an object' })
@@ -85,7 +86,7 @@ const configShape = {
     .describe('Options for the environment, e.g. {"corpus_path": "…"} for rag.'),
   output_format: z
     .literal('qa', { error: 'expected "qa" (task/OSWorld output is not supported)' })
-    .default('qa')
+    .default(CONFIG_DEFAULTS.output_format)
     .describe('Only "qa" is supported.'),
   available_tools: z
     .array(
@@ -104,20 +105,20 @@ const configShape = {
   model_name: z
     .string({ error: 'expected a model name' })
     .min(1, { error: 'expected a non-empty model name' })
-    .default('gpt-4.1-2025-04-14')
+    .default(CONFIG_DEFAULTS.model_name)
     .describe('Model for action choice (and QA synthesis unless qa_model_name is set).'),
-  max_depth: intAtLeast(1, 'Maximum tree depth.').default(5),
-  branching_factor: intAtLeast(1, 'Children per node while depth < depth_threshold.').default(2),
-  depth_threshold: intAtLeast(0, 'From this depth on, nodes get 1 child.').default(3),
-  max_trajectories: intAtLeast(1, 'Validated but unused, as in the original.').default(5),
-  min_depth: intAtLeast(1, 'Minimum leaf depth for selection (≤ max_depth).').default(2),
-  max_selected_traj: intAtLeast(1, 'Maximum paths (= QAs) per seed.').default(3),
-  max_retries: intAtLeast(1, 'LLM attempts per action slot (temperature 0.7 + 0.1 per retry).').default(3),
-  max_workers: intAtLeast(1, 'Seeds processed concurrently.').default(1),
-  number_of_seed: intAtLeast(1, 'Process only the first N seeds; null = all.').nullable().default(null),
+  max_depth: intAtLeast(1, 'Maximum tree depth.').default(CONFIG_DEFAULTS.max_depth),
+  branching_factor: intAtLeast(1, 'Children per node while depth < depth_threshold.').default(CONFIG_DEFAULTS.branching_factor),
+  depth_threshold: intAtLeast(0, 'From this depth on, nodes get 1 child.').default(CONFIG_DEFAULTS.depth_threshold),
+  max_trajectories: intAtLeast(1, 'Validated but unused, as in the original.').default(CONFIG_DEFAULTS.max_trajectories),
+  min_depth: intAtLeast(1, 'Minimum leaf depth for selection (≤ max_depth).').default(CONFIG_DEFAULTS.min_depth),
+  max_selected_traj: intAtLeast(1, 'Maximum paths (= QAs) per seed.').default(CONFIG_DEFAULTS.max_selected_traj),
+  max_retries: intAtLeast(1, 'LLM attempts per action slot (temperature 0.7 + 0.1 per retry).').default(CONFIG_DEFAULTS.max_retries),
+  max_workers: intAtLeast(1, 'Seeds processed concurrently.').default(CONFIG_DEFAULTS.max_workers),
+  number_of_seed: intAtLeast(1, 'Process only the first N seeds; null = all.').nullable().default(CONFIG_DEFAULTS.number_of_seed),
   tool_calling: z
     .enum(['native', 'json'], { error: 'expected "native" or "json"' })
-    .default('native')
+    .default(CONFIG_DEFAULTS.tool_calling)
     .describe('native: API tool calling; json: ask for a JSON object (the original behaviour).'),
   rate_limits: z
     .strictObject(
@@ -143,12 +144,12 @@ const configShape = {
   llm_timeout_seconds: z
     .number({ error: 'expected a number of seconds ≥ 1' })
     .min(1, { error: 'expected a number of seconds ≥ 1' })
-    .default(300)
+    .default(CONFIG_DEFAULTS.llm_timeout_seconds)
     .describe('Longest one LLM call may take before it is retried (activity start-to-close timeout).'),
   tool_timeout_seconds: z
     .number({ error: 'expected a number of seconds ≥ 1' })
     .min(1, { error: 'expected a number of seconds ≥ 1' })
-    .default(120)
+    .default(CONFIG_DEFAULTS.tool_timeout_seconds)
     .describe('Longest one tool call may take before it is retried (activity start-to-close timeout).'),
   budget: z
     .strictObject(
@@ -183,14 +184,14 @@ const configShape = {
     .int({ error: 'expected an integer ≥ 16 or null' })
     .min(16, { error: 'expected an integer ≥ 16 or null' })
     .nullable()
-    .default(null)
+    .default(CONFIG_DEFAULTS.max_tokens)
     .describe(
       'Most tokens the model may generate per call (sent as max_tokens; null = the server\'s default). Small local ' +
         'servers without it may generate up to their context limit on every call.',
     ),
   task_queues: z
     .enum(['workflow', 'dedicated'], { error: 'expected "workflow" or "dedicated"' })
-    .default('workflow')
+    .default(CONFIG_DEFAULTS.task_queues)
     .describe(
       'workflow: LLM and tool activities run on the workflow\'s own task queue (fastest: eager dispatch); ' +
         'dedicated: on <queue>-llm and <queue>-tool-<tool>, for separate worker pools. A configured rate limit ' +
@@ -198,13 +199,13 @@ const configShape = {
     ),
   local_tools: z
     .boolean({ error: 'expected true or false' })
-    .default(true)
+    .default(CONFIG_DEFAULTS.local_tools)
     .describe('Run calculator, python_interpreter and local_search as local activities (no server round trip).'),
   pause_after_failures: z
     .number({ error: 'expected an integer ≥ 0' })
     .int({ error: 'expected an integer ≥ 0' })
     .min(0, { error: 'expected an integer ≥ 0' })
-    .default(3)
+    .default(CONFIG_DEFAULTS.pause_after_failures)
     .describe(
       'Circuit breaker: the run pauses itself when this many seeds in a row fail (or end without QA) with the same ' +
         'kind of error, e.g. a bad API key; resume after fixing the cause. 0 = never pause.',
@@ -213,7 +214,7 @@ const configShape = {
     .string({ error: 'expected a model name or null' })
     .min(1, { error: 'expected a non-empty model name or null' })
     .nullable()
-    .default(null)
+    .default(CONFIG_DEFAULTS.qa_model_name)
     .describe('Model for QA synthesis; null = model_name.'),
 };
 

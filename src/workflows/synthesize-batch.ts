@@ -35,7 +35,6 @@ import type {
   SynthesisConfig,
 } from '../shared/types';
 import { hasBudget, seedAllowance } from '../domain/budget';
-import { parseBatchInput } from '../config/schema';
 import { duplicatesDropped } from '../domain/ids';
 import { emptySeedCounters } from '../domain/statistics';
 import { CONTINUE_AS_NEW_EVENTS, OUTPUT_ACTIVITY } from './options';
@@ -94,6 +93,10 @@ function invalidInput(issues: string[]): ApplicationFailure {
 }
 
 export async function synthesizeBatch(input: BatchInput, carry?: BatchCarry): Promise<BatchResult> {
+  // The validator (zod) is loaded here, on first use, not with the module: a module imported at the top is
+  // initialised again for every workflow execution, and every seed workflow would pay for building the schemas.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { parseBatchInput } = require('../config/schema') as typeof import('../config/schema');
   const parsed = parseBatchInput(input);
   if (!parsed.ok) throw invalidInput(parsed.issues);
   const config: SynthesisConfig = parsed.config;

@@ -20,7 +20,7 @@ import { MODE_TOOLS, taskQueues, toolTaskQueue } from '../shared/constants';
 import { StatusAttr } from '../shared/search-attributes';
 import type { LlmCallAccounting, QaRecord, SeedCounters, SeedInput, SeedResultFile, SeedSummary, SynthesisConfig } from '../shared/types';
 import { callCost, emptySpend, mayCall, qaReserve } from '../domain/budget';
-import { parseConfig } from '../config/schema';
+import { withConfigDefaults } from '../config/defaults';
 import { sampleTree } from '../domain/tree';
 import { selectTrajectories } from '../domain/selection';
 import { buildQaRecord, buildTrajectoryRecord } from '../domain/records';
@@ -133,9 +133,8 @@ function round1(x: number): number {
 export async function synthesizeSeed(input: SeedInput): Promise<SeedSummary> {
   const { seed, run_id, output_dir } = input;
   // Children started by an older version carry a config without keys added since (replayed histories):
-  // parse it again so every key has its default.
-  const reparsed = parseConfig(input.config);
-  const config: SynthesisConfig = reparsed.ok ? reparsed.config : input.config;
+  // complete it with their defaults. (The parent validated it; no zod here, see src/config/defaults.ts.)
+  const config: SynthesisConfig = withConfigDefaults(input.config);
   const { llm, tool, output } = proxies(config);
 
   if (input.check_existing !== false) {

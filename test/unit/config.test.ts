@@ -348,3 +348,13 @@ test('run fingerprints (and so the run ids derived from them) survive keys added
   assert.equal(runFingerprint({ ...parsed.config, max_workers: 9, pause_after_failures: 0, task_queues: 'dedicated', local_tools: false }, parsed.seeds), '9cb79bb337c4d11d');
   assert.notEqual(runFingerprint({ ...parsed.config, max_tokens: 512 }, parsed.seeds), '9cb79bb337c4d11d');
 });
+
+test('CONFIG_DEFAULTS (zod-free, used by workflow code) is exactly what the schema fills in', async () => {
+  const { CONFIG_DEFAULTS, withConfigDefaults } = await import('../../src/config/defaults');
+  const parsed = parseConfig({});
+  assert.ok(parsed.ok);
+  assert.deepEqual({ ...CONFIG_DEFAULTS }, parsed.config);
+  // An input recorded before a key existed gets that key's default.
+  const { pause_after_failures: _p, task_queues: _q, ...old } = parsed.config;
+  assert.deepEqual(withConfigDefaults(old), parsed.config);
+});
