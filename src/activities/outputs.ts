@@ -65,7 +65,7 @@ export function runFingerprint(config: SynthesisConfig, seeds: Seed[]): string {
   // Settings that change how a run is driven, not what it produces, are left out; so is a setting added after
   // runs existed while it has its default value (or every earlier run would get a new fingerprint, and re-running
   // its command would start it over).
-  const { max_workers: _workers, pause_after_failures: _breaker, task_queues: _queues, local_tools: _local, max_tokens, ...rest } = config;
+  const { max_workers: _workers, pause_after_failures: _breaker, task_queues: _queues, local_tools: _local, explore_concurrency: _explore, max_tokens, ...rest } = config;
   const stable: Record<string, unknown> = { ...rest };
   if (max_tokens != null) stable.max_tokens = max_tokens;
   const canonical = JSON.stringify({ config: stable, seeds: seeds.map((s) => s.source_id) });

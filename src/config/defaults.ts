@@ -32,6 +32,7 @@ export const CONFIG_DEFAULTS: Readonly<SynthesisConfig> = Object.freeze({
   budget: {},
   prices: {},
   max_tokens: null,
+  explore_concurrency: 1,
   task_queues: 'workflow',
   local_tools: true,
   pause_after_failures: 3,

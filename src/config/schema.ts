@@ -189,6 +189,16 @@ const configShape = {
       'Most tokens the model may generate per call (sent as max_tokens; null = the server\'s default). Small local ' +
         'servers without it may generate up to their context limit on every call.',
     ),
+  explore_concurrency: z
+    .number({ error: 'expected an integer 1–64' })
+    .int({ error: 'expected an integer 1–64' })
+    .min(1, { error: 'expected an integer 1–64' })
+    .max(64, { error: 'expected an integer 1–64' })
+    .default(CONFIG_DEFAULTS.explore_concurrency)
+    .describe(
+      'Node creations (action choice + tool call) in flight at once within one seed: 1 = the original\'s ' +
+        'depth-first order; more explores sibling subtrees concurrently (same node counts, same de-duplication).',
+    ),
   task_queues: z
     .enum(['workflow', 'dedicated'], { error: 'expected "workflow" or "dedicated"' })
     .default(CONFIG_DEFAULTS.task_queues)

@@ -10,6 +10,33 @@ import { samplingSeedFor } from './ids';
 import { canonicalJson } from './format';
 
 export const ROOT_NODE_ID = 'd0_t0_b0';
+
+/** A counting semaphore without timers (workflow-safe): `acquire` resolves with the release function. */
+export class Semaphore {
+  private free: number;
+  private readonly waiting: (() => void)[] = [];
+  constructor(size: number) {
+    this.free = size;
+  }
+  acquire(): Promise<() => void> {
+    return new Promise((resolve) => {
+      const grant = () => {
+        let released = false;
+        resolve(() => {
+          if (released) return;
+          released = true;
+          const next = this.waiting.shift();
+          if (next) next();
+          else this.free += 1;
+        });
+      };
+      if (this.free > 0) {
+        this.free -= 1;
+        grant();
+      } else this.waiting.push(grant);
+    });
+  }
+}
 export const ROOT_INTENT = 'Start exploration';
 
 export interface ChooseActionRequest {
@@ -124,13 +151,21 @@ function stepOf(node: TreeNode): PathStep {
   };
 }
 
+/**
+ * Samples one seed's tree. `concurrency` (config `explore_concurrency`, default 1) is how many node creations
+ * (action choice + tool call) may be in flight at once: 1 is the original's depth-first order, one effect at a
+ * time; more explores sibling subtrees at once, with the same node counts (the formula above) and the same
+ * seed-wide de-duplication of actions. Deterministic for a given order of results (a workflow replays it).
+ */
 export async function sampleTree(opts: {
   config: TreeSamplerConfig;
   seedText: string;
   sourceId: string;
   deps: TreeSamplerDeps;
+  concurrency?: number;
 }): Promise<SampledTree> {
   const { config, seedText, sourceId, deps } = opts;
+  const concurrency = Math.max(1, Math.floor(opts.concurrency ?? 1));
   const out: SampledTree = {
     nodes: [],
     llm_calls: 0,
@@ -161,11 +196,32 @@ export async function sampleTree(opts: {
   out.nodes.push(root);
   deps.onNode?.(root, out.nodes.length);
 
+  /** Creation index of the next node (`t` in its id), taken when the node's action is chosen. */
+  let created = 1;
+  const slots = concurrency > 1 ? new Semaphore(concurrency) : null;
+
   const expand = async (current: TreeNode, history: PathStep[]): Promise<void> => {
     const d = current.depth;
     if (d >= config.max_depth) return;
     const branches = d < config.depth_threshold ? config.branching_factor : 1;
-    for (let branch = 0; branch < branches; branch++) {
+    if (!slots) {
+      // The original's order: depth first, one effect at a time.
+      for (let branch = 0; branch < branches; branch++) {
+        await grow(current, history, branch);
+        if (out.stopped) return;
+      }
+      return;
+    }
+    // Sibling subtrees at once; at most `concurrency` node creations (LLM + tool call) in flight seed-wide.
+    await Promise.all(Array.from({ length: branches }, (_, branch) => grow(current, history, branch)));
+  };
+
+  /** Creates the `branch`-th child of `current` (bounded re-sampling of the action, then the tool), then its subtree. */
+  const grow = async (current: TreeNode, history: PathStep[], branch: number): Promise<void> => {
+    const d = current.depth;
+    const release = slots ? await slots.acquire() : () => {};
+    let child: TreeNode | null = null;
+    try {
       let chosen: { intent: string; action: ToolAction } | null = null;
       let lastReason = 'no_attempt';
       for (let attempt = 0; attempt < config.max_retries; attempt++) {
@@ -200,9 +256,9 @@ export async function sampleTree(opts: {
       }
       if (!chosen) {
         inc(out.skipped_branches, reasonKey(lastReason));
-        continue;
+        return;
       }
-      const nodeId = `d${d + 1}_t${out.nodes.length}_b${branch}`;
+      const nodeId = `d${d + 1}_t${created++}_b${branch}`;
       const signature = actionSignature(chosen.action);
       const earlier = executed.get(signature);
       let obs: Observation;
@@ -216,7 +272,7 @@ export async function sampleTree(opts: {
         inc(out.tool_calls, chosen.action.tool_name);
         if (obs.error) inc(out.tool_errors, chosen.action.tool_name);
       }
-      const child: TreeNode = {
+      child = {
         node_id: nodeId,
         observation: obs.text,
         intent: chosen.intent,
@@ -230,9 +286,10 @@ export async function sampleTree(opts: {
       out.nodes.push(child);
       current.children_ids.push(child.node_id);
       deps.onNode?.(child, out.nodes.length);
-      await expand(child, current.parent_id === null ? [] : [...history, stepOf(current)]);
-      if (out.stopped) return;
+    } finally {
+      release();
     }
+    await expand(child, current.parent_id === null ? [] : [...history, stepOf(current)]);
   };
 
   await expand(root, []);

@@ -59,6 +59,11 @@ export interface SynthesisConfig {
    */
   max_tokens: number | null;
   /**
+   * New: node creations (action choice + tool call) in flight at once within one seed. 1 (default) = the
+   * original's depth-first order; more explores sibling subtrees concurrently (same node counts).
+   */
+  explore_concurrency: number;
+  /**
    * New: where LLM and tool activities run. `workflow` (default): on the workflow's own task queue (eager
    * dispatch); `dedicated`: on `<queue>-llm` / `<queue>-tool-<tool>` (separate worker pools). A configured rate
    * limit always gets its own queue. See src/domain/routing.ts.

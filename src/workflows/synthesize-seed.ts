@@ -183,6 +183,7 @@ export async function synthesizeSeed(input: SeedInput): Promise<SeedSummary> {
     setCurrentDetails(`**exploring** \`${seed.source_id}\``);
     const tree = await sampleTree({
       config,
+      concurrency: config.explore_concurrency,
       seedText: seed.text,
       sourceId: seed.source_id,
       deps: {

@@ -205,3 +205,79 @@ test('a repeated action in the same seed is refused with an observation, not exe
   // Sources of observations are kept on the nodes.
   assert.deepEqual(tree.nodes[1].sources, ['doc-1']);
 });
+
+/**
+ * Deps whose effects complete in rounds: every call made in a round resolves together when `tick()` runs, like
+ * calls of equal latency. The number of rounds until the tree is done is its elapsed time in call latencies.
+ */
+function roundDeps(opts: { sameAction?: boolean } = {}) {
+  let pending: (() => void)[] = [];
+  let inFlight = 0;
+  let maxInFlight = 0;
+  const wait = () =>
+    new Promise<void>((resolve) => {
+      inFlight++;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      pending.push(() => {
+        inFlight--;
+        resolve();
+      });
+    });
+  const deps: TreeSamplerDeps = {
+    async chooseAction(req) {
+      await wait();
+      const expr = opts.sameAction && req.current.depth === 1 ? 'same' : `${req.current.node_id}/${req.branch}`;
+      return { ok: true, intent: 'i', action: { tool_name: 'calculator', parameters: { expressions: [expr] } }, usage };
+    },
+    async runTool(action) {
+      await wait();
+      return { text: `obs ${JSON.stringify(action.parameters)}` };
+    },
+  };
+  /** Runs rounds until `done` settles; returns the number of rounds. */
+  async function drive(done: Promise<unknown>): Promise<number> {
+    let finished = false;
+    void done.then(() => (finished = true));
+    let rounds = 0;
+    for (;;) {
+      await new Promise((r) => setImmediate(r));
+      if (finished) return rounds;
+      const batch = pending;
+      pending = [];
+      assert.ok(batch.length > 0, 'no call pending but the tree is not done');
+      rounds += 1;
+      for (const resolve of batch) resolve();
+    }
+  }
+  return { deps, drive, maxInFlight: () => maxInFlight };
+}
+
+test('explore_concurrency 4: a D=10 b=2 t=2 tree (38 nodes) takes its critical path, not 38 node latencies', async () => {
+  const serial = roundDeps();
+  const one = sampleTree({ config: cfg(10, 2, 2), seedText: 's', sourceId: 'src_x', deps: serial.deps });
+  const serialRounds = await serial.drive(one);
+  assert.equal((await one).nodes.length - 1, 38);
+  assert.equal(serialRounds, 38 * 2, 'one action choice and one tool call per node, one after the other');
+  assert.equal(serial.maxInFlight(), 1);
+
+  const wide = roundDeps();
+  const four = sampleTree({ config: cfg(10, 2, 2), seedText: 's', sourceId: 'src_x', deps: wide.deps, concurrency: 4 });
+  const rounds = await wide.drive(four);
+  const tree = await four;
+  assert.equal(tree.nodes.length - 1, 38, 'the formula\'s node count');
+  assert.equal(new Set(tree.nodes.map((n) => n.node_id)).size, 39, 'node ids stay unique');
+  assert.equal(rounds, 10 * 2, 'the critical path: 10 levels of one action choice and one tool call');
+  assert.ok(wide.maxInFlight() <= 4, `at most 4 node creations at once, saw ${wide.maxInFlight()}`);
+  assert.deepEqual(expectedTreeSize(10, 2, 2).leaves, tree.nodes.filter((n) => n.children_ids.length === 0 && n.depth > 0).length);
+});
+
+test('explore_concurrency keeps the seed-wide de-duplication: concurrent siblings choosing the same action run it once', async () => {
+  const r = roundDeps({ sameAction: true });
+  const p = sampleTree({ config: cfg(2, 2, 2), seedText: 's', sourceId: 'src_x', deps: r.deps, concurrency: 4 });
+  await r.drive(p);
+  const tree = await p;
+  assert.equal(tree.nodes.length - 1, 2 + 4);
+  // The 4 depth-2 nodes all chose the same action: one ran it, three were refused.
+  assert.equal(tree.duplicate_actions, 3);
+  assert.equal(tree.tool_calls.calculator, 2 + 1);
+});

@@ -242,6 +242,27 @@ describe('synthesizeBatch on a real dev server', () => {
     }
   });
 
+  test('explore_concurrency 3: complete trees, unique ids, and the seed workflows replay deterministically', async () => {
+    const h = await harness();
+    try {
+      const result = await runToEnd(h, input(h, 'explore', smallConfig({ explore_concurrency: 3, max_depth: 4 }), SEEDS.slice(0, 2)));
+      assert.equal(result.seeds_succeeded, 2);
+      const stats = JSON.parse(fs.readFileSync(result.statistics_path, 'utf8'));
+      // D=4, b=2, t=2: 2 + 4 + 4 + 4 = 14 nodes per seed, as with the depth-first order.
+      assert.equal(stats.total_nodes, 2 * 14);
+      const trajs = readJsonl<TrajectoryRecord>(result.trajectories_path);
+      for (const tr of trajs) assert.equal(new Set(tr.nodes.map((n) => n.node_id)).size, tr.nodes.length);
+      const { bundleWorkflowCode, DefaultLogger, Worker } = await import('@temporalio/worker');
+      const workflowBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), logger: new DefaultLogger('WARN') });
+      for await (const wf of t.client.workflow.list({ query: `WorkflowId STARTS_WITH "${batchWorkflowId('explore')}/"` })) {
+        const history = await t.client.workflow.getHandle(wf.workflowId).fetchHistory();
+        await Worker.runReplayHistory({ workflowBundle }, history, wf.workflowId);
+      }
+    } finally {
+      await h.stop();
+    }
+  });
+
   test('continues as new on long batches, with state carried and every seed written once', async () => {
     const h = await harness();
     try {
