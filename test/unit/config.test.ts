@@ -43,6 +43,7 @@ test('defaults are the original ones plus tool_calling, rate_limits and qa_model
     llm_timeout_seconds: 300,
     tool_timeout_seconds: 120,
     max_tokens: null,
+    explore_concurrency: 1,
     task_queues: 'workflow',
     local_tools: true,
     pause_after_failures: 3,
