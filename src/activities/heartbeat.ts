@@ -13,7 +13,8 @@ export async function withHeartbeat<T>(fn: (signal: AbortSignal) => Promise<T>, 
   // Several beats per heartbeat timeout (the SDK throttles what it sends), at most every 5 s.
   const everyMs = Math.max(200, Math.min(5000, (ctx.info.heartbeatTimeoutMs || 15_000) / 3));
   const beat = () => ctx.heartbeat(details?.());
-  beat();
+  // No beat at the start: the heartbeat timeout runs from the start anyway, and a call shorter than one interval
+  // (most LLM calls) then costs the server no heartbeat at all.
   const timer = setInterval(beat, everyMs);
   try {
     return await fn(ctx.cancellationSignal);

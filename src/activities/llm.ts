@@ -88,9 +88,10 @@ export function createLlmActivities(deps: LlmDeps) {
           signal,
           timeoutMs: remaining(),
           maxWaitMs: Math.max(0, remaining() - 1000),
+          // Counted in the heartbeat details, sent with the next beat or with the attempt's failure (a request of an
+          // attempt whose worker died before either is not counted).
           onRequest: () => {
             state.requests += 1;
-            ctx.heartbeat(state);
           },
         });
         return { ...result, requests_total: state.requests };

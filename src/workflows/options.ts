@@ -6,14 +6,22 @@ import type { ActivityOptions, LocalActivityOptions } from '@temporalio/workflow
 import { NON_RETRYABLE_TYPES } from '../shared/constants';
 
 /**
+ * How soon a call whose worker died is retried elsewhere (seconds without a heartbeat). Measured: a running call
+ * heartbeats every timeout/3 s (the SDK sends at most one per 0.8 × timeout), so 3 s costs a long call one
+ * heartbeat per 2.4 s, and nothing for calls shorter than 1 s; after a kill -9 the restarted worker's first LLM
+ * request went out ~4 s later instead of ~22 s (bench "recovery").
+ */
+export const HEARTBEAT_TIMEOUT_SECONDS = 3;
+
+/**
  * LLM calls: slow models take minutes (start-to-close = config llm_timeout_seconds, default 300); heartbeats
- * every few seconds let a dead worker's call be retried after 20 s, not 5 min.
+ * let a dead worker's call be retried after HEARTBEAT_TIMEOUT_SECONDS, not 5 min.
  */
 export const LLM_ACTIVITY: ActivityOptions = {
   startToCloseTimeout: '5 minutes',
-  heartbeatTimeout: '20 seconds',
+  heartbeatTimeout: `${HEARTBEAT_TIMEOUT_SECONDS} seconds`,
   retry: {
-    initialInterval: '2 seconds', // 429s carry their own delay (nextRetryDelay); this is for 5xx/timeouts
+    initialInterval: '1 second', // 429s carry their own delay (nextRetryDelay); this is for 5xx/timeouts/dead workers
     backoffCoefficient: 2,
     maximumInterval: '2 minutes', // never wait longer than a provider's usual rate-limit window
     maximumAttempts: 20, // a long outage fails the seed (recorded); resubmitting resumes it
@@ -24,7 +32,7 @@ export const LLM_ACTIVITY: ActivityOptions = {
 /** Tool calls (start-to-close = config tool_timeout_seconds, default 120): the python tool's own limit is below it. */
 export const TOOL_ACTIVITY: ActivityOptions = {
   startToCloseTimeout: '2 minutes',
-  heartbeatTimeout: '20 seconds',
+  heartbeatTimeout: `${HEARTBEAT_TIMEOUT_SECONDS} seconds`,
   retry: {
     initialInterval: '1 second',
     backoffCoefficient: 2,

@@ -27,7 +27,7 @@ import { buildQaRecord, buildTrajectoryRecord } from '../domain/records';
 import { emptySeedCounters } from '../domain/statistics';
 import { validateQa } from '../domain/validate';
 import { qaId } from '../domain/ids';
-import { LLM_ACTIVITY, LOCAL_TOOL_ACTIVITY, OUTPUT_ACTIVITY, TOOL_ACTIVITY } from './options';
+import { HEARTBEAT_TIMEOUT_SECONDS, LLM_ACTIVITY, LOCAL_TOOL_ACTIVITY, OUTPUT_ACTIVITY, TOOL_ACTIVITY } from './options';
 import { llmRoute, toolRoute } from '../domain/routing';
 
 /** Patch id: executions with this marker route activities as src/domain/routing.ts says. */
@@ -47,7 +47,7 @@ function proxies(config: SynthesisConfig) {
     llm: proxyActivities<LlmActivities>({
       ...LLM_ACTIVITY,
       startToCloseTimeout: `${config.llm_timeout_seconds} seconds`,
-      heartbeatTimeout: `${Math.min(20, config.llm_timeout_seconds)} seconds`,
+      heartbeatTimeout: `${Math.min(HEARTBEAT_TIMEOUT_SECONDS, config.llm_timeout_seconds)} seconds`,
       taskQueue: llmQueue,
     }),
     /** A tool's activity: local, on the workflow's queue, or on the tool's own queue (see routing.ts). */
@@ -61,7 +61,7 @@ function proxies(config: SynthesisConfig) {
             : proxyActivities<ToolActivities>({
                 ...TOOL_ACTIVITY,
                 startToCloseTimeout: `${config.tool_timeout_seconds} seconds`,
-                heartbeatTimeout: `${Math.min(20, config.tool_timeout_seconds)} seconds`,
+                heartbeatTimeout: `${Math.min(HEARTBEAT_TIMEOUT_SECONDS, config.tool_timeout_seconds)} seconds`,
                 taskQueue: route.taskQueue,
               });
         toolProxies.set(name, p);
