@@ -1,10 +1,72 @@
 /**
- * Adaptive admission control for one worker's LLM calls (AIMD): when the provider answers 429, the number of
- * calls this worker lets run at once is halved and no call starts until the Retry-After has passed (or a
- * backoff that doubles while 429s keep coming); every success raises the limit again by 1/limit, up to the
- * worker's concurrency. So a worker backs off as a whole instead of every activity hammering on its own.
- * The server-side rate limit (`rate_limits.llm_requests_per_second`) is the first line; this is the second.
+ * Adaptive admission control for one worker's LLM calls. The server-side rate limit
+ * (`rate_limits.llm_requests_per_second`) is the first line; this is the second, for quotas nobody configured.
+ *
+ * It tells a quota that is really exhausted from sporadic 429s, and slows down only for the first:
+ * - **Quota exhausted**: the provider says so (`x-ratelimit-remaining-requests` / `-tokens` is 0, on a 429 or on
+ *   a success), or most recent answers are 429s (at least QUOTA_FRACTION of the last WINDOW outcomes). Then the
+ *   number of calls this worker lets run at once is cut in proportion to the 429 share (halved when every answer
+ *   is a 429), and no call starts until the provider's reset (`x-ratelimit-reset-*`, `retry-after-ms`,
+ *   `retry-after`) or a backoff that doubles while it lasts.
+ * - **Sporadic 429s** (a share below QUOTA_FRACTION, no exhausted-quota header): only the refused call waits
+ *   (its activity retries after the Retry-After, via Temporal's nextRetryDelay); the others go on.
+ * Every success raises the limit again by 1/limit (additive increase), up to the worker's concurrency. A call
+ * that times out (the endpoint serves fewer calls at once than it is sent) halves the limit without a cool-down.
  */
+
+/** Outcomes remembered to tell a quota from sporadic refusals. */
+export const WINDOW = 20;
+/** Share of 429s among the last WINDOW outcomes from which the quota counts as exhausted. */
+export const QUOTA_FRACTION = 0.5;
+
+type HeaderSource = { get(name: string): string | null } | Record<string, string | string[] | undefined | null> | null | undefined;
+
+function header(headers: HeaderSource, name: string): string | undefined {
+  if (!headers) return undefined;
+  if (typeof (headers as { get?: unknown }).get === 'function') return (headers as { get(n: string): string | null }).get(name) ?? undefined;
+  for (const [k, v] of Object.entries(headers as Record<string, unknown>)) {
+    if (k.toLowerCase() === name && v !== undefined && v !== null) return Array.isArray(v) ? String(v[0]) : String(v);
+  }
+  return undefined;
+}
+
+/**
+ * A duration in OpenAI's `x-ratelimit-reset-*` format (`20ms`, `1s`, `1.5s`, `6m0s`, `1h2m3s`) or plain seconds,
+ * in ms; undefined when unreadable.
+ */
+export function parseResetDuration(value: string | undefined): number | undefined {
+  if (!value) return undefined;
+  const v = value.trim();
+  if (/^\d+(\.\d+)?$/.test(v)) return Math.round(Number(v) * 1000);
+  const re = /(\d+(?:\.\d+)?)(ms|h|m|s)/g;
+  let total = 0;
+  let matched = '';
+  for (const m of v.matchAll(re)) {
+    const n = Number(m[1]);
+    total += m[2] === 'ms' ? n : m[2] === 's' ? n * 1000 : m[2] === 'm' ? n * 60_000 : n * 3_600_000;
+    matched += m[0];
+  }
+  return matched === v ? Math.round(total) : undefined;
+}
+
+/**
+ * What a response's rate-limit headers say: whether a quota (requests or tokens) is exhausted, and when it
+ * resets (ms), from OpenAI's `x-ratelimit-remaining-*` / `x-ratelimit-reset-*` (as also sent by Azure, Groq,
+ * OpenRouter and others).
+ */
+export function quotaFromHeaders(headers: HeaderSource): { exhausted: boolean; resetMs?: number } {
+  let exhausted = false;
+  let resetMs: number | undefined;
+  for (const kind of ['requests', 'tokens']) {
+    const remaining = header(headers, `x-ratelimit-remaining-${kind}`);
+    if (remaining !== undefined && Number(remaining) <= 0) {
+      exhausted = true;
+      const reset = parseResetDuration(header(headers, `x-ratelimit-reset-${kind}`));
+      if (reset !== undefined) resetMs = Math.max(resetMs ?? 0, reset);
+    }
+  }
+  return { exhausted, ...(resetMs !== undefined ? { resetMs } : {}) };
+}
 
 export interface AdaptiveLimiterOptions {
   /** Upper bound (the worker's LLM concurrency). */
@@ -31,6 +93,8 @@ export class AdaptiveLimiter {
   private activeCount = 0;
   private cooldownUntil = 0;
   private consecutive429 = 0;
+  /** The last WINDOW outcomes, true = 429. */
+  private readonly outcomes: boolean[] = [];
   private timerArmed = false;
   private readonly waiters: (() => void)[] = [];
   private readonly min: number;
@@ -112,21 +176,48 @@ export class AdaptiveLimiter {
     });
   }
 
-  /** A call succeeded: additive increase. */
-  onSuccess(): void {
+  /** 429 share among the last WINDOW outcomes (0 when none yet). */
+  get rateLimitedShare(): number {
+    return this.outcomes.length ? this.outcomes.filter(Boolean).length / this.outcomes.length : 0;
+  }
+
+  private remember(rateLimited: boolean): void {
+    this.outcomes.push(rateLimited);
+    if (this.outcomes.length > WINDOW) this.outcomes.shift();
+  }
+
+  /**
+   * A call succeeded: additive increase. `headers` (the response's) may say that the quota is now exhausted
+   * (`x-ratelimit-remaining-*: 0`): then no call starts until its reset.
+   */
+  onSuccess(headers?: HeaderSource): void {
     this.consecutive429 = 0;
+    this.remember(false);
     this.limitValue = Math.min(this.opts.max, this.limitValue + 1 / this.limitValue);
+    const quota = quotaFromHeaders(headers);
+    if (quota.exhausted && quota.resetMs !== undefined) this.cooldownUntil = Math.max(this.cooldownUntil, this.now() + quota.resetMs);
     this.pump();
   }
 
-  /** The provider answered 429: multiplicative decrease and a cool-down (Retry-After when given). */
-  onRateLimited(retryAfterMs?: number): void {
+  /**
+   * The provider answered 429 (`retryAfterMs`: what it asked for). Slows the worker down only when the quota is
+   * exhausted (see the module comment); returns whether it did.
+   */
+  onRateLimited(retryAfterMs?: number, headers?: HeaderSource): boolean {
+    this.remember(true);
+    const quota = quotaFromHeaders(headers);
+    const share = this.rateLimitedShare;
+    const full = this.outcomes.length >= Math.min(WINDOW, 4);
+    if (!quota.exhausted && !(full && share >= QUOTA_FRACTION)) return false;
     this.consecutive429 += 1;
-    this.limitValue = Math.max(this.min, this.limitValue / 2);
+    // Cut in proportion to the refusals: ×(1 − share/2), i.e. halved when every recent answer was a 429.
+    this.limitValue = Math.max(this.min, this.limitValue * (1 - (quota.exhausted ? 1 : share) / 2));
     const base = this.opts.baseBackoffMs ?? 1000;
     const backoff = Math.min(this.opts.maxBackoffMs ?? 60_000, base * 2 ** (this.consecutive429 - 1));
-    const wait = retryAfterMs !== undefined && retryAfterMs >= 0 ? retryAfterMs : backoff;
+    const asked = quota.resetMs ?? retryAfterMs;
+    const wait = asked !== undefined && asked >= 0 ? asked : backoff;
     this.cooldownUntil = Math.max(this.cooldownUntil, this.now() + wait);
+    return true;
   }
 
   /**

@@ -187,14 +187,14 @@ export class ChatEndpoint {
       }
     }
     try {
-      const result = await this.withFallbacks(body, opts);
-      limiter?.onSuccess();
+      const { headers, ...result } = await this.withFallbacks(body, opts);
+      limiter?.onSuccess(headers);
       return result;
     } catch (err) {
       const failure = err instanceof ApplicationFailure ? err : classifyLlmError(err, { model: body.model, baseURL: this.opts.client().baseURL });
       if (failure.type === FailureType.RateLimited) {
         const delay = failure.nextRetryDelay;
-        limiter?.onRateLimited(typeof delay === 'number' ? delay : undefined);
+        limiter?.onRateLimited(typeof delay === 'number' ? delay : undefined, err instanceof APIError ? err.headers : undefined);
       } else if (err instanceof APIConnectionTimeoutError) {
         // The endpoint serves fewer calls at once than this worker sends (a one-slot llama.cpp server):
         // send fewer, so calls queue here (unpaid) rather than on the server past their timeout.
@@ -206,7 +206,7 @@ export class ChatEndpoint {
     }
   }
 
-  private async withFallbacks(original: ChatRequestBody, opts: ChatCallOptions): Promise<ChatResult> {
+  private async withFallbacks(original: ChatRequestBody, opts: ChatCallOptions): Promise<ChatResult & { headers: Headers }> {
     const known = this.unsupported.get(this.key(original.model)) ?? new Set<string>();
     let body = original;
     const adjustments: string[] = [];
@@ -263,7 +263,7 @@ export class ChatEndpoint {
     }
   }
 
-  private async send(body: ChatRequestBody, opts: ChatCallOptions): Promise<Omit<ChatResult, 'requests' | 'adjustments'>> {
+  private async send(body: ChatRequestBody, opts: ChatCallOptions): Promise<Omit<ChatResult, 'requests' | 'adjustments'> & { headers: Headers }> {
     const client = this.opts.client();
     opts.onRequest?.();
     const res = await client.chat.completions
@@ -282,6 +282,7 @@ export class ChatEndpoint {
       ...(interpreted.kind === 'malformed' ? { malformed: interpreted.reason } : {}),
       usage,
       usage_estimated: interpreted.usage === null,
+      headers: res.headers,
     };
   }
 }

@@ -225,6 +225,17 @@ export function classifyLlmError(err: unknown, ctx: LlmErrorContext = {}): Appli
         details: [{ ...details, kind: 'context_overflow' }],
       });
     }
+    if (status === 429 && /insufficient_quota|exceeded your current quota|billing/i.test(`${msg} ${JSON.stringify(err.error ?? '')}`)) {
+      // Not a rate limit: the account has no quota (credits) left. Waiting will not help; paying will.
+      return ApplicationFailure.create({
+        message: `the LLM account has no quota left (HTTP 429, insufficient_quota)${forModel(ctx)}: ${msg}. ` +
+          'Fix: add credits or raise the spending limit for this key, then resume the run',
+        type: FailureType.LlmAuth,
+        nonRetryable: true,
+        cause: boundedCause(err),
+        details: [details],
+      });
+    }
     if (status === 429) {
       const delay = parseRetryAfter(err.headers as HeaderSource);
       return ApplicationFailure.create({

@@ -62,7 +62,7 @@ async function failureOf(p: Promise<unknown>): Promise<ApplicationFailure> {
 }
 
 describe('chooseAction', () => {
-  test('native tool calling: a valid calculator action with an intent, token usage, heartbeats', async () => {
+  test('native tool calling: a valid calculator action with an intent, token usage; a short call sends no heartbeat', async () => {
     const env = new MockActivityEnvironment();
     let beats = 0;
     env.on('heartbeat', () => (beats += 1));
@@ -73,10 +73,25 @@ describe('chooseAction', () => {
     assert.ok(!('intent' in r.action.parameters), 'intent is taken out of the arguments');
     assert.ok(r.intent.length > 0);
     assert.ok(r.usage.input_tokens > 0 && r.usage.output_tokens > 0);
-    assert.ok(beats >= 1);
+    assert.equal(beats, 0, 'a call shorter than one heartbeat interval costs the server no heartbeat');
     const last = sim.requests().at(-1)!;
     assert.equal(last.seed, 42);
     assert.equal(last.temperature, 0.7);
+  });
+
+  test('a long call heartbeats, carrying the attempt state (provider requests) in the details', async () => {
+    sim.script([{ match: { kind: 'action' }, times: 1, respond: { delayMs: 1500 } }]);
+    try {
+      const env = new MockActivityEnvironment({ heartbeatTimeoutMs: 900, startToCloseTimeoutMs: 10_000 });
+      const details: unknown[] = [];
+      env.on('heartbeat', (d: unknown) => details.push(d));
+      const r = await runActivityIn(env, acts.chooseAction, actionInput({ sampling_seed: 4242 }));
+      assert.ok(r.ok);
+      assert.ok(details.length >= 2, `beats every heartbeatTimeout/3: ${details.length}`);
+      assert.deepEqual(details.at(-1), { requests: 1, failure: undefined, repeats: 0 });
+    } finally {
+      sim.clearScript();
+    }
   });
 
   test('json mode: the original JSON-object protocol', async () => {

@@ -43,13 +43,16 @@ test('at most `limit` calls run at once; a release lets the next waiter in, in o
   assert.deepEqual(order, [3, 4]);
 });
 
-test('a 429 halves the limit and stops new calls until Retry-After has passed; successes raise it again', async () => {
+/** A quota the provider says is exhausted, resetting in `reset`. */
+const exhausted = (reset: string) => ({ 'x-ratelimit-remaining-requests': '0', 'x-ratelimit-reset-requests': reset });
+
+test('an exhausted quota (x-ratelimit-remaining 0) halves the limit and stops new calls until its reset; successes raise it again', async () => {
   const t = fakeTime();
   const l = new AdaptiveLimiter({ max: 8, now: t.now, setTimer: t.setTimer });
   assert.equal(l.limit, 8);
-  l.onRateLimited(1500);
+  assert.equal(l.onRateLimited(900, exhausted('1.5s')), true);
   assert.equal(l.limit, 4);
-  assert.equal(l.cooldownMs, 1500);
+  assert.equal(l.cooldownMs, 1500, 'the reset header wins over Retry-After');
   let started = false;
   const p = l.acquire().then(() => (started = true));
   await flush();
@@ -64,19 +67,52 @@ test('a 429 halves the limit and stops new calls until Retry-After has passed; s
   assert.equal(l.limit, 8, 'additive increase back to the maximum');
 });
 
-test('429s without Retry-After back off exponentially; the limit never drops below 1', () => {
+test('sporadic 429s (30 %, no quota headers) slow nobody down: only the refused call waits (its own retry)', () => {
   const t = fakeTime();
-  const l = new AdaptiveLimiter({ max: 4, now: t.now, setTimer: t.setTimer, baseBackoffMs: 100 });
+  const l = new AdaptiveLimiter({ max: 8, now: t.now, setTimer: t.setTimer });
+  // 3 of every 10 answers refused, for 100 answers.
+  for (let i = 0; i < 100; i++) {
+    if (i % 10 < 3) assert.equal(l.onRateLimited(1000), false);
+    else l.onSuccess();
+  }
+  assert.equal(l.limit, 8);
+  assert.equal(l.cooldownMs, 0);
+  assert.ok(Math.abs(l.rateLimitedShare - 0.3) < 0.01);
+});
+
+test('mostly 429s without headers is a quota too: cut in proportion to the share, backoff doubling while it lasts', () => {
+  const t = fakeTime();
+  const l = new AdaptiveLimiter({ max: 16, now: t.now, setTimer: t.setTimer, baseBackoffMs: 100 });
+  assert.equal(l.onRateLimited(), false, 'one refusal is not a pattern yet');
   l.onRateLimited();
+  l.onRateLimited();
+  assert.equal(l.onRateLimited(), true, '4 of 4 answers refused');
+  assert.equal(l.limit, 8);
   assert.equal(l.cooldownMs, 100);
   l.onRateLimited();
   assert.equal(l.cooldownMs, 200);
   l.onRateLimited();
   assert.equal(l.cooldownMs, 400);
-  assert.equal(l.limit, 1);
-  l.onSuccess();
-  l.onRateLimited();
-  assert.equal(l.cooldownMs, 400, 'after a success the backoff starts again from the base (but never shortens a cool-down)');
+  for (let i = 0; i < 20; i++) l.onRateLimited();
+  assert.equal(l.limit, 1, 'never below 1');
+});
+
+test('a success whose headers say the quota is now exhausted pauses new calls until the reset', () => {
+  const t = fakeTime();
+  const l = new AdaptiveLimiter({ max: 4, now: t.now, setTimer: t.setTimer });
+  l.onSuccess(exhausted('6m0s'));
+  assert.equal(l.cooldownMs, 360_000);
+  assert.equal(l.limit, 4, 'a success does not cut the limit');
+});
+
+test('x-ratelimit-reset durations', async () => {
+  const { parseResetDuration } = await import('../../src/llm/adaptive-limiter');
+  assert.equal(parseResetDuration('20ms'), 20);
+  assert.equal(parseResetDuration('1.5s'), 1500);
+  assert.equal(parseResetDuration('6m0s'), 360_000);
+  assert.equal(parseResetDuration('1h2m3s'), 3_723_000);
+  assert.equal(parseResetDuration('2'), 2000);
+  assert.equal(parseResetDuration('soon'), undefined);
 });
 
 test('an aborted waiter leaves the queue', async () => {
@@ -95,7 +131,7 @@ test('a caller that cannot wait out the cool-down (or for a slot) gets LimiterBu
   const { LimiterBusyError } = await import('../../src/llm/adaptive-limiter');
   const t = fakeTime();
   const l = new AdaptiveLimiter({ max: 1, now: t.now, setTimer: t.setTimer });
-  l.onRateLimited(5000);
+  l.onRateLimited(undefined, exhausted('5s'));
   await assert.rejects(l.acquire(undefined, 2000), (e: unknown) => e instanceof LimiterBusyError && e.retryAfterMs === 5000);
   t.advance(5000);
   const release = await l.acquire(undefined, 2000);
