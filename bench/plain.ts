@@ -46,9 +46,17 @@ export function plainActivities(llmUrl: string, maxRetries: number): PlainActivi
   return { llm: createLlmActivities({ client: () => llm }), tools: createToolActivities({ llmClient: () => llm }), out: createOutputActivities() };
 }
 
-/** Runs an activity function outside a worker (MockActivityEnvironment: heartbeats and cancellation are no-ops). */
-function act<A extends unknown[], R>(fn: (...a: A) => Promise<R>, ...args: A): Promise<R> {
-  return new MockActivityEnvironment(undefined, { logger: QUIET }).run(fn, ...args) as Promise<R>;
+/** Start-to-close of output activities, as qasynth's OUTPUT_ACTIVITY options (src/workflows/options.ts). */
+const OUTPUT_TIMEOUT_MS = 120_000;
+
+/**
+ * Runs an activity function outside a worker (MockActivityEnvironment: heartbeats and cancellation are no-ops)
+ * with the start-to-close timeout qasynth's workflow gives it: the activities bound their calls by it, and the
+ * mock's default (1 s) would time out every LLM call slower than that.
+ */
+function act<A extends unknown[], R>(startToCloseMs: number, fn: (...a: A) => Promise<R>, ...args: A): Promise<R> {
+  const info = { startToCloseTimeoutMs: startToCloseMs, scheduleToCloseTimeoutMs: startToCloseMs };
+  return new MockActivityEnvironment(info, { logger: QUIET }).run(fn, ...args) as Promise<R>;
 }
 
 /** What one plain seed did. */
@@ -59,13 +67,15 @@ export interface PlainSeedResult {
   qa: number;
   /** LLM calls that threw after the client's retries (branches skipped, QA dropped). */
   llm_errors: number;
+  /** Their messages (first 200 characters each). */
+  llm_error_messages: string[];
 }
 
 /** The seed workflow's logic (tree → selection → QA → result file) with the activity functions called directly. */
 export async function plainSeed(acts: PlainActivities, config: SynthesisConfig, seed: Seed, runId: string, outputDir: string, index: number): Promise<PlainSeedResult> {
   let activities = 1;
-  let llmErrors = 0;
-  await act(acts.out.loadSeedResult, { run_id: runId, output_dir: outputDir, source_id: seed.source_id });
+  const errors: string[] = [];
+  await act(OUTPUT_TIMEOUT_MS, acts.out.loadSeedResult, { run_id: runId, output_dir: outputDir, source_id: seed.source_id });
   const toolNames = config.available_tools.length ? config.available_tools : [...MODE_TOOLS[config.environment_mode]];
   const counters = emptySeedCounters();
   /** Action slots (node + branch) whose call threw: the original skips the branch, so no further attempts. */
@@ -80,21 +90,21 @@ export async function plainSeed(acts: PlainActivities, config: SynthesisConfig, 
         if (failedSlots.has(slot)) return { ok: false, reason: 'llm_error (branch skipped)', requests: 0, usage: NO_USAGE };
         activities += 1;
         try {
-          return await act(acts.llm.chooseAction, {
+          return await act(config.llm_timeout_seconds * 1000, acts.llm.chooseAction, {
             model: config.model_name, tool_calling: config.tool_calling, temperature: req.temperature, sampling_seed: req.samplingSeed,
             seed_text: seed.text, seed_description: config.seed_description, sampling_tips: config.sampling_tips,
             qa_examples: config.qa_examples.slice(0, 2), tools: toolNames, history: req.history,
             current_observation: req.current.observation, attempt: req.attempt, executed_actions: req.executedActions,
           });
         } catch (e) {
-          llmErrors += 1;
+          errors.push((e as Error).message.slice(0, 200));
           failedSlots.add(slot);
           return { ok: false, reason: `llm_error: ${(e as Error).message}`, requests: 1, usage: NO_USAGE };
         }
       },
       runTool: (action) => {
         activities += 1;
-        return act(acts.tools.runTool, {
+        return act(config.tool_timeout_seconds * 1000, acts.tools.runTool, {
           mode: config.environment_mode, environment_kwargs: config.environment_kwargs, tool_name: action.tool_name,
           parameters: action.parameters, summary_model: config.model_name,
         });
@@ -111,12 +121,12 @@ export async function plainSeed(acts: PlainActivities, config: SynthesisConfig, 
       activities += 1;
       let res: Awaited<ReturnType<typeof acts.llm.synthesizeQa>>;
       try {
-        res = await act(acts.llm.synthesizeQa, {
+        res = await act(config.llm_timeout_seconds * 1000, acts.llm.synthesizeQa, {
           model: config.qa_model_name ?? config.model_name, temperature: Math.round((0.7 + 0.1 * attempt) * 10) / 10, seed_text: seed.text,
           seed_description: config.seed_description, synthesis_tips: config.synthesis_tips, qa_examples: config.qa_examples, steps, previous_rejection: rejection,
         });
-      } catch {
-        llmErrors += 1;
+      } catch (e) {
+        errors.push((e as Error).message.slice(0, 200));
         break; // the original drops the QA on any exception
       }
       const problem = res.ok ? validateQa(res) : res.reason;
@@ -137,8 +147,8 @@ export async function plainSeed(acts: PlainActivities, config: SynthesisConfig, 
     trajectories: selected.map((sel) => buildTrajectoryRecord(sel, seed.source_id, seed.text)),
   };
   activities += 1;
-  await act(acts.out.writeSeedResult, { output_dir: outputDir, result });
-  return { activities, nodes: counters.nodes, qa: qas.length, llm_errors: llmErrors };
+  await act(OUTPUT_TIMEOUT_MS, acts.out.writeSeedResult, { output_dir: outputDir, result });
+  return { activities, nodes: counters.nodes, qa: qas.length, llm_errors: errors.length, llm_error_messages: errors };
 }
 
 /** A parsed plain run: its config and seeds (with source ids) and its output folder, prepared with prepareRun. */
@@ -156,7 +166,7 @@ export async function preparePlainRun(config: Record<string, unknown>, seedTexts
   const parsed = parseBatchInput({ run_id: runId, config, seeds: seedTexts, output_dir: outputDir });
   if (!parsed.ok) throw new Error(`bench config invalid: ${parsed.issues.join('; ')}`);
   const out = createOutputActivities();
-  await act(out.prepareRun, { run_id: runId, output_dir: outputDir, config: parsed.config, seeds: parsed.seeds, duplicates_dropped: 0, started_at: new Date().toISOString() });
+  await act(OUTPUT_TIMEOUT_MS, out.prepareRun, { run_id: runId, output_dir: outputDir, config: parsed.config, seeds: parsed.seeds, duplicates_dropped: 0, started_at: new Date().toISOString() });
   return { runId, outputDir, config: parsed.config, seeds: parsed.seeds };
 }
 
@@ -164,7 +174,7 @@ export async function preparePlainRun(config: Record<string, unknown>, seedTexts
 export async function finishPlainRun(run: PlainRun): Promise<{ qa_count: number }> {
   const out = createOutputActivities();
   try {
-    const r = await act(out.writeOutputs, { run_id: run.runId, output_dir: run.outputDir, mode: run.config.environment_mode, timestamp: '20000101_000000', completion: 'complete' as const });
+    const r = await act(OUTPUT_TIMEOUT_MS, out.writeOutputs, { run_id: run.runId, output_dir: run.outputDir, mode: run.config.environment_mode, timestamp: '20000101_000000', completion: 'complete' as const });
     return { qa_count: r.qa_count };
   } finally {
     fs.rmSync(run.outputDir, { recursive: true, force: true });

@@ -29,6 +29,8 @@ export interface PoolBatch {
   qa: number;
   seeds_failed: number;
   llm_errors: number;
+  /** Distinct LLM error messages (digits masked) → count. */
+  llm_error_kinds: Record<string, number>;
   nodes: number;
   /** Dispatch → done of each seed, ms. */
   seed_latencies_ms: number[];
@@ -100,6 +102,7 @@ export async function runPoolBatch(
   let qa = 0;
   let failed = 0;
   let llmErrors = 0;
+  const errorKinds: Record<string, number> = {};
   let nodes = 0;
   let next = 0;
   let done = 0;
@@ -131,6 +134,10 @@ export async function runPoolBatch(
           if (reply.type === 'done') {
             qa += reply.result.qa;
             llmErrors += reply.result.llm_errors;
+            for (const m of reply.result.llm_error_messages) {
+              const k = m.replace(/\d+/g, 'N');
+              errorKinds[k] = (errorKinds[k] ?? 0) + 1;
+            }
             nodes += reply.result.nodes;
           } else if (reply.type === 'failed') {
             failed += 1;
@@ -141,7 +148,7 @@ export async function runPoolBatch(
     const files = await finishPlainRun(run);
     const cpu = meter.stop();
     if (files.qa_count !== qa) progress(`pool: warning: ${files.qa_count} QA in the output files, ${qa} reported by the processes`);
-    return { wall_ms: cpu.wall_ms, cpu, qa: files.qa_count, seeds_failed: failed, llm_errors: llmErrors, nodes, seed_latencies_ms: latencies, peak_rss_mb: cpu.peak_rss_mb.pool ?? NaN };
+    return { wall_ms: cpu.wall_ms, cpu, qa: files.qa_count, seeds_failed: failed, llm_errors: llmErrors, llm_error_kinds: errorKinds, nodes, seed_latencies_ms: latencies, peak_rss_mb: cpu.peak_rss_mb.pool ?? NaN };
   } finally {
     clearInterval(timer);
   }

@@ -14,6 +14,7 @@ import {
 } from './harness';
 import { runPoolBatch, startPool } from './pool';
 import type { WorkerConcurrency } from '../src/worker/worker';
+import type { Simulator } from '../src/llm/simulator';
 
 const LATENCY_MS = 500;
 
@@ -31,6 +32,12 @@ function settings(ctx: BenchContext) {
 export function idealSeedsPerMin(seeds: number, maxWorkers: number, latencyMs: number, tree = TREE): number {
   const seedS = (treeShape(tree).serial_llm_calls * latencyMs) / 1000;
   return (seeds / (Math.ceil(seeds / maxWorkers) * seedS)) * 60;
+}
+
+/** LLM requests whose body (fingerprint) the simulator had already received. */
+export function repeatedRequests(sim: Simulator): number {
+  const log = chatLog(sim);
+  return log.length - new Set(log.map((e) => e.fingerprint)).size;
 }
 
 /** Per-seed latency summary, seconds. */
@@ -66,6 +73,10 @@ export interface ThroughputRun {
   llm_requests: number;
   /** LLM requests answered 429. */
   llm_requests_429: number;
+  /** LLM requests whose body the simulator had already received (retries of the same call, for any reason). */
+  llm_requests_repeated: number;
+  /** Pool: LLM calls that still failed after the client's retries, by message (digits masked). */
+  llm_error_kinds?: Record<string, number>;
   server_cpu_pct: number | null;
   worker_cpu_pct: number;
   /** The bench process: driver and simulator. */
@@ -137,6 +148,7 @@ export async function qasynthRun(opts: {
           failed_seeds: run.result.seeds_failed + run.result.seeds_missing,
           llm_requests: chatLog(sim).length,
           llm_requests_429: chatLog(sim).filter((e) => e.status === 429).length,
+          llm_requests_repeated: repeatedRequests(sim),
           server_cpu_pct: pctOfCore(c.cpu_ms.server!, c),
           worker_cpu_pct: pctOfCore(c.cpu_ms.worker!, c),
           bench_process_cpu_pct: pctOfCore(c.bench_process_cpu_ms, c),
@@ -182,6 +194,8 @@ export async function poolRun(opts: { label: string; maxWorkers: number; seeds: 
         failed_seeds: r.seeds_failed,
         llm_requests: chatLog(sim).length,
         llm_requests_429: chatLog(sim).filter((e) => e.status === 429).length,
+        llm_requests_repeated: repeatedRequests(sim),
+        llm_error_kinds: r.llm_error_kinds,
         server_cpu_pct: null,
         worker_cpu_pct: pctOfCore(r.cpu.cpu_ms.pool!, r.cpu),
         bench_process_cpu_pct: pctOfCore(r.cpu.bench_process_cpu_ms, r.cpu),
@@ -247,11 +261,11 @@ function markdown(r: ThroughputResult, ctx: BenchContext): string[] {
   }
   L.push('');
   L.push('Every run:', '');
-  L.push('| system | max_workers | seeds | wall s | seeds/min | of ideal | QA | failed seeds | LLM requests | history events/seed | server CPU % | worker CPU % | bench process CPU % | others’ CPU % | load 1m | peak RSS MB |');
+  L.push('| system | max_workers | seeds | wall s | seeds/min | of ideal | QA | failed seeds | LLM requests (repeated) | history events/seed | server CPU % | worker CPU % | bench process CPU % | others’ CPU % | load 1m | peak RSS MB |');
   L.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
   for (const x of r.runs) {
     const rss = Object.entries(x.peak_rss_mb).map(([k, v]) => `${k} ${v}`).join(', ');
-    L.push(`| ${x.system} | ${x.max_workers} | ${x.seeds} | ${x.wall_s} | ${fmt(x.seeds_per_min)} | ${fmt(x.fraction_of_ideal, 3)} | ${x.qa} | ${x.failed_seeds} | ${x.llm_requests} | ${fmt(x.history_events_per_seed, 1)} | ${fmt(x.server_cpu_pct, 0)} | ${x.worker_cpu_pct} | ${x.bench_process_cpu_pct} | ${x.other_processes_cpu_pct} | ${x.load_avg_1m} | ${rss} |`);
+    L.push(`| ${x.system} | ${x.max_workers} | ${x.seeds} | ${x.wall_s} | ${fmt(x.seeds_per_min)} | ${fmt(x.fraction_of_ideal, 3)} | ${x.qa} | ${x.failed_seeds} | ${x.llm_requests} (${x.llm_requests_repeated}) | ${fmt(x.history_events_per_seed, 1)} | ${fmt(x.server_cpu_pct, 0)} | ${x.worker_cpu_pct} | ${x.bench_process_cpu_pct} | ${x.other_processes_cpu_pct} | ${x.load_avg_1m} | ${rss} |`);
   }
   L.push('');
   return L;
