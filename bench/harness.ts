@@ -272,15 +272,24 @@ export interface Env {
   client: Client;
 }
 
+/**
+ * Dynamic config values (`--dynamic-config-value KEY=JSON`) given to every dev server the bench starts; set by
+ * `npm run bench -- --dynamic-config KEY=JSON` to measure a server setting. Empty = the server's defaults.
+ */
+export const devServerDynamicConfig: Record<string, unknown> = {};
+
 /** What every bench dev server is: stated in the results. */
-export const DEV_SERVER_KIND = 'temporal server start-dev, in memory, headless, default dynamic config; a fresh one per benchmark setting';
+export function devServerKind(): string {
+  const dc = Object.entries(devServerDynamicConfig);
+  return `temporal server start-dev, in memory, headless, ${dc.length ? `dynamic config ${dc.map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(', ')}` : 'default dynamic config'}; a fresh one per benchmark setting`;
+}
 
 /** Runs `fn` against a fresh in-memory headless dev server (log in .state/bench/server-<name>.log), stopped after. */
 export async function withServer<T>(name: string, fn: (env: Env) => Promise<T>): Promise<T> {
   // Failed activity attempts (429s of the rate-limit and storm benchmarks) are expected: keep the SDK to errors.
   installRuntime((process.env.QASYNTH_LOG_LEVEL?.toUpperCase() as 'ERROR' | undefined) ?? 'ERROR');
   fs.mkdirSync(STATE, { recursive: true });
-  const server = await startDevServer({ uiPort: null, logTo: path.join(STATE, `server-${name}.log`), log: progress });
+  const server = await startDevServer({ uiPort: null, logTo: path.join(STATE, `server-${name}.log`), log: progress, dynamicConfig: devServerDynamicConfig });
   const connection = await Connection.connect({ address: server.address });
   const native = await NativeConnection.connect({ address: server.address });
   try {

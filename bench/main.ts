@@ -5,6 +5,8 @@
  *   npm run bench                                  # every benchmark (~35 min on 2 cores)
  *   npm run bench -- --only throughput,sdk         # a subset (names below); the other sections are kept
  *   npm run bench -- --quick                       # smaller settings (smoke run; figures not comparable)
+ *   npm run bench -- --only sdk --dynamic-config history.transferProcessorMaxPollRPS=1000 --out poll-rps
+ *                                                  # a server setting measured, results in bench/results/poll-rps.*
  *
  * One file per benchmark, a shared harness (bench/harness.ts):
  *   sdk         bare-SDK baseline: ms per activity round trip (other queue, own queue, local activity)
@@ -20,7 +22,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  benchElapsedS, DEV_SERVER_KIND, describeTree, machine, machineStateSummary, pass, progress, RESULTS_DIR, ROOT, round, TREE, treeShape,
+  benchElapsedS, devServerDynamicConfig, devServerKind, describeTree, machine, machineStateSummary, pass, progress, RESULTS_DIR, ROOT, round, TREE, treeShape,
   type BenchContext, type Benchmark, type MachineFacts,
 } from './harness';
 import { sdkBaseline, type SdkBaselineResult } from './sdk-baseline';
@@ -52,7 +54,7 @@ interface Results {
   machine: MachineFacts;
   /** Other processes' CPU during every measured span of this invocation (the machine was not ours alone). */
   machine_state?: ReturnType<typeof machineStateSummary>;
-  settings: Record<string, unknown> & { quick: boolean; dev_server: string };
+  settings: Record<string, unknown> & { quick: boolean; dev_server: string; dynamic_config?: Record<string, unknown> };
   errors: Record<string, string>;
   duration_s?: number;
   /** When each section was measured (sections not re-run by --only come from the previous latest.json). */
@@ -61,12 +63,29 @@ interface Results {
 }
 
 function usage(): string {
-  return 'usage: npm run bench -- [--quick] [--only <names>]\n' + `  names (comma-separated): ${NAMES.join(', ')}\n`;
+  return (
+    'usage: npm run bench -- [--quick] [--only <names>] [--dynamic-config KEY=JSON ...] [--out <name>]\n' +
+    `  names (comma-separated): ${NAMES.join(', ')}\n` +
+    '  --dynamic-config: a dynamic config value for every dev server the bench starts (repeatable), e.g. history.transferProcessorMaxPollRPS=1000\n' +
+    '  --out: write bench/results/<name>.json + .md instead of latest.json + latest.md (sections of an earlier <name>.json are kept under --only)\n'
+  );
 }
 
-function parseArgs(argv: string[]): { ctx: BenchContext; only: Set<string> } {
+/** Parses `KEY=JSON` (a bare string value is taken as a string). */
+function parseDynamicConfig(arg: string | undefined): [string, unknown] {
+  const m = /^([A-Za-z][\w.-]*)=(.+)$/.exec(arg ?? '');
+  if (!m) throw new Error(`--dynamic-config: expected KEY=JSON, e.g. history.transferProcessorMaxPollRPS=1000, got ${JSON.stringify(arg ?? '')}`);
+  try {
+    return [m[1]!, JSON.parse(m[2]!)];
+  } catch {
+    return [m[1]!, m[2]!];
+  }
+}
+
+function parseArgs(argv: string[]): { ctx: BenchContext; only: Set<string>; out: string } {
   let only: string[] = NAMES;
   let quick = false;
+  let out = 'latest';
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--quick') quick = true;
@@ -76,12 +95,19 @@ function parseArgs(argv: string[]): { ctx: BenchContext; only: Set<string> } {
       only = v.split(',').map((s) => s.trim()).filter(Boolean);
       const unknown = only.filter((n) => !NAMES.includes(n));
       if (unknown.length) throw new Error(`--only: unknown benchmark ${unknown.join(', ')}; valid: ${NAMES.join(', ')}`);
+    } else if (a === '--dynamic-config' || a.startsWith('--dynamic-config=')) {
+      const [k, v] = parseDynamicConfig(a === '--dynamic-config' ? argv[++i] : a.slice('--dynamic-config='.length));
+      devServerDynamicConfig[k] = v;
+    } else if (a === '--out' || a.startsWith('--out=')) {
+      const v = a === '--out' ? argv[++i] : a.slice('--out='.length);
+      if (!v || !/^[\w.-]+$/.test(v)) throw new Error(`--out: expected a file name stem (letters, digits, . _ -), got ${JSON.stringify(v ?? '')}`);
+      out = v;
     } else if (a === '--help' || a === '-h') {
       process.stdout.write(usage());
       process.exit(0);
     } else throw new Error(`unknown argument ${JSON.stringify(a)}\n${usage()}`);
   }
-  return { ctx: { quick }, only: new Set(only) };
+  return { ctx: { quick }, only: new Set(only), out };
 }
 
 /** Issue 8's acceptance floor for the fraction of the LLM-bound ideal, per max_workers. */
@@ -165,11 +191,11 @@ function markdown(r: Results, ctx: BenchContext): string {
 }
 
 async function main(): Promise<void> {
-  const { ctx, only } = parseArgs(process.argv.slice(2));
+  const { ctx, only, out } = parseArgs(process.argv.slice(2));
   const results: Results = {
     format: FORMAT,
     machine: machine(),
-    settings: { quick: ctx.quick, dev_server: DEV_SERVER_KIND, tree: TREE },
+    settings: { quick: ctx.quick, dev_server: devServerKind(), dynamic_config: { ...devServerDynamicConfig }, tree: TREE },
     errors: {},
     section_dates: {},
   };
@@ -190,19 +216,20 @@ async function main(): Promise<void> {
   results.machine_state = machineStateSummary();
   results.duration_s = round(benchElapsedS(), 0);
   fs.mkdirSync(RESULTS_DIR, { recursive: true });
-  const json = path.join(RESULTS_DIR, 'latest.json');
+  const json = path.join(RESULTS_DIR, `${out}.json`);
   // --only re-runs some benchmarks: keep the others' sections from the previous latest.json (same layout), with their date.
   if (only.size < NAMES.length && fs.existsSync(json)) {
     const prev = JSON.parse(fs.readFileSync(json, 'utf8')) as Partial<Results>;
-    if (prev.format === FORMAT && !!prev.settings?.quick === ctx.quick) {
+    const sameServer = JSON.stringify(prev.settings?.dynamic_config ?? {}) === JSON.stringify(devServerDynamicConfig);
+    if (prev.format === FORMAT && !!prev.settings?.quick === ctx.quick && sameServer) {
       for (const name of NAMES) {
         if (only.has(name) || prev[name] === undefined) continue;
         results[name] = prev[name];
         results.section_dates[name] = prev.section_dates?.[name] ?? prev.machine!.date;
       }
-    } else progress(`previous ${path.relative(ROOT, json)} has another layout or --quick setting: its sections are not kept`);
+    } else progress(`previous ${path.relative(ROOT, json)} has another layout, --quick or --dynamic-config setting: its sections are not kept`);
   }
-  const md = path.join(RESULTS_DIR, 'latest.md');
+  const md = path.join(RESULTS_DIR, `${out}.md`);
   fs.writeFileSync(json, `${JSON.stringify(results, null, 2)}\n`);
   const text = markdown(results, ctx);
   fs.writeFileSync(md, `${text}\n`);
