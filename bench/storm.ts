@@ -3,8 +3,8 @@
  * `Retry-After: 1`; 4 workers, 20 seeds, 500 ms latency. qasynth and the process pool each run the same batch
  * without faults and in the storm; reported: wall time in the storm ÷ without faults, and QA lost.
  *
- * The simulator answers a scripted 429 after its usual latency (a rule's delay adds to it), so each 429 costs
- * 500 ms before its Retry-After second; the same for both systems. The pool retries as the original did
+ * The 429s come at once (the rule's `latencyMs: 0`), as providers refuse before generating; the same for both
+ * systems. The pool retries as the original did
  * (the OpenAI client's 2 retries, then the branch or the QA is dropped).
  */
 import { describeTree, progress, round, TREE, type BenchContext, type Benchmark } from './harness';
@@ -16,7 +16,7 @@ function settings(ctx: BenchContext) {
     latency_ms: 500,
     max_workers: 4,
     seeds: ctx.quick ? 8 : 20,
-    fault: { match: { kind: 'any' }, probability: 0.3, respond: { status: 429, headers: { 'retry-after': '1' } } } satisfies FaultRule,
+    fault: { match: { kind: 'any' }, probability: 0.3, respond: { status: 429, latencyMs: 0, headers: { 'retry-after': '1' } } } satisfies FaultRule,
   };
 }
 
@@ -64,7 +64,7 @@ async function run(ctx: BenchContext): Promise<StormResult> {
 function markdown(r: StormResult, ctx: BenchContext): string[] {
   const s = settings(ctx);
   return [
-    `Tree: ${describeTree(TREE)}; ${s.seeds} seeds, max_workers ${s.max_workers}, LLM latency ${s.latency_ms} ms; storm: ${s.fault.probability * 100} % of LLM requests answered 429 with Retry-After ${s.fault.respond.headers['retry-after']} s (after the usual latency). ` +
+    `Tree: ${describeTree(TREE)}; ${s.seeds} seeds, max_workers ${s.max_workers}, LLM latency ${s.latency_ms} ms; storm: ${s.fault.probability * 100} % of LLM requests answered 429 with Retry-After ${s.fault.respond.headers['retry-after']} s, at once (no generation latency, as providers refuse). ` +
       'Pool: the OpenAI client’s default 2 retries, then the branch is skipped or the QA dropped (as the original).',
     '',
     '| system | wall s without faults | wall s in the storm | ratio | QA without faults | QA in the storm | QA lost | failed seeds | LLM requests (429s) | others’ CPU % (storm run) |',

@@ -35,6 +35,11 @@ export interface FaultRule {
     body?: unknown;
     /** Extra delay before answering (added to the simulator latency). */
     delayMs?: number;
+    /**
+     * Replaces the simulator's latency for this answer (ms): e.g. 0 for a 429, which real providers send at once,
+     * before any generation.
+     */
+    latencyMs?: number;
     /** A 200 answer that is broken in this way. */
     malformed?: MalformedKind;
   };
@@ -60,6 +65,9 @@ export function validateFaultRules(rules: unknown): FaultRule[] {
       }
       if (respond.malformed !== undefined && !MALFORMED.includes(respond.malformed as MalformedKind)) {
         problems.push(`${p}.respond.malformed: expected one of ${MALFORMED.join(', ')}, got ${got(respond.malformed)}`);
+      }
+      if (respond.latencyMs !== undefined && !(typeof respond.latencyMs === 'number' && respond.latencyMs >= 0)) {
+        problems.push(`${p}.respond.latencyMs: expected a number ≥ 0, got ${got(respond.latencyMs)}`);
       }
       if (respond.delayMs !== undefined && !(typeof respond.delayMs === 'number' && respond.delayMs >= 0)) {
         problems.push(`${p}.respond.delayMs: expected a number ≥ 0, got ${got(respond.delayMs)}`);
@@ -138,13 +146,13 @@ export class FaultScript {
 }
 
 /**
- * The part of a scripted answer that does not depend on the endpoint: the total delay (`latencyMs` + the
+ * The part of a scripted answer that does not depend on the endpoint: the total delay (the rule's `latencyMs`, else the simulator's, + the
  * rule's `delayMs`), the fault labels for the log (delay included), and — for an error status or a literal
  * body — the whole reply (null when the endpoint answers normally, possibly `malformed`).
  */
 export function scriptedReply(rule: FaultRule['respond'] | undefined, latencyMs: number) {
   const respond = rule ?? {};
-  const delay = latencyMs + (respond.delayMs ?? 0);
+  const delay = (respond.latencyMs ?? latencyMs) + (respond.delayMs ?? 0);
   const faults: string[] = respond.delayMs ? [`delay:${respond.delayMs}`] : [];
   let reply: Reply | null = null;
   if (respond.status !== undefined && (respond.status < 200 || respond.status >= 300)) {
