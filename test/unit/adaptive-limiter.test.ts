@@ -84,9 +84,8 @@ test('mostly 429s without headers is a quota too: cut in proportion to the share
   const t = fakeTime();
   const l = new AdaptiveLimiter({ max: 16, now: t.now, setTimer: t.setTimer, baseBackoffMs: 100 });
   assert.equal(l.onRateLimited(), false, 'one refusal is not a pattern yet');
-  l.onRateLimited();
-  l.onRateLimited();
-  assert.equal(l.onRateLimited(), true, '4 of 4 answers refused');
+  for (let i = 0; i < 4; i++) assert.equal(l.onRateLimited(), false);
+  assert.equal(l.onRateLimited(), true, '6 refusals in a row');
   assert.equal(l.limit, 8);
   assert.equal(l.cooldownMs, 100);
   l.onRateLimited();
