@@ -127,6 +127,8 @@ export interface BatchInput {
    * finished seeds are kept and never paid again. The config may differ from the run's (the fix); the seeds may not.
    */
   retry_failed?: boolean;
+  /** Run even what looks absurd (src/domain/limits.ts ABSURD); the server's limits still apply. */
+  force?: boolean;
 }
 
 /** A seed whose workflow is running, as the parent keeps it (and carries it across continue-as-new). */

@@ -60,6 +60,7 @@ import { duplicatesDropped } from '../domain/ids';
 import { emptySeedCounters } from '../domain/statistics';
 import { countSeed, emptyBatchCounters, RunningWindow, SEED_PAGE } from '../domain/batch';
 import { breakerStep, breakerReason } from '../domain/breaker';
+import { absurdRun } from '../domain/limits';
 import { CONTINUE_AS_NEW_EVENTS, OUTPUT_ACTIVITY, WRITE_OUTPUTS_ACTIVITY } from './options';
 import {
   pauseSignal,
@@ -267,6 +268,9 @@ export async function synthesizeBatch(input: BatchInput, carry?: BatchCarry): Pr
     let duplicates = duplicatesDropped(parsed.duplicates);
     if (input.seeds_file) {
       const prep = await output.prepareSeeds({ run_id, output_dir, seeds_file: input.seeds_file, number_of_seed: config.number_of_seed });
+      // The seed count is known only now: a run nobody means is refused before anything is paid.
+      const absurd = input.force ? null : absurdRun(config, prep.seeds_total);
+      if (absurd) throw invalidInput([`config: ${absurd}`]);
       state.seeds_total = prep.seeds_total;
       duplicates = prep.duplicates_dropped;
     }

@@ -23,6 +23,8 @@ import { StatusAttr } from '../shared/search-attributes';
 import type { LlmCallAccounting, QaRecord, SeedCounters, SeedInput, SeedResultFile, SeedSummary, SynthesisConfig } from '../shared/types';
 import { callCost, emptySpend, mayCall, qaReserve } from '../domain/budget';
 import { withConfigDefaults } from '../config/defaults';
+import { truncate } from '../domain/format';
+import { ACTION_HISTORY_OBSERVATION_CHARS, QA_OBSERVATION_CHARS } from '../domain/prompts';
 import { sampleTree } from '../domain/tree';
 import { selectTrajectories } from '../domain/selection';
 import { buildQaRecord, buildTrajectoryRecord } from '../domain/records';
@@ -231,7 +233,8 @@ async function runSeed(input: SeedInput): Promise<SeedSummary> {
             sampling_tips: config.sampling_tips,
             qa_examples: config.qa_examples.slice(0, 2),
             tools: toolNames,
-            history: req.history,
+            // The prompt shows only the start of each earlier observation: send no more (history size).
+            history: req.history.map((s) => ({ ...s, observation: truncate(s.observation, ACTION_HISTORY_OBSERVATION_CHARS) })),
             current_observation: req.current.observation,
             attempt: req.attempt,
             executed_actions: req.executedActions,
@@ -279,7 +282,8 @@ async function runSeed(input: SeedInput): Promise<SeedSummary> {
         intent: n.intent,
         tool_name: n.action?.tool_name ?? '',
         parameters: n.action?.parameters ?? {},
-        observation: n.observation,
+        // The QA prompt shows at most QA_OBSERVATION_CHARS of each observation: send no more (history size).
+        observation: truncate(n.observation, QA_OBSERVATION_CHARS),
       }));
       let rejection: string | undefined;
       for (let attempt = 0; attempt < config.max_retries; attempt++) {
