@@ -20,6 +20,8 @@ export interface InputFlags {
   outputDir?: string;
   maxWorkers?: number;
   numberOfSeed?: number;
+  /** Run even what looks absurd (src/domain/limits.ts). */
+  force?: boolean;
 }
 
 export interface PreparedInput {
@@ -64,7 +66,13 @@ export function prepareInput(flags: InputFlags): PreparedInput {
     rawConfig = { ...rawConfig, ...overrides };
   }
   const outputDir = path.resolve(flags.outputDir ?? 'out');
-  const draft = { run_id: (runIdOk && flags.runId) || 'pending', config: rawConfig, seeds: rawSeeds, output_dir: outputDir };
+  const draft = {
+    run_id: (runIdOk && flags.runId) || 'pending',
+    config: rawConfig,
+    seeds: rawSeeds,
+    output_dir: outputDir,
+    ...(flags.force ? { force: true } : {}),
+  };
   const parsed = parseBatchInput(draft);
   if (!parsed.ok) issues.push(...parsed.issues);
   if (issues.length || !parsed.ok) throw new UsageError(issues);

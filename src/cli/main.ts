@@ -53,7 +53,8 @@ function addInputOptions(cmd: Command, required: boolean): Command {
     .option('--run-id <id>', 'names the run; default: derived from config + seeds, so re-running resumes')
     .option('--output-dir <dir>', 'output root; files go to <dir>/<run-id>/', 'out')
     .option('--max-workers <n>', 'seeds processed at once (overrides config max_workers)', positiveInt('--max-workers'))
-    .option('--number-of-seed <n>', 'process only the first n seeds (overrides config)', positiveInt('--number-of-seed'));
+    .option('--number-of-seed <n>', 'process only the first n seeds (overrides config)', positiveInt('--number-of-seed'))
+    .option('--force', 'run even what looks absurd (more than 1,000 nodes per seed, or 100 million LLM calls); the server\'s limits still apply');
 }
 
 /** `--retry-failed`, for the commands that start runs. */
@@ -147,7 +148,8 @@ async function main(argv: string[]): Promise<number> {
     .option('--json', 'print the result as one JSON line on stdout')
     .action(async (flags: RunFlags & { dryRun?: boolean; observationChars?: number }) => {
       if (flags.dryRun) {
-        const { config, seeds } = prepareInput(flags);
+        // The estimate is shown for any run; what would be refused without --force says so in it.
+        const { config, seeds } = prepareInput({ ...flags, force: true });
         const estimate = estimateRun(config, seeds.length, flags.observationChars);
         process.stdout.write(flags.json ? `${JSON.stringify(estimate)}\n` : `${formatEstimate(estimate)}\n`);
         return;

@@ -11,6 +11,7 @@ import type { BatchInput, EnvironmentMode, Seed, SynthesisConfig } from '../shar
 import { describeValue, formatPath, isPlainObject, valueAt } from '../domain/format';
 import { normalizeSeeds, type DuplicateSeed } from '../domain/ids';
 import { CONFIG_DEFAULTS } from './defaults';
+import { absurdRun, limitIssues } from '../domain/limits';
 
 export type ParseResult<T> = ({ ok: true } & T) | { ok: false; issues: string[] };
 
@@ -315,8 +316,14 @@ function crossFieldIssues(c: Record<string, unknown>): { path: (string | number)
 }
 
 export const configSchema = z.strictObject(configShape).superRefine((c, ctx) => {
-  for (const issue of crossFieldIssues(c as Record<string, unknown>)) {
+  const crossField = crossFieldIssues(c as Record<string, unknown>);
+  for (const issue of crossField) {
     ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message, ...(issue.value !== undefined ? { params: { value: issue.value } } : {}) });
+  }
+  // Values that would run into a Temporal limit (history, payload, pending children): only for an otherwise
+  // consistent config, so each problem is reported once.
+  if (crossField.length === 0) {
+    for (const issue of limitIssues(c as SynthesisConfig)) ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
   }
 });
 
@@ -416,6 +423,10 @@ const batchShape = {
     .string({ error: 'expected an absolute path' })
     .min(1, { error: 'expected an absolute path' })
     .refine(isAbsolutePath, { error: 'expected an absolute path (it is resolved on the worker that writes outputs)' }),
+  force: z
+    .boolean({ error: 'expected true or false' })
+    .optional()
+    .describe('Run even what looks absurd (a huge tree per seed, or more than 100 million LLM calls); limits still apply.'),
   retry_failed: z
     .boolean({ error: 'expected true or false' })
     .optional()
@@ -459,6 +470,11 @@ export function parseBatchInput(
     const normalized = normalizeSeeds(raw.seeds, n);
     if (normalized.ok) ({ seeds, duplicates } = normalized);
     else issues.push(...normalized.issues);
+  }
+  // A run nobody means (a tree of a million nodes per seed, a hundred million calls): refused unless forced.
+  if (config && seeds.length && raw.force !== true) {
+    const absurd = absurdRun(config, seeds.length);
+    if (absurd) issues.push(`config: ${absurd}`);
   }
   if (issues.length > 0 || !shape.success || !config) return { ok: false, issues };
   return { ok: true, input: shape.data as BatchInput, config, seeds, duplicates };

@@ -7,6 +7,7 @@ import type { EnvironmentMode, SynthesisConfig } from '../shared/types';
 import { MODE_TOOLS } from '../shared/constants';
 import { callCost } from './budget';
 import { expectedTreeSize } from './tree';
+import { absurdRun, seedHistoryEstimate, type SeedHistoryEstimate } from './limits';
 import { ACTION_HISTORY_OBSERVATION_CHARS, QA_OBSERVATION_CHARS } from './prompts';
 
 /** Typical observation length per mode (characters), used when the caller gives none. */
@@ -56,6 +57,10 @@ export interface RunEstimate {
   assumptions: EstimateAssumptions;
   /** How many seeds the run budget funds at the expected rate (null without a run cap). */
   seeds_funded_by_budget: number | null;
+  /** One seed workflow's history against Temporal's limits (src/domain/limits.ts). */
+  history: SeedHistoryEstimate;
+  /** Why the run looks absurd (refused unless forced), or null. */
+  absurd: string | null;
 }
 
 export function estimateRun(config: SynthesisConfig, seeds: number, observationChars?: number): RunEstimate {
@@ -122,6 +127,8 @@ export function estimateRun(config: SynthesisConfig, seeds: number, observationC
     worst_case_llm_calls: (nodes + qaPerSeed) * config.max_retries * seeds,
     assumptions: a,
     seeds_funded_by_budget: Number.isFinite(funded) ? Math.min(seeds, Math.floor(funded)) : null,
+    history: seedHistoryEstimate(config),
+    absurd: absurdRun(config, seeds),
   };
 }
 
@@ -138,6 +145,9 @@ export function formatEstimate(e: RunEstimate): string {
     `output tokens    ${n(e.per_seed.output_tokens).padEnd(15)} ${n(e.total.output_tokens)}`,
     `estimated cost   ${usd(e.per_seed.cost_usd).padEnd(15)} ${usd(e.total.cost_usd)}${e.total.cost_usd === null ? '  (add a prices table to the config)' : ''}`,
     ...(e.seeds_funded_by_budget !== null ? [`the budget funds about ${n(e.seeds_funded_by_budget)} of ${n(e.seeds)} seeds`] : []),
+    `seed workflow history: ~${(e.history.expected_bytes / 1024 / 1024).toFixed(1)} MB expected of Temporal's 50 MB limit, ` +
+      `at most ${n(e.history.worst_events)} events of 51,200`,
+    ...(e.absurd ? [`refused without --force: ${e.absurd}`] : []),
     `assumptions: ~${e.assumptions.observation_chars} characters per observation, ${e.assumptions.chars_per_token} characters per token;` +
       ` web_visit page summaries (LLM calls inside the tool) are not included`,
   ].join('\n');

@@ -131,11 +131,25 @@ export function rootObservation(seedText: string, seedDescription: string): stri
   return seedDescription ? `Starting point (${seedDescription}): ${seedText}` : `Starting point: ${seedText}`;
 }
 
-/** Tree size without failures: N = Σ_{k=1..D} b^min(k,t) non-root nodes, L = b^min(t,D) leaves (all at depth D). */
+/**
+ * Tree size without failures: N = Σ_{k=1..D} b^min(k,t) non-root nodes, L = b^min(t,D) leaves (all at depth D).
+ * Computed in O(min(D, t)) steps (every level below t has b^t nodes), saturating at Infinity for absurd trees
+ * (max_depth 1,000,000, branching_factor 1,000) instead of looping or overflowing.
+ */
 export function expectedTreeSize(maxDepth: number, branching: number, threshold: number): { nodes: number; leaves: number } {
+  const top = Math.min(maxDepth, threshold);
   let nodes = 0;
-  for (let k = 1; k <= maxDepth; k++) nodes += branching ** Math.min(k, threshold);
-  return { nodes, leaves: branching ** Math.min(threshold, maxDepth) };
+  for (let k = 1; k <= top; k++) {
+    nodes += branching ** k;
+    if (!Number.isFinite(nodes)) return { nodes: Infinity, leaves: Infinity };
+    if (branching === 1) {
+      nodes = top;
+      break;
+    }
+  }
+  const leaves = branching ** top;
+  nodes += Math.max(0, maxDepth - threshold) * leaves;
+  return { nodes, leaves };
 }
 
 function inc(rec: Record<string, number>, key: string, by = 1): void {

@@ -116,8 +116,10 @@ export interface BatchInput {
   run_id: string;
   /** Raw config object; validated by the workflow with the same schema the CLI uses. */
   config: Record<string, unknown>;
-  /** Raw seeds: strings or `{text, id?, metadata?}` objects. */
-  seeds: unknown[];
+  /** Raw seeds: strings or `{text, id?, metadata?}` objects (inline; or give `seeds_file`). */
+  seeds?: unknown[];
+  /** Absolute path of a seeds file readable by the workers serving the output task queue (seeds by reference). */
+  seeds_file?: string;
   /** Absolute path of the output root on the machine of the worker serving the output task queue. */
   output_dir: string;
   /**
@@ -125,6 +127,21 @@ export interface BatchInput {
    * finished seeds are kept and never paid again. The config may differ from the run's (the fix); the seeds may not.
    */
   retry_failed?: boolean;
+  /** Run even what looks absurd (src/domain/limits.ts ABSURD); the server's limits still apply. */
+  force?: boolean;
+}
+
+/** A seed whose workflow is running, as the parent keeps it (and carries it across continue-as-new). */
+export interface RunningSeed {
+  source_id: string;
+  /** Position in the run's seed list. */
+  index: number;
+  /** What it may spend (null: no budget). */
+  allowance: SeedAllowance | null;
+  /** The parent run (Temporal run id) that started it: later runs watch it by inspection, not by handle. */
+  parent_run_id: string;
+  /** When it started (ms since epoch, workflow time). */
+  started_at_ms: number;
 }
 
 /** State carried across continue-as-new by `synthesizeBatch` (small: a cursor and counters). */
@@ -150,6 +167,12 @@ export interface BatchCarry {
   pause_reason?: string | null;
   /** A `retryFailed` update asked for the failed seeds to run again once this pass is done. */
   retry_requested?: boolean;
+  /** Sliding-window runs (see synthesize-batch.ts): the seeds running at the continue-as-new. */
+  running?: RunningSeed[];
+  /** Seeds in the run (known once prepared; by-reference runs read it from the prepared file). */
+  seeds_total?: number;
+  /** Duplicate seeds dropped when the run was prepared. */
+  duplicates_dropped?: number;
 }
 
 export interface BatchCounters {
@@ -183,6 +206,11 @@ export interface SeedInput {
   allowance?: SeedAllowance | null;
   /** False when the run folder held no seed results at start: skip the "already done?" check. Default true. */
   check_existing?: boolean;
+  /**
+   * Report the end to the parent by signal (`seedFinished`, or `seedStopped` when cancelled), by workflow id, so
+   * the report reaches the parent's latest run after a continue-as-new. Set by sliding-window parents.
+   */
+  notify_parent?: boolean;
 }
 
 /**

@@ -17,6 +17,7 @@ import { toolNames } from '../tools/registry';
 import { createLlmActivities } from '../activities/llm';
 import { createToolActivities } from '../activities/tools';
 import { createOutputActivities } from '../activities/outputs';
+import { createInspectActivities } from '../activities/inspect';
 import { createOpenAiClient } from '../llm/client';
 import { AdaptiveLimiter } from '../llm/adaptive-limiter';
 
@@ -144,7 +145,7 @@ export async function createWorkers(opts: CreateWorkersOptions): Promise<Worker[
       Worker.create({
         ...common,
         taskQueue: q.output,
-        activities: createOutputActivities(),
+        activities: { ...createOutputActivities(), ...createInspectActivities() },
         maxConcurrentActivityTaskExecutions: 16,
       }),
     );

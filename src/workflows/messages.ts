@@ -1,6 +1,6 @@
 /** Queries, signals and updates of `synthesizeBatch`; importable by clients (the CLI) and workflows alike. */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { BatchProgress } from '../shared/types';
+import type { BatchProgress, SeedSummary } from '../shared/types';
 
 /** Current counters, running seeds, pause state. */
 export const progressQuery = defineQuery<BatchProgress>('progress');
@@ -16,3 +16,10 @@ export const setMaxWorkersUpdate = defineUpdate<number, [number]>('setMaxWorkers
  * `retry_failed` instead. Returns the progress at the time of the request.
  */
 export const retryFailedUpdate = defineUpdate<{ seeds_done: number; seeds_total: number }, []>('retryFailed');
+/**
+ * A seed workflow started by a sliding-window parent reports its end here, by the parent's workflow id, so the
+ * report reaches the parent's latest run after a continue-as-new (Temporal's batch-sliding-window pattern).
+ */
+export const seedFinishedSignal = defineSignal<[SeedSummary]>('seedFinished');
+/** A seed workflow that was cancelled reports that it stopped (its seed counts as not run). */
+export const seedStoppedSignal = defineSignal<[{ source_id: string }]>('seedStopped');

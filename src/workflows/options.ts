@@ -71,5 +71,15 @@ export const OUTPUT_ACTIVITY: ActivityOptions = {
   },
 };
 
+/**
+ * Writing the final files reads every seed's result: ~minutes per million seeds. It heartbeats with its progress,
+ * so a dead worker is noticed in a minute, not at the end of the timeout.
+ */
+export const WRITE_OUTPUTS_ACTIVITY: ActivityOptions = {
+  ...OUTPUT_ACTIVITY,
+  startToCloseTimeout: '2 hours',
+  heartbeatTimeout: '1 minute',
+};
+
 /** The parent continues as new when the server suggests it, or at this many events as a safety net. */
 export const CONTINUE_AS_NEW_EVENTS = 8000;

@@ -1,31 +1,52 @@
 /**
- * `synthesizeBatch`: one run. Validates its input, records a run manifest, keeps at most `max_workers`
- * `synthesizeSeed` children running, continues as new (after draining its children) when the server
- * suggests it, and finally writes the output files from the seeds' durable results.
+ * `synthesizeBatch`: one run, as a sliding window over its seeds (the shape of Temporal's batch-sliding-window
+ * sample). It keeps `max_workers` seed workflows running — through every continue-as-new, never draining:
+ *
+ * 1. **Input**: validated by the same schema as the CLI; seeds inline, or by reference (`seeds_file`, read by an
+ *    activity in pages, so no history ever holds the seed list).
+ * 2. **State**: a cursor into the seeds, the running seeds (≤ max_workers), counters — all that is carried
+ *    across continue-as-new.
+ * 3. **Messages**: the `progress` query; `pause` / `resume`; the `setMaxWorkers` and `retryFailed` updates; and
+ *    the seeds' own reports (`seedFinished` / `seedStopped` signals, sent by workflow id, so they reach the
+ *    latest run).
+ * 4. **Prepare**: the run's manifest (and, by reference, the normalized seed file).
+ * 5. **Window**: start a seed whenever fewer than max_workers run (skipping seeds already finished in an earlier
+ *    execution, a page at a time); a seed that ends without reporting (terminated, timed out) is inspected and
+ *    recorded with the reason; the circuit breaker and the budget may stop the launching.
+ * 6. **Continue as new** when the server suggests it — with the running seeds still running — or, once every
+ *    seed has ended, write the outputs.
+ *
+ * Executions started before the sliding window (no `qasynth-sliding-window` marker in their history) replay the
+ * earlier loop, `legacyWindow`, which drained its children before continuing as new.
  */
 import {
   ApplicationFailure,
   CancellationScope,
   ChildWorkflowFailure,
+  ParentClosePolicy,
   allHandlersFinished,
   condition,
   continueAsNew,
   executeChild,
+  getExternalWorkflowHandle,
   isCancellation,
   patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
+  startChild,
   upsertSearchAttributes,
   workflowInfo,
+  type ChildWorkflowHandle,
 } from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { OutputActivities } from '../activities/outputs';
+import type { InspectActivities } from '../activities/inspect';
 import { FailureType, seedWorkflowId, taskQueues } from '../shared/constants';
 import { ModeAttr, RunIdAttr, StatusAttr } from '../shared/search-attributes';
 import type {
   BatchCompletion,
   BatchCarry,
-  BatchCounters,
   BatchInput,
   BatchProgress,
   BatchResult,
@@ -37,12 +58,26 @@ import type {
 import { hasBudget, seedAllowance } from '../domain/budget';
 import { duplicatesDropped } from '../domain/ids';
 import { emptySeedCounters } from '../domain/statistics';
-import { CONTINUE_AS_NEW_EVENTS, OUTPUT_ACTIVITY } from './options';
-import { pauseSignal, progressQuery, resumeSignal, retryFailedUpdate, setMaxWorkersUpdate } from './messages';
-import { failureType, rootMessage, synthesizeSeed } from './synthesize-seed';
+import { countSeed, emptyBatchCounters, RunningWindow, SEED_PAGE } from '../domain/batch';
 import { breakerStep, breakerReason } from '../domain/breaker';
+import { absurdRun } from '../domain/limits';
+import { CONTINUE_AS_NEW_EVENTS, OUTPUT_ACTIVITY, WRITE_OUTPUTS_ACTIVITY } from './options';
+import {
+  pauseSignal,
+  progressQuery,
+  resumeSignal,
+  retryFailedUpdate,
+  seedFinishedSignal,
+  seedStoppedSignal,
+  setMaxWorkersUpdate,
+} from './messages';
+import { failureType, rootMessage, synthesizeSeed } from './synthesize-seed';
 
-export const MAX_WORKERS_LIMIT = 1000;
+/**
+ * Most seeds running at once: Temporal's default limit of pending child workflows per workflow execution
+ * (`limit.numPendingChildExecutions.error`, 2,000); past it the parent's workflow task fails forever.
+ */
+export const MAX_WORKERS_LIMIT = 2000;
 
 /**
  * Seeds checked per `finishedSeeds` activity when a run resumes or retries: one activity per page instead of
@@ -50,27 +85,30 @@ export const MAX_WORKERS_LIMIT = 1000;
  */
 export const FINISHED_SEEDS_PAGE = 500;
 
+/** How often the window looks after seeds started by an earlier run of the parent that have not reported. */
+export const WATCH_INTERVAL = '2 minutes';
+
 /** Patch ids (workflow versioning): new command sequences are taken only by executions that start with them. */
 const PATCH_BREAKER = 'qasynth-circuit-breaker';
 const PATCH_FINISHED_PAGES = 'qasynth-finished-seed-pages';
+const PATCH_SLIDING_WINDOW = 'qasynth-sliding-window';
 
-function emptyCounters(): BatchCounters {
-  return {
-    seeds_done: 0,
-    seeds_succeeded: 0,
-    seeds_failed: 0,
-    seeds_no_qa: 0,
-    seeds_budget_exhausted: 0,
-    seeds_cached: 0,
-    qa: 0,
-    trajectories: 0,
-    llm_calls: 0,
-    llm_requests: 0,
-    tool_calls: 0,
-    input_tokens: 0,
-    output_tokens: 0,
-    cost_usd: 0,
-  };
+/** The seed activities (src/activities/seeds.ts) as the workflow calls them. */
+interface SeedPageActivities {
+  prepareSeeds(input: {
+    run_id: string;
+    output_dir: string;
+    seeds_file: string;
+    number_of_seed: number | null;
+  }): Promise<{ seeds_total: number; duplicates_dropped: number; source: { path: string; bytes: number; sha256: string } }>;
+  readSeedPage(input: {
+    run_id: string;
+    output_dir: string;
+    start: number;
+    max_seeds: number;
+    max_bytes: number;
+    with_finished: boolean;
+  }): Promise<{ seeds: Seed[]; finished: (SeedSummary | null)[] | null; next: number }>;
 }
 
 /** `YYYYmmdd_HHMMSS` (UTC) of the batch start: names the output files the same on every retry. */
@@ -93,6 +131,7 @@ function invalidInput(issues: string[]): ApplicationFailure {
 }
 
 export async function synthesizeBatch(input: BatchInput, carry?: BatchCarry): Promise<BatchResult> {
+  // ── 1. Input ──────────────────────────────────────────────────────────────────────────────────────────────
   // The validator (zod) is loaded here, on first use, not with the module: a module imported at the top is
   // initialised again for every workflow execution, and every seed workflow would pay for building the schemas.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -100,33 +139,37 @@ export async function synthesizeBatch(input: BatchInput, carry?: BatchCarry): Pr
   const parsed = parseBatchInput(input);
   if (!parsed.ok) throw invalidInput(parsed.issues);
   const config: SynthesisConfig = parsed.config;
-  const seeds: Seed[] = parsed.seeds;
-
+  /** Inline seeds (null: by reference, read in pages). */
+  const inlineSeeds: Seed[] | null = input.seeds_file ? null : parsed.seeds;
   const { run_id, output_dir } = input;
-  const output = proxyActivities<OutputActivities>({
-    ...OUTPUT_ACTIVITY,
-    taskQueue: taskQueues(workflowInfo().taskQueue).output,
-  });
+  const info = workflowInfo();
+  const queues = taskQueues(info.taskQueue);
+  const output = proxyActivities<OutputActivities & InspectActivities & SeedPageActivities>({ ...OUTPUT_ACTIVITY, taskQueue: queues.output });
+  const writer = proxyActivities<OutputActivities>({ ...WRITE_OUTPUTS_ACTIVITY, taskQueue: queues.output });
+  const sliding = patched(PATCH_SLIDING_WINDOW);
+
+  // ── 2. State ──────────────────────────────────────────────────────────────────────────────────────────────
   // A carry from an older version may lack counters and flags added since: fill them with their defaults.
-  const state: BatchCarry = carry ? { ...carry, counters: { ...emptyCounters(), ...carry.counters } } : {
+  const state: BatchCarry = carry ? { ...carry, counters: { ...emptyBatchCounters(), ...carry.counters } } : {
     next_index: 0,
-    started_at_ms: workflowInfo().startTime.getTime(),
-    counters: emptyCounters(),
+    started_at_ms: info.startTime.getTime(),
+    counters: emptyBatchCounters(),
     paused: false,
     max_workers: config.max_workers,
     prepared: false,
     budget_exhausted: false,
     check_existing: true,
   };
-  /** Running seeds → what each may spend (null: no budget). */
-  const running = new Map<string, SeedAllowance | null>();
+  const window = new RunningWindow(state.running ?? []);
+  const seedsTotal = () => state.seeds_total ?? inlineSeeds?.length ?? 0;
   let phase: BatchProgress['phase'] = state.prepared ? 'running' : 'preparing';
 
+  // ── 3. Messages ───────────────────────────────────────────────────────────────────────────────────────────
   const progress = (): BatchProgress => ({
     run_id,
     mode: config.environment_mode,
-    seeds_total: seeds.length,
-    running: [...running.keys()],
+    seeds_total: seedsTotal(),
+    running: window.ids(),
     paused: state.paused,
     max_workers: state.max_workers,
     counters: state.counters,
@@ -136,8 +179,8 @@ export async function synthesizeBatch(input: BatchInput, carry?: BatchCarry): Pr
   const showDetails = () => {
     const c = state.counters;
     setCurrentDetails(
-      `**${phase}**${state.paused ? ' (paused)' : ''} — ${c.seeds_done}/${seeds.length} seeds ` +
-        `(${c.seeds_failed} failed, ${c.seeds_no_qa} without QA), ${c.qa} QA, ${running.size}/${state.max_workers} running` +
+      `**${phase}**${state.paused ? ' (paused)' : ''} — ${c.seeds_done}/${seedsTotal()} seeds ` +
+        `(${c.seeds_failed} failed, ${c.seeds_no_qa} without QA), ${c.qa} QA, ${window.size}/${state.max_workers} running` +
         (state.pause_reason ? `\n\n**${state.pause_reason}**` : ''),
     );
   };
@@ -160,7 +203,7 @@ export async function synthesizeBatch(input: BatchInput, carry?: BatchCarry): Pr
     retryFailedUpdate,
     () => {
       state.retry_requested = true;
-      return { seeds_done: state.counters.seeds_done, seeds_total: seeds.length };
+      return { seeds_done: state.counters.seeds_done, seeds_total: seedsTotal() };
     },
     {
       validator: () => {
@@ -179,57 +222,20 @@ export async function synthesizeBatch(input: BatchInput, carry?: BatchCarry): Pr
     {
       validator: (n: number) => {
         if (!Number.isInteger(n) || n < 1 || n > MAX_WORKERS_LIMIT) {
-          throw new Error(`max_workers: expected an integer 1..${MAX_WORKERS_LIMIT}, got ${JSON.stringify(n)}`);
+          throw new Error(
+            `max_workers: expected an integer 1..${MAX_WORKERS_LIMIT} (the Temporal server's limit of pending child ` +
+              `workflows per workflow), got ${JSON.stringify(n)}`,
+          );
         }
       },
     },
   );
 
-  upsertSearchAttributes([
-    { key: RunIdAttr, value: run_id },
-    { key: ModeAttr, value: config.environment_mode },
-    { key: StatusAttr, value: 'running' },
-  ]);
-
-  if (!state.prepared) {
-    const prepared = await output.prepareRun({
-      run_id,
-      output_dir,
-      config,
-      seeds,
-      duplicates_dropped: duplicatesDropped(parsed.duplicates),
-      started_at: new Date(state.started_at_ms).toISOString(),
-      ...(input.retry_failed ? { retry_failed: true } : {}),
-    });
-    state.prepared = true;
-    // A new run folder has no seed results: spare every child its "already done?" activity.
-    // (Runs recorded before prepareRun returned a count have no result: keep checking.)
-    state.check_existing = (prepared?.existing_seed_results ?? 1) > 0;
-    // Every execution of a run (resume, retry) writes the same output files: named after the run's first start.
-    const first = prepared?.started_at ? Date.parse(prepared.started_at) : NaN;
-    state.run_started_at_ms = Number.isFinite(first) ? first : state.started_at_ms;
-    phase = 'running';
-  }
-  showDetails();
-
   // Circuit breaker (config pause_after_failures): only in executions that started with it (replay safety).
   const breakerOn = config.pause_after_failures > 0 && patched(PATCH_BREAKER);
+  /** Counts a finished seed (and lets the circuit breaker see it). */
   const record = (s: SeedSummary) => {
-    const c = state.counters;
-    c.seeds_done += 1;
-    if (s.status === 'succeeded') c.seeds_succeeded += 1;
-    else if (s.status === 'budget_exhausted') c.seeds_budget_exhausted += 1;
-    else if (s.status === 'no_qa') c.seeds_no_qa = (c.seeds_no_qa ?? 0) + 1;
-    else c.seeds_failed += 1;
-    if (s.cached) c.seeds_cached += 1;
-    c.qa += s.qa_count;
-    c.trajectories += s.trajectory_count;
-    c.llm_calls += s.llm_calls;
-    c.llm_requests = (c.llm_requests ?? 0) + (s.llm_requests ?? s.llm_calls);
-    c.tool_calls += s.tool_calls;
-    c.input_tokens += s.input_tokens ?? 0;
-    c.output_tokens += s.output_tokens ?? 0;
-    c.cost_usd += s.cost_usd ?? 0;
+    countSeed(state.counters, s);
     if (breakerOn && !s.cached) {
       state.breaker = breakerStep(state.breaker, s);
       if (!state.pause_reason && state.breaker && state.breaker.count >= config.pause_after_failures) {
@@ -240,49 +246,56 @@ export async function synthesizeBatch(input: BatchInput, carry?: BatchCarry): Pr
     }
     showDetails();
   };
+  // The seeds' reports. A report for a seed that is not running (a repeat) is ignored.
+  const stopped = new Set<string>();
+  if (sliding) {
+    setHandler(seedFinishedSignal, (s: SeedSummary) => {
+      if (window.take(s.source_id)) record(s);
+    });
+    setHandler(seedStoppedSignal, ({ source_id }: { source_id: string }) => {
+      if (window.take(source_id)) stopped.add(source_id);
+    });
+  }
 
-  const launch = (seed: Seed, index: number, allowance: SeedAllowance | null, checkExisting: boolean): Promise<void> => {
-    running.set(seed.source_id, allowance);
-    return executeChild(synthesizeSeed, {
-      workflowId: seedWorkflowId(run_id, seed.source_id),
-      args: [{ run_id, config, seed, index, output_dir, allowance, check_existing: checkExisting }],
-      staticSummary: seed.text.length > 120 ? `${seed.text.slice(0, 117)}...` : seed.text,
-      typedSearchAttributes: [
-        { key: RunIdAttr, value: run_id },
-        { key: ModeAttr, value: config.environment_mode },
-        { key: StatusAttr, value: 'running' },
-      ],
-    })
-      .then(record, async (err: unknown) => {
-        if (isCancellation(err) || (err instanceof ChildWorkflowFailure && isCancellation(err.cause))) throw err;
-        // The child could not record its own failure (timeout, termination, bug): record it here.
-        const error = rootMessage(err);
-        const summary = await output.writeSeedResult({
-          output_dir,
-          result: {
-            run_id,
-            source_id: seed.source_id,
-            index,
-            seed_data: seed.text,
-            status: 'failed',
-            error,
-            error_type: failureType(err),
-            started_at: new Date().toISOString(),
-            finished_at: new Date().toISOString(),
-            qas: [],
-            trajectories: [],
-            counters: emptySeedCounters(),
-          },
-        });
-        record(summary);
-      })
-      .finally(() => running.delete(seed.source_id));
-  };
+  upsertSearchAttributes([
+    { key: RunIdAttr, value: run_id },
+    { key: ModeAttr, value: config.environment_mode },
+    { key: StatusAttr, value: 'running' },
+  ]);
 
-  const shouldContinueAsNew = () =>
-    workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > CONTINUE_AS_NEW_EVENTS;
+  // ── 4. Prepare ────────────────────────────────────────────────────────────────────────────────────────────
+  if (!state.prepared) {
+    let duplicates = duplicatesDropped(parsed.duplicates);
+    if (input.seeds_file) {
+      const prep = await output.prepareSeeds({ run_id, output_dir, seeds_file: input.seeds_file, number_of_seed: config.number_of_seed });
+      // The seed count is known only now: a run nobody means is refused before anything is paid.
+      const absurd = input.force ? null : absurdRun(config, prep.seeds_total);
+      if (absurd) throw invalidInput([`config: ${absurd}`]);
+      state.seeds_total = prep.seeds_total;
+      duplicates = prep.duplicates_dropped;
+    }
+    state.duplicates_dropped = duplicates;
+    const prepared = await output.prepareRun({
+      run_id,
+      output_dir,
+      config,
+      seeds: inlineSeeds ?? [],
+      duplicates_dropped: duplicates,
+      started_at: new Date(state.started_at_ms).toISOString(),
+      ...(input.retry_failed ? { retry_failed: true } : {}),
+    });
+    state.prepared = true;
+    // A new run folder has no seed results: spare every seed the "already done?" check.
+    // (Runs recorded before prepareRun returned a count have no result: keep checking.)
+    state.check_existing = (prepared?.existing_seed_results ?? 1) > 0;
+    // Every execution of a run (resume, retry) writes the same output files: named after the run's first start.
+    const first = prepared?.started_at ? Date.parse(prepared.started_at) : NaN;
+    state.run_started_at_ms = Number.isFinite(first) ? first : state.started_at_ms;
+    phase = 'running';
+  }
+  showDetails();
 
-  /** Funds the next seed from the run budget; null when the budget is spent (start no more seeds). */
+  /** Funds the next seed from the run budget; null: no budget; 'spent': start no more seeds. */
   const budgeted = hasBudget(config.budget);
   const nextAllowance = (): SeedAllowance | null | 'spent' => {
     if (!budgeted) return null;
@@ -290,79 +303,35 @@ export async function synthesizeBatch(input: BatchInput, carry?: BatchCarry): Pr
     const allowance = seedAllowance({
       budget: config.budget,
       used: { llm_calls: c.llm_calls, input_tokens: c.input_tokens, output_tokens: c.output_tokens, cost_usd: c.cost_usd },
-      reserved: [...running.values()].filter((a): a is SeedAllowance => a !== null),
-      freeSlots: state.max_workers - running.size,
+      reserved: window.toCarry().map((r) => r.allowance).filter((a): a is SeedAllowance => a !== null),
+      freeSlots: state.max_workers - window.size,
       minCalls: config.min_depth + 1,
     });
     return allowance ?? 'spent';
   };
 
-  // Resumed or retried runs skip their finished seeds a page at a time (replay safety: new executions only).
-  const usePages = state.check_existing && patched(PATCH_FINISHED_PAGES);
-  let page: { start: number; finished: (SeedSummary | null)[] } | null = null;
-  /** The final result of seed `index` when it has one (it is not run again), else null. */
-  const finishedResult = async (index: number): Promise<SeedSummary | null> => {
-    if (!page || index < page.start || index >= page.start + page.finished.length) {
-      const ids = seeds.slice(index, index + FINISHED_SEEDS_PAGE).map((x) => x.source_id);
-      page = { start: index, finished: await output.finishedSeeds({ run_id, output_dir, source_ids: ids }) };
-    }
-    return page.finished[index - page.start] ?? null;
-  };
+  const shouldContinueAsNew = () => workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > CONTINUE_AS_NEW_EVENTS;
 
-  const inFlight = new Set<Promise<void>>();
+  // ── 5. Window ─────────────────────────────────────────────────────────────────────────────────────────────
   let cancelled = false;
-  try {
-    while (state.next_index < seeds.length && !state.budget_exhausted && !shouldContinueAsNew()) {
-      if (usePages) {
-        const done = await finishedResult(state.next_index);
-        if (done) {
-          state.next_index += 1;
-          record(done);
-          continue;
-        }
-      }
-      await condition(() => !state.paused && inFlight.size < state.max_workers);
-      if (shouldContinueAsNew()) break;
-      let allowance = nextAllowance();
-      if (allowance === 'spent' && running.size > 0) {
-        // Running seeds may hand back unused allowance: wait for them before calling the run spent.
-        await condition(() => running.size === 0 || nextAllowance() !== 'spent');
-        allowance = nextAllowance();
-      }
-      if (allowance === 'spent') {
-        state.budget_exhausted = true;
-        break;
-      }
-      const index = state.next_index++;
-      const p = launch(seeds[index]!, index, allowance, state.check_existing && !usePages);
-      inFlight.add(p);
-      p.then(
-        () => inFlight.delete(p),
-        () => inFlight.delete(p),
-      );
-    }
-    phase = 'draining';
-    await Promise.all(inFlight);
-  } catch (err) {
-    if (!isCancellation(err)) throw err;
-    cancelled = true;
+  if (sliding) {
+    cancelled = await slidingWindow();
+  } else {
+    cancelled = await legacyWindow();
   }
 
-  if (!cancelled && !state.budget_exhausted && state.next_index < seeds.length) {
+  // ── 6. Continue as new, or write the outputs ─────────────────────────────────────────────────────────────
+  if (!cancelled && (window.size > 0 || (!state.budget_exhausted && state.next_index < seedsTotal()))) {
     await condition(allHandlersFinished);
-    await continueAsNew<typeof synthesizeBatch>(input, { ...state });
+    await continueAsNew<typeof synthesizeBatch>(input, { ...state, running: window.toCarry() });
   }
 
   // Outputs are written even when the batch was cancelled: what finished is kept.
   return await CancellationScope.nonCancellable(async () => {
-    if (cancelled) {
-      phase = 'cancelling';
-      await Promise.allSettled(inFlight);
-    }
     phase = 'writing';
     showDetails();
     const completion: BatchCompletion = cancelled ? 'cancelled' : state.budget_exhausted ? 'budget_exhausted' : 'complete';
-    const written = await output.writeOutputs({
+    const written = await writer.writeOutputs({
       run_id,
       output_dir,
       mode: config.environment_mode,
@@ -376,7 +345,7 @@ export async function synthesizeBatch(input: BatchInput, carry?: BatchCarry): Pr
       await continueAsNew<typeof synthesizeBatch>({ ...input, retry_failed: true }, {
         next_index: 0,
         started_at_ms: state.started_at_ms,
-        counters: emptyCounters(),
+        counters: emptyBatchCounters(),
         paused: false,
         max_workers: state.max_workers,
         prepared: false,
@@ -396,9 +365,251 @@ export async function synthesizeBatch(input: BatchInput, carry?: BatchCarry): Pr
     return {
       ...written,
       run_id,
-      seeds_total: seeds.length,
-      duplicates_dropped: duplicatesDropped(parsed.duplicates),
+      seeds_total: seedsTotal(),
+      duplicates_dropped: state.duplicates_dropped ?? duplicatesDropped(parsed.duplicates),
       status: completion,
     };
   });
+
+  /**
+   * The sliding window: starts seeds while fewer than max_workers run, until every seed has started and
+   * reported, the budget is spent, the server suggests a continue-as-new, or the run is cancelled (then running
+   * seeds are asked to stop and waited for). Returns whether it was cancelled.
+   */
+  async function slidingWindow(): Promise<boolean> {
+    const pages = seedPages();
+    const handles = new Map<string, Promise<void>>();
+    /** A seed that ended without reporting: inspect what became of it and record that. */
+    const inspect = async (seed: { source_id: string; index: number }, text: string, workflowRunId?: string) => {
+      const summary = await output.inspectSeed({
+        workflow_id: seedWorkflowId(run_id, seed.source_id),
+        workflow_run_id: workflowRunId,
+        run_id,
+        output_dir,
+        source_id: seed.source_id,
+        index: seed.index,
+        seed_text: text,
+      });
+      if (window.take(seed.source_id)) record(summary);
+    };
+    /** Seeds started by an earlier run: no handle here, so look after them now and then (one activity). */
+    const watch = async () => {
+      const inherited = window.inherited(info.runId);
+      if (!inherited.length) return;
+      const closed = new Set(await output.closedSeedWorkflows({ workflow_ids: inherited.map((r) => seedWorkflowId(run_id, r.source_id)) }));
+      // A seed still running is left alone; one that ended without reporting is inspected.
+      for (const r of inherited) if (closed.has(seedWorkflowId(run_id, r.source_id)) && window.has(r.source_id)) await inspect(r, '');
+    };
+    try {
+      for (;;) {
+        const more = !state.budget_exhausted && state.next_index < seedsTotal();
+        const hasRoom = () => !state.paused && window.size < state.max_workers;
+        // Continue as new with the running seeds still running (they report to the next run) — after filling
+        // the window, so that as many seeds run through the continue-as-new as before it.
+        if (shouldContinueAsNew() && !(more && hasRoom())) break;
+        if (!more) {
+          // Nothing more to start: wait for the running seeds (looking after inherited ones now and then).
+          if (window.size === 0) break;
+          if (!(await condition(() => window.size === 0 || shouldContinueAsNew(), WATCH_INTERVAL))) await watch();
+          continue;
+        }
+        const next = await pages.get(state.next_index);
+        if (next.finished) {
+          // Finished in an earlier execution of this run: counted, never run again.
+          state.next_index += 1;
+          record(next.finished);
+          continue;
+        }
+        if (!hasRoom()) {
+          if (!(await condition(() => hasRoom() || shouldContinueAsNew(), WATCH_INTERVAL))) await watch();
+          continue;
+        }
+        let allowance = nextAllowance();
+        if (allowance === 'spent' && window.size > 0) {
+          // Running seeds may hand back unused allowance: wait for them before calling the run spent.
+          await condition(() => window.size === 0 || nextAllowance() !== 'spent');
+          allowance = nextAllowance();
+        }
+        if (allowance === 'spent') {
+          state.budget_exhausted = true;
+          continue;
+        }
+        const index = state.next_index++;
+        const seed = next.seed;
+        window.add({ source_id: seed.source_id, index, allowance, parent_run_id: info.runId, started_at_ms: Date.now() });
+        let child: ChildWorkflowHandle<typeof synthesizeSeed>;
+        try {
+          child = await startChild(synthesizeSeed, {
+          workflowId: seedWorkflowId(run_id, seed.source_id),
+          args: [{ run_id, config, seed, index, output_dir, allowance, check_existing: false, notify_parent: true }],
+          // The seed outlives this run of the parent (continue-as-new): it reports by signal, by workflow id.
+          parentClosePolicy: ParentClosePolicy.ABANDON,
+          staticSummary: seed.text.length > 120 ? `${seed.text.slice(0, 117)}...` : seed.text,
+          typedSearchAttributes: [
+            { key: RunIdAttr, value: run_id },
+            { key: ModeAttr, value: config.environment_mode },
+            { key: StatusAttr, value: 'running' },
+          ],
+          });
+        } catch (err) {
+          if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+          // Still running from an earlier execution of this run (it was restarted while its seeds ran): it reports
+          // here (by workflow id); watched like a seed inherited across continue-as-new.
+          window.add({ source_id: seed.source_id, index, allowance, parent_run_id: '', started_at_ms: Date.now() });
+          continue;
+        }
+        // A seed that ends without reporting (terminated, timed out, a bug) is inspected; its report is the rule.
+        handles.set(
+          seed.source_id,
+          child.result().then(
+            () => undefined,
+            async (err: unknown) => {
+              if (!window.has(seed.source_id)) return;
+              if (isCancellation(err) || (err instanceof ChildWorkflowFailure && isCancellation(err.cause))) {
+                window.take(seed.source_id);
+                stopped.add(seed.source_id);
+                return;
+              }
+              await inspect({ source_id: seed.source_id, index }, seed.text, child.firstExecutionRunId);
+            },
+          ),
+        );
+      }
+      return false;
+    } catch (err) {
+      if (!isCancellation(err)) throw err;
+      // Cancelled: ask the running seeds to stop, and wait (bounded) for them to say so.
+      await CancellationScope.nonCancellable(async () => {
+        phase = 'cancelling';
+        showDetails();
+        await Promise.allSettled(window.ids().map((id) => getExternalWorkflowHandle(seedWorkflowId(run_id, id)).cancel()));
+        await condition(() => window.size === 0, '2 minutes');
+      });
+      return true;
+    }
+  }
+
+  /** Seeds by index, a page at a time: inline seeds checked against finished results, or read from the file. */
+  function seedPages() {
+    let page: { start: number; seeds: Seed[] | null; finished: (SeedSummary | null)[] | null } | null = null;
+    return {
+      async get(index: number): Promise<{ seed: Seed; finished: SeedSummary | null }> {
+        const inPage = page && index >= page.start && index < page.start + (page.seeds?.length ?? page.finished?.length ?? 0);
+        if (!inPage) {
+          if (inlineSeeds) {
+            const finished = state.check_existing
+              ? await output.finishedSeeds({ run_id, output_dir, source_ids: inlineSeeds.slice(index, index + FINISHED_SEEDS_PAGE).map((x) => x.source_id) })
+              : null;
+            page = { start: index, seeds: null, finished: finished ?? inlineSeeds.slice(index, index + FINISHED_SEEDS_PAGE).map(() => null) };
+          } else {
+            const r = await output.readSeedPage({ run_id, output_dir, start: index, ...SEED_PAGE, with_finished: state.check_existing });
+            page = { start: index, seeds: r.seeds, finished: r.finished };
+          }
+        }
+        const p = page!;
+        const seed = inlineSeeds ? inlineSeeds[index]! : p.seeds![index - p.start]!;
+        return { seed, finished: p.finished?.[index - p.start] ?? null };
+      },
+    };
+  }
+
+  /**
+   * The loop of executions started before the sliding window (replayed from their histories): each child
+   * awaited as a promise, and every running child drained before a continue-as-new. Returns whether cancelled.
+   */
+  async function legacyWindow(): Promise<boolean> {
+    const seeds = inlineSeeds!;
+    const running = new Map<string, SeedAllowance | null>();
+    const launch = (seed: Seed, index: number, allowance: SeedAllowance | null, checkExisting: boolean): Promise<void> => {
+      running.set(seed.source_id, allowance);
+      window.add({ source_id: seed.source_id, index, allowance, parent_run_id: info.runId, started_at_ms: 0 });
+      return executeChild(synthesizeSeed, {
+        workflowId: seedWorkflowId(run_id, seed.source_id),
+        args: [{ run_id, config, seed, index, output_dir, allowance, check_existing: checkExisting }],
+        staticSummary: seed.text.length > 120 ? `${seed.text.slice(0, 117)}...` : seed.text,
+        typedSearchAttributes: [
+          { key: RunIdAttr, value: run_id },
+          { key: ModeAttr, value: config.environment_mode },
+          { key: StatusAttr, value: 'running' },
+        ],
+      })
+        .then(record, async (err: unknown) => {
+          if (isCancellation(err) || (err instanceof ChildWorkflowFailure && isCancellation(err.cause))) throw err;
+          // The child could not record its own failure (timeout, termination, bug): record it here.
+          const summary = await output.writeSeedResult({
+            output_dir,
+            result: {
+              run_id,
+              source_id: seed.source_id,
+              index,
+              seed_data: seed.text,
+              status: 'failed',
+              error: rootMessage(err),
+              error_type: failureType(err),
+              started_at: new Date().toISOString(),
+              finished_at: new Date().toISOString(),
+              qas: [],
+              trajectories: [],
+              counters: emptySeedCounters(),
+            },
+          });
+          record(summary);
+        })
+        .finally(() => {
+          running.delete(seed.source_id);
+          window.take(seed.source_id);
+        });
+    };
+    // Resumed or retried runs skip their finished seeds a page at a time (replay safety: new executions only).
+    const usePages = state.check_existing && patched(PATCH_FINISHED_PAGES);
+    let page: { start: number; finished: (SeedSummary | null)[] } | null = null;
+    const finishedResult = async (index: number): Promise<SeedSummary | null> => {
+      if (!page || index < page.start || index >= page.start + page.finished.length) {
+        const ids = seeds.slice(index, index + FINISHED_SEEDS_PAGE).map((x) => x.source_id);
+        page = { start: index, finished: await output.finishedSeeds({ run_id, output_dir, source_ids: ids }) };
+      }
+      return page.finished[index - page.start] ?? null;
+    };
+    const inFlight = new Set<Promise<void>>();
+    try {
+      while (state.next_index < seeds.length && !state.budget_exhausted && !shouldContinueAsNew()) {
+        if (usePages) {
+          const done = await finishedResult(state.next_index);
+          if (done) {
+            state.next_index += 1;
+            record(done);
+            continue;
+          }
+        }
+        await condition(() => !state.paused && inFlight.size < state.max_workers);
+        if (shouldContinueAsNew()) break;
+        let allowance = nextAllowance();
+        if (allowance === 'spent' && running.size > 0) {
+          await condition(() => running.size === 0 || nextAllowance() !== 'spent');
+          allowance = nextAllowance();
+        }
+        if (allowance === 'spent') {
+          state.budget_exhausted = true;
+          break;
+        }
+        const index = state.next_index++;
+        const p = launch(seeds[index]!, index, allowance, state.check_existing && !usePages);
+        inFlight.add(p);
+        p.then(
+          () => inFlight.delete(p),
+          () => inFlight.delete(p),
+        );
+      }
+      phase = 'draining';
+      await Promise.all(inFlight);
+      return false;
+    } catch (err) {
+      if (!isCancellation(err)) throw err;
+      await CancellationScope.nonCancellable(async () => {
+        phase = 'cancelling';
+        await Promise.allSettled(inFlight);
+      });
+      return true;
+    }
+  }
 }

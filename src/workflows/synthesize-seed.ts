@@ -5,6 +5,8 @@
  */
 import {
   ApplicationFailure,
+  CancellationScope,
+  getExternalWorkflowHandle,
   isCancellation,
   patched,
   proxyActivities,
@@ -21,12 +23,15 @@ import { StatusAttr } from '../shared/search-attributes';
 import type { LlmCallAccounting, QaRecord, SeedCounters, SeedInput, SeedResultFile, SeedSummary, SynthesisConfig } from '../shared/types';
 import { callCost, emptySpend, mayCall, qaReserve } from '../domain/budget';
 import { withConfigDefaults } from '../config/defaults';
+import { truncate } from '../domain/format';
+import { ACTION_HISTORY_OBSERVATION_CHARS, QA_OBSERVATION_CHARS } from '../domain/prompts';
 import { sampleTree } from '../domain/tree';
 import { selectTrajectories } from '../domain/selection';
 import { buildQaRecord, buildTrajectoryRecord } from '../domain/records';
 import { emptySeedCounters } from '../domain/statistics';
 import { validateQa } from '../domain/validate';
 import { qaId } from '../domain/ids';
+import { seedFinishedSignal, seedStoppedSignal } from './messages';
 import { HEARTBEAT_TIMEOUT_SECONDS, LLM_ACTIVITY, LOCAL_TOOL_ACTIVITY, OUTPUT_ACTIVITY, TOOL_ACTIVITY } from './options';
 import { llmRoute, toolRoute } from '../domain/routing';
 
@@ -130,7 +135,36 @@ function round1(x: number): number {
   return Math.round(x * 10) / 10;
 }
 
+/**
+ * One seed, start to finish (see the module comment). Started by a sliding-window parent (`notify_parent`), it
+ * reports its end to the parent by signal, by the parent's workflow id — the parent may have continued as new
+ * since it started this seed — and, when cancelled, that it stopped.
+ */
 export async function synthesizeSeed(input: SeedInput): Promise<SeedSummary> {
+  const parentId = input.notify_parent ? workflowInfo().parent?.workflowId : undefined;
+  if (!parentId) return runSeed(input);
+  /** A report that cannot be delivered (the parent is gone: terminated by a user) is not the seed's failure. */
+  const report = async (send: () => Promise<void>) => {
+    try {
+      await send();
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+    }
+  };
+  const parent = getExternalWorkflowHandle(parentId);
+  try {
+    const summary = await runSeed(input);
+    await report(() => parent.signal(seedFinishedSignal, summary));
+    return summary;
+  } catch (err) {
+    if (isCancellation(err)) {
+      await CancellationScope.nonCancellable(() => report(() => parent.signal(seedStoppedSignal, { source_id: input.seed.source_id })));
+    }
+    throw err;
+  }
+}
+
+async function runSeed(input: SeedInput): Promise<SeedSummary> {
   const { seed, run_id, output_dir } = input;
   // Children started by an older version carry a config without keys added since (replayed histories):
   // complete it with their defaults. (The parent validated it; no zod here, see src/config/defaults.ts.)
@@ -199,7 +233,8 @@ export async function synthesizeSeed(input: SeedInput): Promise<SeedSummary> {
             sampling_tips: config.sampling_tips,
             qa_examples: config.qa_examples.slice(0, 2),
             tools: toolNames,
-            history: req.history,
+            // The prompt shows only the start of each earlier observation: send no more (history size).
+            history: req.history.map((s) => ({ ...s, observation: truncate(s.observation, ACTION_HISTORY_OBSERVATION_CHARS) })),
             current_observation: req.current.observation,
             attempt: req.attempt,
             executed_actions: req.executedActions,
@@ -247,7 +282,8 @@ export async function synthesizeSeed(input: SeedInput): Promise<SeedSummary> {
         intent: n.intent,
         tool_name: n.action?.tool_name ?? '',
         parameters: n.action?.parameters ?? {},
-        observation: n.observation,
+        // The QA prompt shows at most QA_OBSERVATION_CHARS of each observation: send no more (history size).
+        observation: truncate(n.observation, QA_OBSERVATION_CHARS),
       }));
       let rejection: string | undefined;
       for (let attempt = 0; attempt < config.max_retries; attempt++) {

@@ -390,6 +390,35 @@ const CASES: Case[] = [
     args: ['--number-of-seed', '-1'],
     cli: () => ['--number-of-seed: expected an integer ≥ 1, got "-1"'],
   },
+  // ---- values that would run into a Temporal server limit, refused before anything is paid
+  {
+    name: 'max_depth 1000000: a seed workflow could never fit its history limit',
+    config: { json: { ...VALID_CONFIG, max_depth: 1000000, branching_factor: 2 } },
+    cli: () => [
+      /^config\.max_depth: expected a tree whose seed workflow fits Temporal's history limit of 51,200 events \(limit\.historyCount\.error\): a tree of 7,999,990 nodes \(max_depth 1000000, branching_factor 2, depth_threshold 3\) may need [0-9,]+; lower max_depth, branching_factor or depth_threshold .*got 1000000$/,
+    ],
+    workflow: {},
+  },
+  {
+    name: 'branching_factor 1000: the same limit, named',
+    config: { json: { ...VALID_CONFIG, max_depth: 3, branching_factor: 1000, depth_threshold: 3 } },
+    cli: () => [/^config\.max_depth: expected a tree whose seed workflow fits Temporal's history limit of 51,200 events .*a tree of 1,001,001,000 nodes/],
+    workflow: {},
+  },
+  {
+    name: 'max_workers above the server\'s pending-children limit',
+    config: { json: { ...VALID_CONFIG, max_workers: 2500 } },
+    cli: () => [
+      'config.max_workers: expected at most 2,000: each running seed is a child workflow, and the Temporal server allows 2,000 pending children per workflow (limit.numPendingChildExecutions.error); for more parallelism run several batches, got 2500',
+    ],
+    workflow: {},
+  },
+  {
+    name: 'a tree that fits but is absurd (1,022 nodes per seed): refused without --force',
+    config: { json: { ...VALID_CONFIG, max_depth: 9, branching_factor: 2, depth_threshold: 9 } },
+    cli: () => [/^config: each seed's tree would have 1,022 nodes \(more than 1,000\): 1,0\d\d LLM calls in all\. If that is really meant, pass --force/],
+    workflow: {},
+  },
 ];
 
 // ------------------------------------------------ workflow-input-only cases (no file or flag equivalent)
@@ -407,7 +436,7 @@ const WORKFLOW_CASES: WorkflowCase[] = [
     lines: [
       'run_id: expected a run id (1–80 characters from A–Z a–z 0–9 . _ -), got "bad id"',
       'output_dir: expected an absolute path (it is resolved on the worker that writes outputs), got "relative/out"',
-      'colour: unknown key; valid keys are run_id, config, seeds, output_dir, retry_failed',
+      'colour: unknown key; valid keys are run_id, config, seeds, output_dir, force, retry_failed',
     ],
   },
   {

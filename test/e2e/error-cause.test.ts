@@ -41,7 +41,7 @@ test('a start refused for a missing search attribute: exit 3, the attribute, the
   });
   assert.equal(r.code, 3, `exit 3 (infrastructure), got ${r.code}:\n${r.stderr}`);
   const line = r.stderr.split('\n').find((l) => l.startsWith('error: ')) ?? '';
-  assert.match(line, /search attribute QasynthRunId in namespace no-attrs-\S+ as unknown/, 'names the attribute and namespace');
-  assert.match(line, new RegExp(`temporal operator search-attribute create --namespace ${namespace} --name QasynthRunId --type Keyword`), 'says how to fix it');
-  assert.match(line, /Failed to start Workflow: 3 INVALID_ARGUMENT: .*search attribute QasynthRunId/, 'shows the SDK error and, below it, the server\'s');
+  assert.match(line, /search attribute (QasynthRunId|QasynthMode) in namespace no-attrs-\S+ as unknown/, 'names the attribute and namespace');
+  assert.match(line, new RegExp(`temporal operator search-attribute create --namespace ${namespace} --name (QasynthRunId|QasynthMode) --type Keyword`), 'says how to fix it');
+  assert.match(line, /Failed to start Workflow: 3 INVALID_ARGUMENT: .*search attribute (QasynthRunId|QasynthMode)/, 'shows the SDK error and, below it, the server\'s');
 });

@@ -154,7 +154,7 @@ test('parseBatchInput validates shape, config and seeds together with prefixed p
   assert.deepEqual(bad.issues, [
     'run_id: expected a run id (1–80 characters from A–Z a–z 0–9 . _ -), got "bad id"',
     'output_dir: expected an absolute path (it is resolved on the worker that writes outputs), got "rel/path"',
-    'extra: unknown key; valid keys are run_id, config, seeds, output_dir, retry_failed',
+    'extra: unknown key; valid keys are run_id, config, seeds, output_dir, force, retry_failed',
     'config.max_depth: expected an integer ≥ 1, got 0',
     `config.nope: unknown key; valid keys are ${CONFIG_KEYS.join(', ')}`,
     'seeds[1]: expected a non-empty string or {text, id?, metadata?}, got number 3',

@@ -14,6 +14,7 @@ import { submitBatch, queryProgress } from '../../src/api';
 import { batchWorkflowId } from '../../src/shared/constants';
 import type { BatchInput, BatchResult, QaRecord, TrajectoryRecord } from '../../src/shared/types';
 import { readJsonl, smallConfig, startTestWorker, tempDir, testTemporal, uniqueQueue, type TestTemporal } from '../helpers/temporal';
+import { windowTimeline } from '../helpers/window';
 
 const SEEDS = ['prime numbers', 'Fibonacci sequence', 'compound interest', 'Pythagorean triples', 'harmonic series'];
 
@@ -56,30 +57,10 @@ async function runToEnd(h: Harness, inp: BatchInput): Promise<BatchResult> {
   return sub.handle.result();
 }
 
-/** Highest number of children running at once, read from the parent's event history. */
+/** Highest number of seeds running at once as the parent sees them (test/helpers/window.ts), and how many started. */
 async function maxConcurrentChildren(workflowId: string): Promise<{ max: number; started: number }> {
-  const history = await t.client.workflow.getHandle(workflowId).fetchHistory();
-  let running = 0;
-  let max = 0;
-  let started = 0;
-  for (const e of history.events ?? []) {
-    if (e.startChildWorkflowExecutionInitiatedEventAttributes) {
-      running += 1;
-      started += 1;
-      max = Math.max(max, running);
-    }
-    if (
-      e.childWorkflowExecutionCompletedEventAttributes ||
-      e.childWorkflowExecutionFailedEventAttributes ||
-      e.childWorkflowExecutionTimedOutEventAttributes ||
-      e.childWorkflowExecutionCanceledEventAttributes ||
-      e.childWorkflowExecutionTerminatedEventAttributes ||
-      e.startChildWorkflowExecutionFailedEventAttributes
-    ) {
-      running -= 1;
-    }
-  }
-  return { max, started };
+  const steps = windowTimeline(workflowId, (await t.client.workflow.getHandle(workflowId).fetchHistory()).events ?? []);
+  return { max: Math.max(0, ...steps.map((s) => s.running)), started: steps.filter((s) => s.started).length };
 }
 
 describe('synthesizeBatch on a real dev server', () => {

@@ -1,0 +1,58 @@
+/** The parent's pure bookkeeping (src/domain/batch.ts) and the reading of a dead seed's history (inspect.ts). */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { countSeed, emptyBatchCounters, RunningWindow } from '../../src/domain/batch';
+import { historyFacts } from '../../src/activities/inspect';
+import type { SeedSummary } from '../../src/shared/types';
+
+const summary = (over: Partial<SeedSummary>): SeedSummary => ({
+  source_id: 'src_a', status: 'succeeded', cached: false, qa_count: 2, trajectory_count: 2, llm_calls: 10, tool_calls: 8,
+  input_tokens: 100, output_tokens: 20, cost_usd: 0.5, ...over,
+});
+
+test('countSeed adds a finished seed to the counters by its status; requests are at least the calls', () => {
+  const c = emptyBatchCounters();
+  countSeed(c, summary({}));
+  countSeed(c, summary({ source_id: 'src_b', status: 'no_qa', qa_count: 0, llm_requests: 14 }));
+  countSeed(c, summary({ source_id: 'src_c', status: 'failed', qa_count: 0, cached: true }));
+  assert.deepEqual(
+    { done: c.seeds_done, ok: c.seeds_succeeded, noQa: c.seeds_no_qa, failed: c.seeds_failed, cached: c.seeds_cached, qa: c.qa, calls: c.llm_calls, requests: c.llm_requests },
+    { done: 3, ok: 1, noQa: 1, failed: 1, cached: 1, qa: 2, calls: 30, requests: 10 + 14 + 10 },
+  );
+});
+
+test('RunningWindow: carried across continue-as-new; a repeated report takes nothing; inherited = started by an earlier run', () => {
+  const w = new RunningWindow([{ source_id: 'src_old', index: 0, allowance: null, parent_run_id: 'run-1', started_at_ms: 1 }]);
+  w.add({ source_id: 'src_new', index: 1, allowance: null, parent_run_id: 'run-2', started_at_ms: 2 });
+  assert.equal(w.size, 2);
+  assert.deepEqual(w.inherited('run-2').map((r) => r.source_id), ['src_old']);
+  assert.ok(w.take('src_old'));
+  assert.equal(w.take('src_old'), undefined, 'a second report of the same seed is ignored');
+  assert.deepEqual(w.toCarry().map((r) => r.source_id), ['src_new']);
+});
+
+test('historyFacts: a seed the server terminated at its history limit is reported with the reason and its LLM calls', () => {
+  const ev = (id: number, attrs: Record<string, unknown>) => ({ eventId: id, ...attrs }) as unknown as Parameters<typeof historyFacts>[0] extends Iterable<infer E> ? E : never;
+  const events = [
+    ev(1, { workflowExecutionStartedEventAttributes: {}, eventTime: { seconds: 1_800_000_000 } }),
+    ev(5, { activityTaskScheduledEventAttributes: { activityType: { name: 'chooseAction' } } }),
+    ev(6, { activityTaskStartedEventAttributes: { scheduledEventId: 5, attempt: 3 } }),
+    ev(7, { activityTaskCompletedEventAttributes: { scheduledEventId: 5 } }),
+    ev(11, { markerRecordedEventAttributes: { markerName: 'core_local_activity' } }),
+    ev(12, { activityTaskScheduledEventAttributes: { activityType: { name: 'chooseAction' } } }),
+    ev(13, { activityTaskStartedEventAttributes: { scheduledEventId: 12, attempt: 1 } }),
+    ev(14, { activityTaskCompletedEventAttributes: { scheduledEventId: 12 } }),
+    ev(20, { activityTaskScheduledEventAttributes: { activityType: { name: 'synthesizeQa' } } }),
+    ev(30, { workflowExecutionTerminatedEventAttributes: { reason: 'Workflow history size exceeds limit.', identity: 'history-service' } }),
+  ];
+  const f = historyFacts(events, 'TERMINATED');
+  assert.equal(f.error_type, 'HistoryLimit');
+  assert.match(f.error, /history exceeded its limit \(Workflow history size exceeds limit\.\) after 2 LLM calls.*max_depth/);
+  assert.equal(f.llm_calls, 2);
+  assert.equal(f.llm_requests, 3 + 1 + 1, 'attempts of finished calls, plus the call in flight at the end');
+  assert.equal(f.tool_calls, 1);
+  assert.equal(f.started_at, new Date(1_800_000_000_000).toISOString());
+  const byUser = historyFacts([ev(9, { workflowExecutionTerminatedEventAttributes: { reason: 'stop it', identity: 'alice@laptop' } })], 'TERMINATED');
+  assert.equal(byUser.error_type, 'Terminated');
+  assert.equal(byUser.error, 'terminated by alice@laptop: stop it (after 0 LLM calls)');
+});

@@ -1,0 +1,157 @@
+/**
+ * The sliding window on a real dev server: seeds keep running through every continue-as-new of the parent (no
+ * draining), and a seed workflow that ends without reporting — terminated by a user, or by the server at its
+ * history limit — is recorded with the reason and the LLM calls it made.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { startSimulator, type Simulator } from '../../src/llm/simulator';
+import { submitBatch } from '../../src/api';
+import { batchWorkflowId } from '../../src/shared/constants';
+import type { BatchInput, QaRecord } from '../../src/shared/types';
+import { startDevServer, type DevServer } from '../../src/server/dev-server';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
+import { readJsonl, smallConfig, startTestWorker, tempDir, testTemporal, uniqueQueue, waitFor, type TestTemporal } from '../helpers/temporal';
+
+const SEEDS = Array.from({ length: 16 }, (_, i) => `number theory topic ${i}`);
+
+let t: TestTemporal;
+before(async () => {
+  t = await testTemporal();
+});
+after(async () => {
+  await t.close();
+});
+
+async function harness(tt: TestTemporal = t, latencyMs = 0) {
+  const sim: Simulator = await startSimulator({ latencyMs });
+  const queue = uniqueQueue('win');
+  const worker = await startTestWorker({ t: tt, taskQueue: queue, llmBaseUrl: sim.url });
+  return {
+    sim,
+    queue,
+    outDir: tempDir(),
+    async stop() {
+      await worker.stop();
+      await sim.close();
+    },
+  };
+}
+
+interface Span {
+  id: string;
+  start: number;
+  close: number;
+}
+
+async function executions(client: Client, query: string): Promise<Span[]> {
+  const out: Span[] = [];
+  for await (const w of client.workflow.list({ query })) {
+    out.push({ id: w.workflowId, start: w.startTime.getTime(), close: w.closeTime?.getTime() ?? Number.POSITIVE_INFINITY });
+  }
+  return out;
+}
+
+describe('sliding window', () => {
+  test('seeds keep running through every continue-as-new: at each one, min(max_workers, seeds left) are running', async () => {
+    const h = await harness(t, 60);
+    try {
+      const maxWorkers = 3;
+      const input: BatchInput = { run_id: 'window', config: smallConfig({ max_workers: maxWorkers }), seeds: SEEDS, output_dir: h.outDir };
+      const result = await (await submitBatch(t.client, input, { taskQueue: h.queue })).handle.result();
+      assert.equal(result.seeds_succeeded, SEEDS.length);
+      const parentId = batchWorkflowId('window');
+      const runs = (await executions(t.client, `WorkflowId = "${parentId}"`)).sort((a, b) => a.close - b.close);
+      // The test server suggests a continue-as-new after 100 events (scripts/run-tests.ts): several here.
+      assert.ok(runs.length >= 2, `the parent continued as new (${runs.length} runs)`);
+      const seeds = await executions(t.client, `WorkflowId STARTS_WITH "${parentId}/"`);
+      assert.equal(seeds.length, SEEDS.length);
+      for (const run of runs.slice(0, -1)) {
+        const T = run.close;
+        const open = seeds.filter((s) => s.start <= T && s.close > T).length;
+        const left = seeds.filter((s) => s.close > T).length;
+        assert.ok(open >= Math.min(maxWorkers, left), `at the continue-as-new at ${T}: ${open} running, ${left} seeds left`);
+      }
+      const qas = readJsonl<QaRecord>(result.qa_path);
+      assert.equal(new Set(qas.map((q) => q.qa_id)).size, qas.length, 'every QA once');
+      assert.equal(new Set(qas.map((q) => q.source_id)).size, SEEDS.length);
+    } finally {
+      await h.stop();
+    }
+  });
+
+  test('a seed terminated by a user is recorded with the reason and the LLM calls it made; the others finish', async () => {
+    const h = await harness(t, 150);
+    try {
+      const input: BatchInput = { run_id: 'terminated', config: smallConfig({ max_workers: 2 }), seeds: SEEDS.slice(0, 3), output_dir: h.outDir };
+      const sub = await submitBatch(t.client, input, { taskQueue: h.queue });
+      // Terminate the first seed once it has made a few LLM calls.
+      await waitFor(() => h.sim.requests().length >= 4, 30_000, 'a few LLM calls');
+      const first = (await executions(t.client, `WorkflowId STARTS_WITH "${batchWorkflowId('terminated')}/" AND ExecutionStatus = "Running"`))[0]!;
+      await t.client.workflow.getHandle(first.id).terminate('operator stop');
+      const result = await sub.handle.result();
+      assert.equal(result.seeds_failed, 1);
+      assert.equal(result.seeds_succeeded, 2);
+      const stats = JSON.parse(fs.readFileSync(result.statistics_path, 'utf8'));
+      const failed = stats.failed_seeds[0];
+      assert.equal(failed.error_type, 'Terminated');
+      assert.match(failed.error, /terminated by .*: operator stop \(after \d+ LLM calls\)/);
+      const row = stats.per_seed.find((s: { source_id: string }) => s.source_id === failed.source_id);
+      assert.ok(row.llm_calls >= 1, `the terminated seed's LLM calls are counted (${row.llm_calls})`);
+      assert.equal(stats.llm.requests, h.sim.requests().length, 'every request the endpoint saw is counted');
+    } finally {
+      await h.stop();
+    }
+  });
+});
+
+describe('a seed workflow that outgrows its history limit', () => {
+  let server: DevServer;
+  let tt: TestTemporal;
+  before(async () => {
+    // A server whose history limit is tiny: the limit is hit by an ordinary tree.
+    server = await startDevServer({
+      uiPort: null,
+      dynamicConfig: { 'limit.historyCount.error': 120, 'limit.historyCount.warn': 60 },
+    });
+    const connection = await Connection.connect({ address: server.address });
+    const native = await NativeConnection.connect({ address: server.address });
+    tt = {
+      address: server.address,
+      client: new Client({ connection }),
+      connection,
+      native,
+      async close() {
+        await native.close();
+        await connection.close();
+        await server.stop();
+      },
+    };
+  });
+  after(async () => {
+    await tt.close();
+  });
+
+  test('is terminated by the server, and reported as HistoryLimit with the fix and its LLM calls', async () => {
+    const h = await harness(tt);
+    try {
+      const input: BatchInput = {
+        run_id: 'history-limit',
+        config: smallConfig({ max_workers: 1, max_depth: 8, branching_factor: 2, depth_threshold: 3, pause_after_failures: 0 }),
+        seeds: ['prime numbers'],
+        output_dir: h.outDir,
+      };
+      const result = await (await submitBatch(tt.client, input, { taskQueue: h.queue })).handle.result();
+      assert.equal(result.seeds_failed, 1);
+      const stats = JSON.parse(fs.readFileSync(result.statistics_path, 'utf8'));
+      assert.equal(stats.failed_seeds[0].error_type, 'HistoryLimit');
+      assert.match(stats.failed_seeds[0].error, /history exceeded its limit .* after \d+ LLM calls\. Fix: a smaller tree/);
+      assert.ok(stats.llm.calls > 0, 'the calls it made were paid, and are counted');
+      assert.equal(stats.llm.requests, h.sim.requests().length);
+    } finally {
+      await h.stop();
+    }
+  });
+});
