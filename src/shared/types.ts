@@ -382,6 +382,73 @@ export interface QaRecord {
     environment_mode: EnvironmentMode;
     [k: string]: unknown;
   };
+  /** New: what the QA rests on (the path's tool calls and their sources) and how its answer was grounded. */
+  evidence?: QaEvidence;
+  /** New: the verification verdicts (config `verification`), when it ran. */
+  verification?: QaVerification;
+}
+
+/** One tool call of the path a QA was written from. */
+export interface EvidenceStep {
+  /** The tree node (`d<depth>_t<index>_b<branch>`). */
+  node_id: string;
+  tool_name: string;
+  parameters: Record<string, unknown>;
+  /** URLs or corpus documents the observation came from. */
+  sources: string[];
+  /** The start of the observation (at most 500 characters). */
+  observation_excerpt: string;
+  /** The observation reported an error. */
+  is_error: boolean;
+}
+
+/** What a QA rests on. */
+export interface QaEvidence {
+  steps: EvidenceStep[];
+  /** Every source of the path, deduplicated, in path order. */
+  sources: string[];
+  /**
+   * How the answer is supported by the path: found in an observation (`exact` or after normalisation:
+   * `normalized`), or equal to a computed tool output (`tool_output`); null when grounding was not checked.
+   */
+  grounding: { method: 'exact' | 'normalized' | 'tool_output'; node_id: string } | null;
+}
+
+/** A verification verdict for one QA (issue 10's baseline / solver / judge). */
+export interface QaVerification {
+  /** No-tool baseline: k answers from the model's own knowledge, and how many the judge accepted. */
+  baseline: { attempts: number; correct: number; answers: string[] };
+  /** Solver agent with the tools: its answers and how many were accepted. */
+  solver: { attempts: number; correct: number; answers: string[]; steps: number };
+  /** How answers were judged: a normalised match, or an LLM judge for the rest. */
+  judged_by: { match: number; llm: number };
+  /** Difficulty from the pass rates. */
+  difficulty: 'trivial' | 'easy' | 'medium' | 'hard' | 'unsolved';
+  kept: boolean;
+  /** Why it was dropped, when it was. */
+  reason?: string;
+}
+
+/**
+ * A QA that was written but not kept in the final file (`rejected_qa_<mode>_<ts>.jsonl`): the record with why,
+ * and the record it duplicates, if that is the reason. Nothing is deleted silently.
+ */
+export interface RejectedQaRecord extends QaRecord {
+  rejection: { stage: 'grounding' | 'verification' | 'dedup'; reason: string; duplicate_of?: string };
+}
+
+/**
+ * A node of a seed's whole tree as kept in its result file (for reports): no observations, only what draws the
+ * tree. `outcome`: ok, error (the tool reported an error), refused (a repeated action).
+ */
+export interface CompactNode {
+  node_id: string;
+  parent_id: string | null;
+  depth: number;
+  tool_name: string;
+  /** The start of the intent (at most 120 characters). */
+  intent: string;
+  outcome: 'ok' | 'error' | 'refused';
 }
 
 export interface TrajectoryRecord {
@@ -441,6 +508,10 @@ export interface SeedResultFile {
   qas: QaRecord[];
   trajectories: TrajectoryRecord[];
   counters: SeedCounters;
+  /** New: the seed's whole tree, compact (absent in results written before it existed, and for failed seeds). */
+  tree?: CompactNode[];
+  /** New: QA written but not kept for this seed (grounding, verification), with the reason. */
+  rejected_qas?: RejectedQaRecord[];
 }
 
 /** How a batch ended: every seed processed, cancelled part-way, or stopped by its budget. */
