@@ -1,5 +1,5 @@
 /** Output records, key order compatible with the original (spec §3). Workflow-safe. */
-import type { EnvironmentMode, QaRecord, TrajectoryRecord, TreeNode } from '../shared/types';
+import type { EnvironmentMode, QaRecord, TrajectoryRecord, TreeNode, CompactNode, EvidenceStep, QaEvidence } from '../shared/types';
 import type { SelectedPath } from './selection';
 
 export function buildQaRecord(args: {
@@ -61,4 +61,35 @@ export function buildTrajectoryRecord(sel: SelectedPath, source_id: string, seed
     nodes: sel.path.map(nodeRecord),
     score: sel.score,
   };
+}
+
+/** A tree node as kept for reports (see CompactNode): what draws the tree, no observation. */
+export function compactNode(n: TreeNode): CompactNode {
+  return {
+    node_id: n.node_id,
+    parent_id: n.parent_id,
+    depth: n.depth,
+    tool_name: n.action?.tool_name ?? '',
+    intent: n.intent.length > 120 ? `${n.intent.slice(0, 119)}…` : n.intent,
+    outcome: n.is_error ? (n.observation.startsWith('[Refused]') ? 'refused' : 'error') : 'ok',
+  };
+}
+
+/** Most characters of an observation kept in a QA's evidence. */
+export const EVIDENCE_EXCERPT_CHARS = 500;
+
+/**
+ * The evidence of a QA written from `path` (root excluded): each tool call with its sources and the start of its
+ * observation, and all sources in path order. `grounding` is set by the grounding check.
+ */
+export function buildEvidence(path: readonly TreeNode[], grounding: QaEvidence['grounding'] = null): QaEvidence {
+  const steps: EvidenceStep[] = path.map((n) => ({
+    node_id: n.node_id,
+    tool_name: n.action?.tool_name ?? '',
+    parameters: n.action?.parameters ?? {},
+    sources: [...(n.sources ?? [])],
+    observation_excerpt: n.observation.length > EVIDENCE_EXCERPT_CHARS ? `${n.observation.slice(0, EVIDENCE_EXCERPT_CHARS - 1)}…` : n.observation,
+    is_error: !!n.is_error,
+  }));
+  return { steps, sources: [...new Set(steps.flatMap((s) => s.sources))], grounding };
 }

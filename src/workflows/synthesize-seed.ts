@@ -27,7 +27,7 @@ import { truncate } from '../domain/format';
 import { ACTION_HISTORY_OBSERVATION_CHARS, QA_OBSERVATION_CHARS } from '../domain/prompts';
 import { sampleTree } from '../domain/tree';
 import { selectTrajectories } from '../domain/selection';
-import { buildQaRecord, buildTrajectoryRecord } from '../domain/records';
+import { buildEvidence, buildQaRecord, buildTrajectoryRecord, compactNode } from '../domain/records';
 import { emptySeedCounters } from '../domain/statistics';
 import { validateQa } from '../domain/validate';
 import { qaId } from '../domain/ids';
@@ -321,6 +321,7 @@ async function runSeed(input: SeedInput): Promise<SeedSummary> {
               attempts: attempt + 1,
             }),
           );
+          qas[qas.length - 1]!.evidence = buildEvidence(sel.path.filter((n) => n.depth > 0));
           rejection = undefined;
           break;
         }
@@ -365,6 +366,7 @@ async function runSeed(input: SeedInput): Promise<SeedSummary> {
       finished_at: new Date().toISOString(),
       qas,
       trajectories: selected.map((s) => buildTrajectoryRecord(s, seed.source_id, seed.text)),
+      tree: tree.nodes.map(compactNode),
     };
   } catch (err) {
     if (isCancellation(err)) throw err;
