@@ -86,8 +86,11 @@ describe('synthesizeBatch on a real dev server', () => {
       // Seed input order.
       const order = qas.map((q) => SEEDS.indexOf(q.metadata.seed_data));
       assert.deepEqual(order, [...order].sort((a, b) => a - b));
-      // Original field names.
-      assert.deepEqual(Object.keys(qas[0]), ['question', 'answer', 'trajectory_id', 'reasoning_steps', 'source_id', 'qa_id', 'metadata']);
+      // Original field names first, in the original order; qasynth's additions (evidence, verification) after them.
+      const ORIGINAL = ['question', 'answer', 'trajectory_id', 'reasoning_steps', 'source_id', 'qa_id', 'metadata'];
+      assert.deepEqual(Object.keys(qas[0]).slice(0, ORIGINAL.length), ORIGINAL);
+      assert.deepEqual(Object.keys(qas[0]).slice(ORIGINAL.length).filter((k) => !['evidence', 'verification'].includes(k)), []);
+      assert.ok(Array.isArray(qas[0].evidence?.steps), 'each QA carries its evidence');
       for (const k of ['seed_data', 'seed_description', 'trajectory_depth', 'synthesis_date', 'environment_mode']) {
         assert.ok(k in qas[0].metadata, `metadata.${k}`);
       }
