@@ -59,17 +59,43 @@ export function writeFileAtomic(file: string, data: string): void {
 
 /**
  * What makes two submissions the same run: the config (less `max_workers`, which changes speed, not
- * results) and the seed ids in order.
+ * results) and the seed ids in order. 16 hex digits of sha256(JSON.stringify({config, seeds: [source ids]})).
+ * For seeds read from a file, RunFingerprint computes the same value one id at a time.
  */
-export function runFingerprint(config: SynthesisConfig, seeds: Seed[]): string {
-  // Settings that change how a run is driven, not what it produces, are left out; so is a setting added after
-  // runs existed while it has its default value (or every earlier run would get a new fingerprint, and re-running
-  // its command would start it over).
+export function runFingerprint(config: SynthesisConfig, seeds: readonly Pick<Seed, 'source_id'>[]): string {
+  const f = new RunFingerprint(config);
+  for (const s of seeds) f.add(s.source_id);
+  return f.digest();
+}
+
+/** The config part of the fingerprint: settings that change how a run is driven, not what it produces, are left out. */
+function fingerprintConfig(config: SynthesisConfig): Record<string, unknown> {
+  // So is a setting added after runs existed while it has its default value (or every earlier run would get a new
+  // fingerprint, and re-running its command would start it over).
   const { max_workers: _workers, pause_after_failures: _breaker, task_queues: _queues, local_tools: _local, explore_concurrency: _explore, max_tokens, ...rest } = config;
   const stable: Record<string, unknown> = { ...rest };
   if (max_tokens != null) stable.max_tokens = max_tokens;
-  const canonical = JSON.stringify({ config: stable, seeds: seeds.map((s) => s.source_id) });
-  return createHash('sha256').update(canonical).digest('hex').slice(0, 16);
+  return stable;
+}
+
+/**
+ * runFingerprint, streamed: `new RunFingerprint(config)`, then `add(source_id)` for each seed in order, then
+ * `digest()`. Hashes the same bytes as runFingerprint's `JSON.stringify({config, seeds})` without holding the
+ * list, so a run gets the same id whether its seeds come inline or from a file of any size.
+ */
+export class RunFingerprint {
+  private readonly hash = createHash('sha256');
+  private count = 0;
+  constructor(config: SynthesisConfig) {
+    this.hash.update(`{"config":${JSON.stringify(fingerprintConfig(config))},"seeds":[`);
+  }
+  add(sourceId: string): void {
+    this.hash.update(this.count++ === 0 ? JSON.stringify(sourceId) : `,${JSON.stringify(sourceId)}`);
+  }
+  /** 16 hex digits; the object is used up. */
+  digest(): string {
+    return this.hash.update(']}').digest('hex').slice(0, 16);
+  }
 }
 
 export function summarize(result: SeedResultFile, cached: boolean): SeedSummary {
