@@ -123,6 +123,12 @@ export function isFinal(r: SeedResultFile): boolean {
   return r.status === 'succeeded' || r.status === 'budget_exhausted';
 }
 
+/** The summary of a seed whose result in the run is final (`cached: true`), else null: failed, no QA, never run. */
+export function finishedSummary(outputDir: string, runId: string, sourceId: string): SeedSummary | null {
+  const r = readSeedResult(outputDir, runId, sourceId);
+  return r && isFinal(r) ? summarize(r, true) : null;
+}
+
 /** What an earlier attempt (and the attempts before it) spent, to carry into the result that replaces it. */
 function priorAttempts(r: SeedResultFile): NonNullable<SeedResultFile['prior_attempts']> {
   const p = r.prior_attempts;
@@ -250,10 +256,7 @@ export function createOutputActivities() {
      * resumed or retried run skip its finished seeds without starting a child workflow for each.
      */
     async finishedSeeds(input: { run_id: string; output_dir: string; source_ids: string[] }): Promise<(SeedSummary | null)[]> {
-      return input.source_ids.map((id) => {
-        const r = readSeedResult(input.output_dir, input.run_id, id);
-        return r && isFinal(r) ? summarize(r, true) : null;
-      });
+      return input.source_ids.map((id) => finishedSummary(input.output_dir, input.run_id, id));
     },
 
     /**

@@ -3,7 +3,8 @@
  *   <base>              workflows (synthesizeBatch, synthesizeSeed)
  *   <base>-llm          LLM activities — their own queue so a server-side rate limit applies across workers
  *   <base>-tool-<name>  one queue per tool (calculator, python_interpreter, local_search, web_search, web_visit)
- *   <base>-output       file-writing activities — only where the output folder is (`--no-output` elsewhere)
+ *   <base>-output       file-writing activities and the seeds of by-reference runs (prepareSeeds, readSeedPage) —
+ *                       only where the output folder is (`--no-output` elsewhere)
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -17,6 +18,7 @@ import { toolNames } from '../tools/registry';
 import { createLlmActivities } from '../activities/llm';
 import { createToolActivities } from '../activities/tools';
 import { createOutputActivities } from '../activities/outputs';
+import { createSeedActivities } from '../activities/seeds';
 import { createOpenAiClient } from '../llm/client';
 import { AdaptiveLimiter } from '../llm/adaptive-limiter';
 
@@ -144,7 +146,8 @@ export async function createWorkers(opts: CreateWorkersOptions): Promise<Worker[
       Worker.create({
         ...common,
         taskQueue: q.output,
-        activities: createOutputActivities(),
+        // The seeds of by-reference runs are prepared and paged here too: their copy lives in the run folder.
+        activities: { ...createOutputActivities(), ...createSeedActivities() },
         maxConcurrentActivityTaskExecutions: 16,
       }),
     );
