@@ -418,7 +418,7 @@ const WORKFLOW_CASES: WorkflowCase[] = [
   {
     name: 'input: not an object',
     input: () => ['a'],
-    lines: ['input: expected an object {run_id, config, seeds, output_dir}, got an array of 1'],
+    lines: ['input: expected an object {run_id, config, seeds or seeds_file, output_dir}, got an array of 1'],
   },
 ];
 
