@@ -56,6 +56,11 @@ export interface ReadSeedsOptions {
    * Not called once a problem has been found (the result will not be ok).
    */
   onSeed?: (seed: Seed, position: number) => void;
+  /**
+   * Called with each raw seed as read (after the number_of_seed cut, before validation, valid or not; not for a
+   * line that is not JSON), in input order: the CLI keeps the raw list of a small file to pass it inline.
+   */
+  onItem?: (raw: unknown) => void;
   /** Called after each chunk read (for heartbeats). */
   onProgress?: (p: { bytes_read: number; seeds_read: number }) => void;
   /** Stops the reading (throws the signal's reason) when aborted, e.g. when the activity is cancelled. */
@@ -240,6 +245,7 @@ class SeedCollector {
 
   /** Takes the next raw seed (already parsed). */
   add(value: unknown): void {
+    this.opts.onItem?.(value);
     const i = this.items++;
     const checked = checkSeedItem(value, i);
     if (!checked.ok) {

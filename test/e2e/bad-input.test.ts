@@ -149,9 +149,10 @@ const CASES: Case[] = [
     workflow: {},
   },
   {
-    name: 'more than 2 MB of valid seeds',
-    seeds: { json: Array.from({ length: 2500 }, (_, i) => `seed ${i} ${'z'.repeat(1000)}`) },
-    cli: () => [/^seeds: expected at most 2000000 bytes of seeds and config as JSON \(the Temporal server's default limit for a workflow input\), got \d+ bytes; split the seeds over several runs or use --number-of-seed$/],
+    // The CLI streams a seeds file of any size (it would pass these by reference): the bad seed at the end is found.
+    name: 'more than 2 MB of seeds, the last one bad',
+    seeds: { json: [...Array.from({ length: 2500 }, (_, i) => `seed ${i} ${'z'.repeat(1000)}`), 42] },
+    cli: () => ['seeds[2500]: expected a non-empty string or {text, id?, metadata?}, got number 42'],
     workflow: { refused: /Blob data size exceeds limit/i },
   },
   {
@@ -407,13 +408,28 @@ const WORKFLOW_CASES: WorkflowCase[] = [
     lines: [
       'run_id: expected a run id (1–80 characters from A–Z a–z 0–9 . _ -), got "bad id"',
       'output_dir: expected an absolute path (it is resolved on the worker that writes outputs), got "relative/out"',
-      'colour: unknown key; valid keys are run_id, config, seeds, output_dir, retry_failed',
+      'colour: unknown key; valid keys are run_id, config, seeds, seeds_file, output_dir, retry_failed',
     ],
   },
   {
     name: 'input: config missing, seeds an object',
     input: (out) => ({ run_id: 'r1', seeds: { entities: ['a'] }, output_dir: out }),
     lines: ['config: expected a config object, got nothing (missing)', 'seeds: expected an array of seeds, got an object'],
+  },
+  {
+    name: 'input: seeds both inline and by reference',
+    input: (out) => ({ run_id: 'r2', config: VALID_CONFIG, seeds: VALID_SEEDS, seeds_file: '/data/seeds.jsonl', output_dir: out }),
+    lines: ['seeds_file: expected either seeds (inline) or seeds_file (by reference), got both; remove one of them'],
+  },
+  {
+    name: 'input: no seeds at all',
+    input: (out) => ({ run_id: 'r3', config: VALID_CONFIG, output_dir: out }),
+    lines: ['seeds: expected an array of seeds, or seeds_file: the absolute path of a seeds file; got neither'],
+  },
+  {
+    name: 'input: relative seeds_file',
+    input: (out) => ({ run_id: 'r4', config: VALID_CONFIG, seeds_file: 'seeds.jsonl', output_dir: out }),
+    lines: ['seeds_file: expected an absolute path (it is read by the workers serving the output task queue), got "seeds.jsonl"'],
   },
   {
     name: 'input: not an object',
