@@ -99,6 +99,7 @@ export async function prepareInput(flags: InputFlags): Promise<PreparedInput> {
   let inlineBytes = 0;
   const read = await readSeedsFile(flags.seeds, {
     numberOfSeed: n,
+    stopAtCut: true,
     onItem: (raw) => {
       if (!inline) return;
       inlineBytes += Buffer.byteLength(JSON.stringify(raw) ?? 'null') + 1;

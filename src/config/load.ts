@@ -290,6 +290,9 @@ function looksLikeJsonLines(text: string): boolean {
  * - `{"entities": [...]}` (the oldest original);
  * - a single JSON string (as HEAD accepted);
  * - JSONL: one string or object per line (`.jsonl`, or any file whose first line is a JSON value by itself).
+ * Reads the whole file into memory: the CLI and the activities use the streaming `readSeedsFile`
+ * (src/config/seeds-stream.ts), which accepts the same files of any size; this one stays as the reference its
+ * tests compare it with.
  */
 export function loadSeedsFile(file: string): unknown[] {
   const text = decodeUtf8(file, readFile(file, 'seed'));

@@ -67,6 +67,12 @@ export interface ReadSeedsOptions {
   signal?: AbortSignal;
   /** Problems listed one by one (default MAX_REPORTED_ISSUES). */
   maxIssues?: number;
+  /**
+   * Stop reading once number_of_seed seeds were read (the CLI: a 10 GB file with `--number-of-seed 10` is not read
+   * to its end). Default false: the rest of the file is still read for `sha256` and `bytes`, which then cover
+   * only what was read when this is true.
+   */
+  stopAtCut?: boolean;
 }
 
 /** What reading a seeds file found. `ok` is false when any problem was found; `issues` then lists them. */
@@ -90,7 +96,7 @@ export interface ReadSeedsResult {
   duplicated_seeds: number;
   /** The first MAX_DUPLICATE_SAMPLES duplicated seeds in input order, with how many copies were dropped. */
   duplicates: DuplicateSeed[];
-  /** Size and sha256 (hex) of the whole file, as read (the whole file even when number_of_seed stopped early). */
+  /** Size and sha256 (hex) of the whole file, as read (the whole file even when number_of_seed stopped early, unless stopAtCut). */
   bytes: number;
   sha256: string;
   /** seedListFingerprint() of the unique seeds' source ids in order. */
@@ -717,6 +723,7 @@ async function read(file: string, options: ReadSeedsOptions, asDocument: boolean
       if (mode === 'array') feedArray(data, at);
       else await pushLines(data, at);
       opts.onProgress?.({ bytes_read: bytes, seeds_read: seeds.items });
+      if (opts.stopAtCut && seeds.full && !seeds.fatal) break;
     }
   } catch (e) {
     if (opts.signal?.aborted) throw e;

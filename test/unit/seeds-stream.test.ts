@@ -102,6 +102,13 @@ test('number_of_seed keeps the first N seeds of the file (duplicates and bad see
     assert.equal(got.seeds_read, n);
     assert.equal(got.sha256, createHash('sha256').update(fs.readFileSync(file)).digest('hex'));
   }
+  // stopAtCut (the CLI) reads no further than the chunk holding the last seed kept.
+  const big = tmp('big.jsonl', Array.from({ length: 60_000 }, (_, i) => JSON.stringify(`seed ${i} ${'y'.repeat(30)}`)).join('\n'));
+  const whole = await read(big, { numberOfSeed: 5 });
+  assert.equal(whole.bytes, fs.statSync(big).size);
+  const early = await read(big, { numberOfSeed: 5, stopAtCut: true });
+  assert.deepEqual(early.seeds, whole.seeds);
+  assert.ok(early.bytes < whole.bytes && early.bytes <= 1024 * 1024, `${early.bytes} bytes read`);
   // What follows the cut is not read: a syntax error after it does not count.
   const broken = tmp('t.jsonl', '"a"\n"b"\n{oops\n');
   assert.equal((await read(broken, { numberOfSeed: 2 })).ok, true);
