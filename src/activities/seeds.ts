@@ -57,7 +57,7 @@ function result(p: PreparedSeedsFile, reused: boolean): PrepareSeedsResult {
   };
 }
 
-/** Buffered writer of seeds.jsonl and seeds.index (temp files, renamed by commit()). */
+/** Buffered writer of seeds.jsonl and seeds.index, into temp files (the activity renames them when all is well). */
 class PreparedWriter {
   private readonly jsonl: number;
   private readonly index: number;
@@ -65,6 +65,7 @@ class PreparedWriter {
   private linesBytes = 0;
   private readonly offsets = Buffer.alloc(INDEX_ENTRY * 65536);
   private offsetsUsed = 0;
+  private closed = false;
   /** Bytes written to seeds.jsonl so far (the offset of the next seed). */
   bytes = 0;
 
@@ -106,21 +107,24 @@ class PreparedWriter {
     this.flushLines();
     this.offset(this.bytes);
     this.flushOffsets();
-    for (const fd of [this.jsonl, this.index]) {
-      fs.fsyncSync(fd);
-      fs.closeSync(fd);
-    }
+    for (const fd of [this.jsonl, this.index]) fs.fsyncSync(fd);
+    this.close();
   }
 
+  /** Closes the files once (a descriptor closed twice could be another file's by then). */
+  private close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const fd of [this.jsonl, this.index]) fs.closeSync(fd);
+  }
+
+  /** Closes and deletes the temp files. */
   discard(): void {
-    for (const fd of [this.jsonl, this.index]) {
-      try {
-        fs.closeSync(fd);
-      } catch {
-        /* closed */
-      }
+    try {
+      this.close();
+    } finally {
+      for (const f of [this.jsonlTmp, this.indexTmp]) fs.rmSync(f, { force: true });
     }
-    for (const f of [this.jsonlTmp, this.indexTmp]) fs.rmSync(f, { force: true });
   }
 }
 
@@ -183,7 +187,7 @@ export function createSeedActivities(opts: { heartbeatMs?: number } = {}) {
 
       const before = fs.statSync(input.seeds_file, { throwIfNoEntry: false });
       fs.mkdirSync(dir, { recursive: true });
-      const stamp = `${process.pid}-${Date.now()}`;
+      const stamp = `${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`;
       const writer = new PreparedWriter(path.join(dir, `${SEEDS_JSONL}.tmp-${stamp}`), path.join(dir, `${SEEDS_INDEX}.tmp-${stamp}`));
       let read;
       try {
@@ -194,7 +198,6 @@ export function createSeedActivities(opts: { heartbeatMs?: number } = {}) {
           signal: currentActivity()?.cancellationSignal,
         });
         if (!read.ok) {
-          writer.discard();
           throw invalidInput(`invalid seeds file ${input.seeds_file}:\n${read.issues.map((i) => `  ${i}`).join('\n')}`, read.issues);
         }
         writer.finish();
