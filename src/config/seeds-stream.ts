@@ -496,8 +496,9 @@ async function read(file: string, options: ReadSeedsOptions, asDocument: boolean
     if (typeof items === 'string') return fail(items);
     for (const item of items) {
       if (seeds.full) break;
-      if (item !== null && typeof item === 'object' && Buffer.byteLength(JSON.stringify(item)) > MAX_SEED_JSON_BYTES) {
-        seeds.problem(tooBig(seeds.items++));
+      const itemBytes = item !== null && typeof item === 'object' ? Buffer.byteLength(JSON.stringify(item)) : 0;
+      if (itemBytes > MAX_SEED_JSON_BYTES) {
+        seeds.problem(tooBig(seeds.items++, `${itemBytes} bytes`));
       } else seeds.add(item);
     }
     if (seeds.items === 0) seeds.problem('seeds: expected at least one seed, got an empty array');
@@ -534,7 +535,7 @@ async function read(file: string, options: ReadSeedsOptions, asDocument: boolean
       }
       commitProbe();
       sawContent = true;
-      seeds.problem(tooBig(seeds.items++, index + 1));
+      seeds.problem(tooBig(seeds.items++, `${lineLen} bytes`, index + 1));
       return;
     }
     let text: string;
@@ -639,8 +640,9 @@ async function read(file: string, options: ReadSeedsOptions, asDocument: boolean
   parser.onValue = ({ value }) => {
     if (seeds.full) return;
     // The value's last token ends it: `}` of an object, `]` of an array, else a scalar (checked by its length).
-    if (lastToken + 1 - elementStart > MAX_SEED_JSON_BYTES && typeof value === 'object') {
-      seeds.problem(tooBig(seeds.items++));
+    const elementBytes = lastToken - elementStart; // from after the `[` or `,` before it to its last character
+    if (elementBytes > MAX_SEED_JSON_BYTES && typeof value === 'object') {
+      seeds.problem(tooBig(seeds.items++, `${elementBytes} bytes`));
       return;
     }
     seeds.add(value);
@@ -666,7 +668,7 @@ async function read(file: string, options: ReadSeedsOptions, asDocument: boolean
       return;
     }
     if (!seeds.full && depth >= 1 && at + chunk.length - elementStart > MAX_SEED_JSON_BYTES + CHUNK_BYTES) {
-      seeds.problem(tooBig(seeds.items), true);
+      seeds.problem(tooBig(seeds.items, `more than ${MAX_SEED_JSON_BYTES / 1024 / 1024} MiB`), true);
     }
   };
   const endArray = (): void => {
@@ -765,10 +767,10 @@ async function read(file: string, options: ReadSeedsOptions, asDocument: boolean
   if (seeds.items === 0 && seeds.problems === 0) seeds.problem('seeds: expected at least one seed, got an empty array');
   return finish();
 
-  function tooBig(i: number, line?: number): string {
+  function tooBig(i: number, got: string, line?: number): string {
     return (
       `seeds[${i}]: expected at most ${MAX_SEED_JSON_BYTES / 1024 / 1024} MiB of JSON for one seed (a text of at most ${MAX_SEED_CHARS} ` +
-      `characters and its metadata), got more${line ? ` (${file} line ${line})` : ''}`
+      `characters and its metadata), got ${got}${line ? ` (${file} line ${line})` : ''}`
     );
   }
 }

@@ -138,7 +138,8 @@ const CASES: Case[] = [
     name: '50 MB seed line',
     seeds: { raw: `${JSON.stringify('x'.repeat(50 * 1024 * 1024))}\n` },
     seedsName: 'seeds.jsonl',
-    cli: () => [`seeds[0]: expected a seed of at most ${MAX_SEED_CHARS} characters, got 52428800 characters`],
+    // Read line by line: a line longer than a seed's JSON may be is not kept (bounded memory), just measured.
+    cli: (p) => [`seeds[0]: expected at most 1 MiB of JSON for one seed (a text of at most ${MAX_SEED_CHARS} characters and its metadata), got 52428802 bytes (${p.seeds} line 1)`],
     // Through Temporal the input cannot even be submitted: the gRPC message limit is 4 MB.
     workflow: { refused: /larger than max|message too large|ResourceExhausted/i },
   },

@@ -180,14 +180,22 @@ test('file problems: missing, directory, empty, UTF-16, bad UTF-8 (also across a
 
 test('a seed of more than MAX_SEED_JSON_BYTES of JSON is one problem; JSONL goes on after it', async () => {
   const meta = { blob: 'x'.repeat(MAX_SEED_JSON_BYTES) };
-  const lines = tmp('big.jsonl', `"a"\n${JSON.stringify({ text: 'b', metadata: meta })}\n"c"\n42\n`);
+  const bigLine = JSON.stringify({ text: 'b', metadata: meta });
+  const lines = tmp('big.jsonl', `"a"\n${bigLine}\n"c"\n42\n`);
   const r = await read(lines);
   assert.deepEqual(r.issues, [
-    `seeds[1]: expected at most 1 MiB of JSON for one seed (a text of at most 20000 characters and its metadata), got more (${lines} line 2)`,
+    `seeds[1]: expected at most 1 MiB of JSON for one seed (a text of at most 20000 characters and its metadata), got ${bigLine.length} bytes (${lines} line 2)`,
     'seeds[3]: expected a non-empty string or {text, id?, metadata?}, got number 42',
   ]);
   const arr = tmp('big.json', JSON.stringify(['a', { text: 'b', metadata: meta }, 'c']));
-  assert.match((await read(arr)).issues[0]!, /^seeds\[1\]: expected at most 1 MiB of JSON for one seed/);
+  assert.deepEqual((await read(arr)).issues, [
+    `seeds[1]: expected at most 1 MiB of JSON for one seed (a text of at most 20000 characters and its metadata), got ${bigLine.length} bytes`,
+  ]);
+  // An element still open after more than 2 MiB stops the reading (its end is not awaited).
+  const open = tmp('open.json', `["a", {"text": "b", "metadata": {"blob": "${'z'.repeat(3 * 1024 * 1024)}"}}]`);
+  assert.deepEqual((await read(open)).issues, [
+    'seeds[1]: expected at most 1 MiB of JSON for one seed (a text of at most 20000 characters and its metadata), got more than 1 MiB',
+  ]);
 });
 
 test('content ids from node:crypto equal sourceIdFor (noble md5 over hand-encoded UTF-8)', async () => {
