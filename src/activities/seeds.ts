@@ -211,7 +211,7 @@ export function createSeedActivities(opts: { heartbeatMs?: number } = {}) {
         fs.rmSync(writer.indexTmp, { force: true });
         // Retryable: a writer still busy with the file will be done at a later attempt.
         throw ApplicationFailure.create({
-          type: 'SeedsFileChanging',
+          type: FailureType.SeedsFileChanging,
           message: `seeds file ${input.seeds_file} changed while it was being read; it is read again (finish writing it before submitting the run)`,
         });
       }
