@@ -22,3 +22,30 @@ export async function withHeartbeat<T>(fn: (signal: AbortSignal) => Promise<T>, 
     clearInterval(timer);
   }
 }
+
+/** The running activity's Context, or null outside an activity (e.g. a script calling an activity function directly). */
+export function currentActivity(): Context | null {
+  try {
+    return Context.current();
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A heartbeat for long loops (reading a seeds file, writing a run's outputs): call it as often as convenient, it
+ * sends at most one beat per `everyMs` with the given details (progress, shown in the Web UI's pending activity).
+ * A no-op outside an activity and in local activities. The loop must yield to the event loop (any `await` on I/O)
+ * for the SDK to send the beat.
+ */
+export function progressHeartbeat(everyMs: number): (details: unknown) => void {
+  const ctx = currentActivity();
+  let last = Date.now();
+  return (details) => {
+    if (!ctx || ctx.info.isLocal) return;
+    const now = Date.now();
+    if (now - last < everyMs) return;
+    last = now;
+    ctx.heartbeat(details);
+  };
+}

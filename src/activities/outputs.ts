@@ -2,11 +2,15 @@
  * Output activities (task queue `<base>-output`, served only by the process that owns the output folder).
  *
  * Layout of `<output_dir>/<run_id>/`:
- *   manifest.json                         run id, config, seeds in input order (written once)
+ *   manifest.json                         run id, config, and the seeds in input order (inline runs) or the seeds
+ *                                         file they came from (by-reference runs) (written once)
+ *   seeds.jsonl, seeds.index,             by-reference runs: the normalized seeds (src/activities/prepared-seeds.ts)
+ *   seeds.prepared.json
  *   seeds/<source_id>.json                one durable result per finished seed (atomic write)
  *   synthesized_qa_<mode>_<ts>.jsonl      final files, rebuilt from the seed results in seed order,
  *   trajectories_<mode>_<ts>.jsonl        so every record appears exactly once whatever was retried
- *   statistics_<mode>_<ts>.json
+ *   statistics_<mode>_<ts>.json           aggregates (per-seed rows inline up to 10,000 seeds)
+ *   seed_statistics_<mode>_<ts>.jsonl     one statistics row per seed, input order
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -15,20 +19,38 @@ import { ApplicationFailure } from '@temporalio/common';
 import { log } from '@temporalio/activity';
 import { FailureType } from '../shared/constants';
 import type {
+  PrepareSeedsResult,
   Seed,
   SeedResultFile,
+  SeedsSource,
   SeedSummary,
   SynthesisConfig,
   WriteOutputsInput,
   WriteOutputsResult,
 } from '../shared/types';
-import { buildStatistics } from '../domain/statistics';
+import { PER_SEED_INLINE_MAX, StatisticsBuilder } from '../domain/statistics';
+import { seedListFingerprint } from '../config/seeds-stream';
+import { preparedSeeds, readPreparedSeeds, SEEDS_JSONL } from './prepared-seeds';
+import { progressHeartbeat } from './heartbeat';
+
+/**
+ * How often writeOutputs heartbeats its progress (ms). Measured (README): ~N seeds/s; give the activity a
+ * heartbeatTimeout of at least 10 s and a start-to-close timeout that fits the run's size.
+ */
+export const OUTPUTS_HEARTBEAT_MS = 2000;
 
 export interface RunManifest {
   run_id: string;
   config_hash: string;
   config: SynthesisConfig;
-  seeds: Seed[];
+  /** Inline runs: the seeds in input order. */
+  seeds?: Seed[];
+  /** By-reference runs: the seeds file they were prepared from (the seeds are in seeds.jsonl next to this file). */
+  seeds_source?: SeedsSource;
+  /** By-reference runs: how many seeds. */
+  seeds_total?: number;
+  /** By-reference runs: seedListFingerprint of the seeds' ids (inline runs: computed from `seeds`). */
+  fingerprint_seeds?: string;
   duplicates_dropped: number;
   started_at: string;
   /** Earlier configs of the run, replaced by retries with a changed config (oldest first). */
@@ -59,17 +81,43 @@ export function writeFileAtomic(file: string, data: string): void {
 
 /**
  * What makes two submissions the same run: the config (less `max_workers`, which changes speed, not
- * results) and the seed ids in order.
+ * results) and the seed ids in order. 16 hex digits of sha256(JSON.stringify({config, seeds: [source ids]})).
+ * For seeds read from a file, RunFingerprint computes the same value one id at a time.
  */
-export function runFingerprint(config: SynthesisConfig, seeds: Seed[]): string {
-  // Settings that change how a run is driven, not what it produces, are left out; so is a setting added after
-  // runs existed while it has its default value (or every earlier run would get a new fingerprint, and re-running
-  // its command would start it over).
+export function runFingerprint(config: SynthesisConfig, seeds: readonly Pick<Seed, 'source_id'>[]): string {
+  const f = new RunFingerprint(config);
+  for (const s of seeds) f.add(s.source_id);
+  return f.digest();
+}
+
+/** The config part of the fingerprint: settings that change how a run is driven, not what it produces, are left out. */
+function fingerprintConfig(config: SynthesisConfig): Record<string, unknown> {
+  // So is a setting added after runs existed while it has its default value (or every earlier run would get a new
+  // fingerprint, and re-running its command would start it over).
   const { max_workers: _workers, pause_after_failures: _breaker, task_queues: _queues, local_tools: _local, explore_concurrency: _explore, max_tokens, ...rest } = config;
   const stable: Record<string, unknown> = { ...rest };
   if (max_tokens != null) stable.max_tokens = max_tokens;
-  const canonical = JSON.stringify({ config: stable, seeds: seeds.map((s) => s.source_id) });
-  return createHash('sha256').update(canonical).digest('hex').slice(0, 16);
+  return stable;
+}
+
+/**
+ * runFingerprint, streamed: `new RunFingerprint(config)`, then `add(source_id)` for each seed in order, then
+ * `digest()`. Hashes the same bytes as runFingerprint's `JSON.stringify({config, seeds})` without holding the
+ * list, so a run gets the same id whether its seeds come inline or from a file of any size.
+ */
+export class RunFingerprint {
+  private readonly hash = createHash('sha256');
+  private count = 0;
+  constructor(config: SynthesisConfig) {
+    this.hash.update(`{"config":${JSON.stringify(fingerprintConfig(config))},"seeds":[`);
+  }
+  add(sourceId: string): void {
+    this.hash.update(this.count++ === 0 ? JSON.stringify(sourceId) : `,${JSON.stringify(sourceId)}`);
+  }
+  /** 16 hex digits; the object is used up. */
+  digest(): string {
+    return this.hash.update(']}').digest('hex').slice(0, 16);
+  }
 }
 
 export function summarize(result: SeedResultFile, cached: boolean): SeedSummary {
@@ -97,6 +145,12 @@ export function isFinal(r: SeedResultFile): boolean {
   return r.status === 'succeeded' || r.status === 'budget_exhausted';
 }
 
+/** The summary of a seed whose result in the run is final (`cached: true`), else null: failed, no QA, never run. */
+export function finishedSummary(outputDir: string, runId: string, sourceId: string): SeedSummary | null {
+  const r = readSeedResult(outputDir, runId, sourceId);
+  return r && isFinal(r) ? summarize(r, true) : null;
+}
+
 /** What an earlier attempt (and the attempts before it) spent, to carry into the result that replaces it. */
 function priorAttempts(r: SeedResultFile): NonNullable<SeedResultFile['prior_attempts']> {
   const p = r.prior_attempts;
@@ -113,11 +167,25 @@ function priorAttempts(r: SeedResultFile): NonNullable<SeedResultFile['prior_att
 
 /** Seed result files in a run folder (0 for a new run: its seeds need no "already done?" check). */
 function countSeedResults(outputDir: string, runId: string): number {
+  let dir: fs.Dir;
   try {
-    return fs.readdirSync(path.join(runDir(outputDir, runId), 'seeds')).filter((f) => f.endsWith('.json')).length;
+    dir = fs.opendirSync(path.join(runDir(outputDir, runId), 'seeds'));
   } catch {
     return 0;
   }
+  // One entry at a time: a million-seed run's folder is not listed into memory.
+  let n = 0;
+  try {
+    for (let e = dir.readSync(); e; e = dir.readSync()) if (e.name.endsWith('.json')) n += 1;
+  } finally {
+    dir.closeSync();
+  }
+  return n;
+}
+
+/** The seed list's fingerprint of a manifest (seedListFingerprint), whichever way its seeds came. */
+function manifestSeedsFingerprint(m: RunManifest): string {
+  return m.fingerprint_seeds ?? seedListFingerprint((m.seeds ?? []).map((s) => s.source_id));
 }
 
 export function readManifest(outputDir: string, runId: string): RunManifest | null {
@@ -138,39 +206,67 @@ export function readSeedResult(outputDir: string, runId: string, sourceId: strin
   }
 }
 
-/** Writes JSONL lines to `file` atomically, one `JSON.stringify` per record. */
+/** Writes JSONL lines to `file` atomically, one `JSON.stringify` per record, in writes of ~1 MiB. */
 class AtomicLines {
   private fd: number;
   private readonly tmp: string;
+  private buffer: string[] = [];
+  private buffered = 0;
   count = 0;
   constructor(private readonly file: string) {
     this.tmp = `${file}.tmp-${process.pid}-${Date.now()}`;
     this.fd = fs.openSync(this.tmp, 'w');
   }
   write(record: unknown): void {
-    fs.writeSync(this.fd, `${JSON.stringify(record)}\n`);
+    const line = `${JSON.stringify(record)}\n`;
+    this.buffer.push(line);
+    this.buffered += line.length;
     this.count += 1;
+    if (this.buffered >= 1 << 20) this.flush();
+  }
+  private flush(): void {
+    if (this.buffer.length) fs.writeSync(this.fd, this.buffer.join(''));
+    this.buffer = [];
+    this.buffered = 0;
   }
   commit(): void {
+    this.flush();
     fs.fsyncSync(this.fd);
     fs.closeSync(this.fd);
     fs.renameSync(this.tmp, this.file);
   }
+  /** Removes the temp file (an attempt that failed half-way). */
+  discard(): void {
+    try {
+      fs.closeSync(this.fd);
+    } catch {
+      /* closed */
+    }
+    fs.rmSync(this.tmp, { force: true });
+  }
 }
 
-export function createOutputActivities() {
+/** `heartbeatMs`: how often writeOutputs heartbeats (default OUTPUTS_HEARTBEAT_MS; tests shorten it). */
+export function createOutputActivities(opts: { heartbeatMs?: number } = {}) {
+  const heartbeatMs = opts.heartbeatMs ?? OUTPUTS_HEARTBEAT_MS;
   return {
     /**
      * Records the run manifest once; refuses to mix a run id with a different config or seed list — except that
      * a retry (`retry_failed`) may change the config (the fix), which is then recorded in `config_history`.
      * Returns how many seed results the folder already holds and when the run first started (its output files
      * are named after that, so every execution of the run rewrites the same files).
+     *
+     * Seeds: `seeds` (inline runs: the list, recorded in the manifest — as every execution before seeds by
+     * reference existed) or `prepared_seeds` (by-reference runs: prepareSeeds' result; the manifest records the
+     * source file, its size, sha256 and the seed count, not the list, and the run fingerprint is computed from
+     * the prepared seeds.jsonl). Exactly one of them.
      */
     async prepareRun(input: {
       run_id: string;
       output_dir: string;
       config: SynthesisConfig;
-      seeds: Seed[];
+      seeds?: Seed[];
+      prepared_seeds?: PrepareSeedsResult;
       duplicates_dropped: number;
       started_at: string;
       retry_failed?: boolean;
@@ -182,19 +278,44 @@ export function createOutputActivities() {
           message: `output_dir: expected an absolute path, got ${JSON.stringify(input.output_dir)}`,
         });
       }
-      const config_hash = runFingerprint(input.config, input.seeds);
-      const manifestFile = path.join(runDir(input.output_dir, input.run_id), 'manifest.json');
+      if ((input.seeds === undefined) === (input.prepared_seeds === undefined)) {
+        throw ApplicationFailure.create({
+          type: FailureType.InvalidInput,
+          nonRetryable: true,
+          message: `prepareRun: expected either seeds (inline) or prepared_seeds (prepareSeeds' result), got ${input.seeds ? 'both' : 'neither'}`,
+        });
+      }
+      const dir = runDir(input.output_dir, input.run_id);
+      let config_hash: string;
+      let fingerprintSeeds: string;
+      if (input.prepared_seeds) {
+        const prepared = readPreparedSeeds(dir);
+        if (!prepared || prepared.fingerprint_seeds !== input.prepared_seeds.fingerprint_seeds) {
+          throw ApplicationFailure.create({
+            type: FailureType.OutputConflict,
+            nonRetryable: true,
+            message: `run ${input.run_id}: the seeds prepared in ${dir} are ${prepared ? 'not the ones given' : 'missing'}; run prepareSeeds for this run first`,
+          });
+        }
+        const f = new RunFingerprint(input.config);
+        for await (const seed of preparedSeeds(dir)) f.add(seed.source_id);
+        config_hash = f.digest();
+        fingerprintSeeds = prepared.fingerprint_seeds;
+      } else {
+        config_hash = runFingerprint(input.config, input.seeds!);
+        fingerprintSeeds = seedListFingerprint(input.seeds!.map((s) => s.source_id));
+      }
+      const manifestFile = path.join(dir, 'manifest.json');
       const existing = readManifest(input.output_dir, input.run_id);
       if (existing) {
         if (existing.config_hash !== config_hash) {
-          const sameSeeds =
-            existing.seeds.length === input.seeds.length && existing.seeds.every((s, i) => s.source_id === input.seeds[i]!.source_id);
+          const sameSeeds = manifestSeedsFingerprint(existing) === fingerprintSeeds;
           if (!input.retry_failed || !sameSeeds) {
             throw ApplicationFailure.create({
               type: FailureType.OutputConflict,
               nonRetryable: true,
               message:
-                `run ${input.run_id} already exists in ${runDir(input.output_dir, input.run_id)} with a different ` +
+                `run ${input.run_id} already exists in ${dir} with a different ` +
                 (sameSeeds
                   ? 'config. To re-run its failed seeds with this config, keep the run id and add --retry-failed ' +
                     '(input "retry_failed": true); otherwise use a new run id'
@@ -212,8 +333,12 @@ export function createOutputActivities() {
         }
         return { existing_seed_results: countSeedResults(input.output_dir, input.run_id), started_at: existing.started_at };
       }
-      const { output_dir: _dir, retry_failed: _retry, ...rest } = input;
-      const manifest: RunManifest = { ...rest, config_hash };
+      const base = { run_id: input.run_id, config: input.config };
+      const tail = { duplicates_dropped: input.duplicates_dropped, started_at: input.started_at, config_hash };
+      const p = input.prepared_seeds;
+      const manifest: RunManifest = p
+        ? { ...base, seeds_source: p.source, seeds_total: p.seeds_total, fingerprint_seeds: p.fingerprint_seeds, ...tail }
+        : { ...base, seeds: input.seeds, ...tail };
       writeFileAtomic(manifestFile, JSON.stringify(manifest));
       return { existing_seed_results: countSeedResults(input.output_dir, input.run_id), started_at: manifest.started_at };
     },
@@ -224,10 +349,7 @@ export function createOutputActivities() {
      * resumed or retried run skip its finished seeds without starting a child workflow for each.
      */
     async finishedSeeds(input: { run_id: string; output_dir: string; source_ids: string[] }): Promise<(SeedSummary | null)[]> {
-      return input.source_ids.map((id) => {
-        const r = readSeedResult(input.output_dir, input.run_id, id);
-        return r && isFinal(r) ? summarize(r, true) : null;
-      });
+      return input.source_ids.map((id) => finishedSummary(input.output_dir, input.run_id, id));
     },
 
     /**
@@ -256,66 +378,85 @@ export function createOutputActivities() {
       return summarize(stored, false);
     },
 
-    /** Builds the final QA, trajectory and statistics files from the manifest and the seed results. */
+    /**
+     * Builds the final QA, trajectory and statistics files from the manifest and the seed results, one seed at a
+     * time in input order (the manifest's list, or seeds.jsonl of a by-reference run): memory stays flat whatever
+     * the number of seeds. Per-seed statistics rows go to `seed_statistics_<mode>_<ts>.jsonl` (and inline into
+     * statistics.json for runs of ≤ PER_SEED_INLINE_MAX seeds). Heartbeats `{phase, seeds_done, seeds_total}`
+     * every OUTPUTS_HEARTBEAT_MS. Every file is written to a temp file and renamed: a retry rewrites the same files.
+     */
     async writeOutputs(input: WriteOutputsInput): Promise<WriteOutputsResult> {
       const manifest = readManifest(input.output_dir, input.run_id);
+      const dir = runDir(input.output_dir, input.run_id);
       if (!manifest) {
         throw ApplicationFailure.create({
           type: FailureType.OutputConflict,
           nonRetryable: true,
-          message: `no manifest for run ${input.run_id} in ${runDir(input.output_dir, input.run_id)}; was the folder deleted?`,
+          message: `no manifest for run ${input.run_id} in ${dir}; was the folder deleted?`,
         });
       }
-      const dir = runDir(input.output_dir, input.run_id);
+      if (!manifest.seeds && !fs.existsSync(path.join(dir, SEEDS_JSONL))) {
+        throw ApplicationFailure.create({
+          type: FailureType.OutputConflict,
+          nonRetryable: true,
+          message: `run ${input.run_id} takes its seeds from ${path.join(dir, SEEDS_JSONL)}, which is missing; was the folder changed?`,
+        });
+      }
+      const total = manifest.seeds?.length ?? manifest.seeds_total ?? 0;
       const name = (kind: string, ext: string) => path.join(dir, `${kind}_${input.mode}_${input.timestamp}.${ext}`);
       const qaPath = name('synthesized_qa', 'jsonl');
       const trajPath = name('trajectories', 'jsonl');
       const statsPath = name('statistics', 'json');
-      const qaOut = new AtomicLines(qaPath);
-      const trajOut = new AtomicLines(trajPath);
-      const seeds: Parameters<typeof buildStatistics>[0]['seeds'] = [];
+      const perSeedPath = name('seed_statistics', 'jsonl');
+      const files = [new AtomicLines(qaPath), new AtomicLines(trajPath), new AtomicLines(perSeedPath)] as const;
+      const [qaOut, trajOut, perSeedOut] = files;
+      const stats = new StatisticsBuilder({
+        run_id: input.run_id,
+        mode: input.mode,
+        config: manifest.config,
+        started_at: manifest.started_at,
+        finished_at: manifest.started_at, // set by finish()
+        completion: input.completion,
+        duplicates_dropped: manifest.duplicates_dropped,
+      });
+      const inline = total <= PER_SEED_INLINE_MAX ? ([] as ReturnType<StatisticsBuilder['add']>[]) : null;
+      const beat = progressHeartbeat(heartbeatMs);
       let succeeded = 0;
       let failed = 0;
       let noQa = 0;
       let budgetExhausted = 0;
       let missing = 0;
-      for (const [index, seed] of manifest.seeds.entries()) {
-        const result = readSeedResult(input.output_dir, input.run_id, seed.source_id);
-        if (!result) missing += 1;
-        else if (result.status === 'succeeded') succeeded += 1;
-        else if (result.status === 'budget_exhausted') budgetExhausted += 1;
-        else if (result.status === 'no_qa') noQa += 1;
-        else failed += 1;
-        for (const qa of result?.qas ?? []) qaOut.write(qa);
-        for (const t of result?.trajectories ?? []) trajOut.write(t);
-        // Statistics need counts and depths, not the records: keep memory flat on big runs.
-        seeds.push({
-          source_id: seed.source_id,
-          seed_data: seed.text,
-          index,
-          result: result
-            ? {
-                ...result,
-                qas: result.qas,
-                trajectories: result.trajectories.map((t) => ({ ...t, nodes: [] })),
-              }
-            : undefined,
-        });
+      let index = 0;
+      let yieldAt = Date.now() + 100;
+      try {
+        for await (const seed of manifest.seeds ?? preparedSeeds(dir)) {
+          const result = readSeedResult(input.output_dir, input.run_id, seed.source_id);
+          if (!result) missing += 1;
+          else if (result.status === 'succeeded') succeeded += 1;
+          else if (result.status === 'budget_exhausted') budgetExhausted += 1;
+          else if (result.status === 'no_qa') noQa += 1;
+          else failed += 1;
+          for (const qa of result?.qas ?? []) qaOut.write(qa);
+          for (const t of result?.trajectories ?? []) trajOut.write(t);
+          const row = stats.add({ source_id: seed.source_id, seed_data: seed.text, index, result: result ?? undefined });
+          perSeedOut.write(row);
+          inline?.push(row);
+          index += 1;
+          if (Date.now() >= yieldAt) {
+            beat({ phase: 'writing', seeds_done: index, seeds_total: total });
+            await new Promise((r) => setImmediate(r)); // lets the SDK send the heartbeat
+            yieldAt = Date.now() + 100;
+          }
+        }
+        for (const f of files) f.commit();
+      } catch (e) {
+        for (const f of files) f.discard();
+        throw e;
       }
-      qaOut.commit();
-      trajOut.commit();
-      const stats = buildStatistics({
-        run_id: input.run_id,
-        mode: input.mode,
-        config: manifest.config,
-        started_at: manifest.started_at,
-        finished_at: new Date().toISOString(),
-        completion: input.completion,
-        seeds,
-        duplicates_dropped: manifest.duplicates_dropped,
-      });
-      writeFileAtomic(statsPath, `${JSON.stringify(stats, null, 2)}\n`);
-      log.info('outputs written', { run_id: input.run_id, qa: qaOut.count, trajectories: trajOut.count });
+      const { config, ...finished } = stats.finish(new Date().toISOString());
+      const document = { ...finished, ...(inline ? { per_seed: inline } : {}), per_seed_file: path.basename(perSeedPath), config };
+      writeFileAtomic(statsPath, `${JSON.stringify(document, null, 2)}\n`);
+      log.info('outputs written', { run_id: input.run_id, seeds: index, qa: qaOut.count, trajectories: trajOut.count });
       return {
         qa_path: qaPath,
         trajectories_path: trajPath,
@@ -327,7 +468,7 @@ export function createOutputActivities() {
         seeds_no_qa: noQa,
         seeds_budget_exhausted: budgetExhausted,
         seeds_missing: missing,
-        estimated_cost_usd: stats.llm.estimated_cost_usd ?? 0,
+        estimated_cost_usd: finished.llm.estimated_cost_usd ?? 0,
       };
     },
   };

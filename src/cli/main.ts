@@ -7,7 +7,7 @@ import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { Client, WorkflowUpdateFailedError, type Connection } from '@temporalio/client';
 import { DEFAULT_TASK_QUEUE } from '../shared/constants';
-import { prepareInput, UsageError } from './inputs';
+import { MAX_INLINE_INPUT_BYTES, prepareInput, UsageError } from './inputs';
 import type { RunFlags } from './run';
 import { batchHandle, pauseBatch, queryProgress, resumeBatch, setMaxWorkers, submitBatch } from '../api';
 import type { TemporalTarget } from '../worker/connection';
@@ -47,14 +47,15 @@ function addTemporalOptions(cmd: Command): Command {
 
 function addInputOptions(cmd: Command, required: boolean): Command {
   const c = required
-    ? cmd.requiredOption('--config <file>', 'config file (.json, .yaml)').requiredOption('--seeds <file>', 'seeds file (JSON array, {"entities": [...]}, or JSONL)')
+    ? cmd.requiredOption('--config <file>', 'config file (.json, .yaml)').requiredOption('--seeds <file>', 'seeds file (JSONL or a JSON array: any size; YAML or {"entities": [...]}: up to 64 MiB)')
     : cmd.option('--config <file>', 'config file (.json, .yaml)').option('--seeds <file>', 'seeds file');
   return c
     .option('--run-id <id>', 'names the run; default: derived from config + seeds, so re-running resumes')
     .option('--output-dir <dir>', 'output root; files go to <dir>/<run-id>/', 'out')
     .option('--max-workers <n>', 'seeds processed at once (overrides config max_workers)', positiveInt('--max-workers'))
     .option('--number-of-seed <n>', 'process only the first n seeds (overrides config)', positiveInt('--number-of-seed'))
-    .option('--force', 'run even what looks absurd (more than 1,000 nodes per seed, or 100 million LLM calls); the server\'s limits still apply');
+    .option('--force', 'run even what looks absurd (more than 1,000 nodes per seed, or 100 million LLM calls); the server\'s limits still apply')
+    .option('--seeds-by-reference', `pass the seeds file by path (the workers serving <queue>-output read it) even when the seeds would fit inline (they do up to ${MAX_INLINE_INPUT_BYTES / 1024} KiB of input)`);
 }
 
 /** `--retry-failed`, for the commands that start runs. */
@@ -149,12 +150,12 @@ async function main(argv: string[]): Promise<number> {
     .action(async (flags: RunFlags & { dryRun?: boolean; observationChars?: number }) => {
       if (flags.dryRun) {
         // The estimate is shown for any run; what would be refused without --force says so in it.
-        const { config, seeds } = prepareInput({ ...flags, force: true });
-        const estimate = estimateRun(config, seeds.length, flags.observationChars);
+        const { config, seeds_total } = await prepareInput({ ...flags, force: true });
+        const estimate = estimateRun(config, seeds_total, flags.observationChars);
         process.stdout.write(flags.json ? `${JSON.stringify(estimate)}\n` : `${formatEstimate(estimate)}\n`);
         return;
       }
-      const prepared = prepareInput(flags); // bad input is reported before the heavy modules load
+      const prepared = await prepareInput(flags); // bad input is reported before the heavy modules load
       const { runBatch } = await runModule();
       exitCode = (await runBatch(flags, { prepared })).exitCode;
     });
@@ -244,16 +245,19 @@ async function main(argv: string[]): Promise<number> {
     .option('--wait', 'wait for the result and print it')
     .option('--json', 'print JSON')
     .action(async (flags: RunFlags & { wait?: boolean }) => {
-      const { input, config, seeds } = prepareInput(flags);
+      const { input, config, seeds_total, by_reference } = await prepareInput(flags);
       const { printResult, exitCodeOf } = await runModule();
       const c = await connectExisting(flags);
       try {
         const sub = await submitBatch(c.client, input, {
           taskQueue: flags.taskQueue,
           mode: config.environment_mode,
-          seedCount: seeds.length,
+          seedCount: seeds_total,
           retryFailed: flags.retryFailed,
         });
+        if (by_reference) {
+          err(`note: ${seeds_total} seeds passed by reference: the workers serving ${flags.taskQueue}-output must be able to read ${input.seeds_file}, unchanged until the run has prepared them`);
+        }
         if (flags.json && !flags.wait) process.stdout.write(`${JSON.stringify({ workflow_id: sub.workflowId, run_id: input.run_id, state: sub.state })}\n`);
         else if (!flags.json) process.stdout.write(`${sub.workflowId}\n`);
         err(`run ${input.run_id}: ${sub.state}; output on the worker serving ${flags.taskQueue}-output under ${input.output_dir}`);
@@ -334,10 +338,11 @@ async function main(argv: string[]): Promise<number> {
       }
     });
 
-  addInputOptions(program.command('validate').description('check a config and seeds file without running anything'), true).action((flags: RunFlags) => {
-    const { input, config, seeds, duplicates } = prepareInput(flags);
+  addInputOptions(program.command('validate').description('check a config and seeds file without running anything'), true).action(async (flags: RunFlags) => {
+    const { input, config, seeds_total, duplicated_seeds, by_reference } = await prepareInput(flags);
     process.stdout.write(
-      `ok: ${config.environment_mode} mode, ${seeds.length} seeds (${duplicates.length} duplicated), run id ${input.run_id}\n`,
+      `ok: ${config.environment_mode} mode, ${seeds_total} seeds (${duplicated_seeds} duplicated), run id ${input.run_id}` +
+        `${by_reference ? `, seeds passed by reference (${input.seeds_file})` : ''}\n`,
     );
   });
 

@@ -89,10 +89,10 @@ export function exitCodeOf(r: BatchResult): number {
 }
 
 export async function runBatch(flags: RunFlags, opts: { demo?: boolean; prepared?: PreparedInput } = {}): Promise<RunOutcome> {
-  const prepared = opts.prepared ?? prepareInput(flags);
-  const { input, config, seeds, duplicates } = prepared;
-  if (duplicates.length) {
-    err(`note: ${duplicates.length} seed(s) appear more than once; each is processed once:`);
+  const prepared = opts.prepared ?? (await prepareInput(flags));
+  const { input, config, seeds_total: seedCount, duplicates, duplicated_seeds } = prepared;
+  if (duplicated_seeds) {
+    err(`note: ${duplicated_seeds} seed(s) appear more than once; each is processed once:`);
     for (const d of duplicates.slice(0, 5)) err(`  ${d.source_id}: ${JSON.stringify(d.text.slice(0, 60))} (${d.count} more cop${d.count === 1 ? 'y' : 'ies'} dropped)`);
   }
 
@@ -161,7 +161,7 @@ export async function runBatch(flags: RunFlags, opts: { demo?: boolean; prepared
     const sub = await submitBatch(client, input, {
       taskQueue,
       mode: config.environment_mode,
-      seedCount: seeds.length,
+      seedCount,
       retryFailed: flags.retryFailed,
     });
     const verb = {
@@ -171,7 +171,7 @@ export async function runBatch(flags: RunFlags, opts: { demo?: boolean; prepared
       retrying: 'started again for its failed, no-QA and not-run seeds (finished seeds are kept)',
       retry_requested: 'is running; its failed seeds will run again when this pass is done',
     }[sub.state];
-    err(`run ${input.run_id}: ${seeds.length} seeds, ${config.environment_mode} mode, workflow ${sub.workflowId} ${verb}`);
+    err(`run ${input.run_id}: ${seedCount} seeds${prepared.by_reference ? ' (by reference)' : ''}, ${config.environment_mode} mode, workflow ${sub.workflowId} ${verb}`);
     const link = uiLink(ui, target.namespace, sub.workflowId);
     if (link) err(`Web UI: ${link}`);
     if (sub.state === 'running' || sub.state === 'retry_requested') {
@@ -190,7 +190,7 @@ export async function runBatch(flags: RunFlags, opts: { demo?: boolean; prepared
           { format: ' {bar} {value}/{total} seeds | {info}', hideCursor: true, stream: process.stderr, etaBuffer: 20 },
           Presets.shades_classic,
         );
-        bar.start(seeds.length, 0, { info: 'starting' });
+        bar.start(seedCount, 0, { info: 'starting' });
       }
       let last = '';
       let lastAt = 0;
@@ -205,7 +205,7 @@ export async function runBatch(flags: RunFlags, opts: { demo?: boolean; prepared
             bar?.stop();
             err(`\nrun ${input.run_id} ${p.pause_reason}`);
             err('(waiting; press Ctrl-C to stop this command — the run stays paused and durable)');
-            bar?.start(seeds.length, p.counters.seeds_done, { info: line.replace(/^\S+ seeds, /, '') });
+            bar?.start(seedCount, p.counters.seeds_done, { info: line.replace(/^\S+ seeds, /, '') });
           } else if (!p.pause_reason) shownPause = null;
           if (bar) bar.update(p.counters.seeds_done, { info: line.replace(/^\S+ seeds, /, '') });
           else if (flags.progress !== false && (line !== last && Date.now() - lastAt > 5000)) {

@@ -18,14 +18,19 @@ export class ConfigError extends Error {
   }
 }
 
+/** A read error as the problem a user can fix: `<file>: seed file not found`, `… got a directory`, `cannot read …`. */
+export function fileProblem(file: string, what: string, e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return `${file}: ${what} file not found`;
+  if (code === 'EISDIR') return `${file}: expected a ${what} file, got a directory`;
+  return `${file}: cannot read ${what} file (${(e as Error).message})`;
+}
+
 function readFile(file: string, what: string): Buffer {
   try {
     return fs.readFileSync(file);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new ConfigError([`${file}: ${what} file not found`]);
-    if (code === 'EISDIR') throw new ConfigError([`${file}: expected a ${what} file, got a directory`]);
-    throw new ConfigError([`${file}: cannot read ${what} file (${(e as Error).message})`]);
+    throw new ConfigError([fileProblem(file, what, e)]);
   }
 }
 
@@ -60,7 +65,11 @@ export function firstInvalidUtf8(bytes: Uint8Array): number {
   return -1;
 }
 
-function decodeUtf8(file: string, bytes: Buffer): string {
+/**
+ * The text of a file's bytes: strict UTF-8 (a UTF-8 byte order mark is dropped); UTF-16 or invalid bytes are a ConfigError
+ * naming the byte offset and line.
+ */
+export function decodeUtf8(file: string, bytes: Buffer): string {
   if ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff)) {
     const bom = bytes[0] === 0xff ? 'FF FE' : 'FE FF';
     throw new ConfigError([`${file}: expected UTF-8 text, got UTF-16 text (byte order mark ${bom}); re-save the file as UTF-8`]);
@@ -175,7 +184,7 @@ class JsonStop {
 }
 
 /** A JSON.parse error as `file:line:col: invalid JSON (…)`; `lineOffset` is the 0-based line of `text` in the file. */
-function jsonError(file: string, text: string, e: unknown, lineOffset = 0): string {
+export function jsonError(file: string, text: string, e: unknown, lineOffset = 0): string {
   // V8 sometimes quotes the source ("Unexpected token ',', "…" is not valid JSON"): keep one line, no content.
   const msg = (e as Error).message.replace(/, ".*" is not valid JSON$/s, '').replace(/\s+/g, ' ');
   const m = /position (\d+)/.exec(msg);
@@ -203,7 +212,8 @@ function parseJson(file: string, text: string): unknown {
   }
 }
 
-function parseYaml(file: string, text: string): unknown {
+/** YAML.parse with `file:line:col: invalid YAML (…)` errors (a ConfigError). */
+export function parseYaml(file: string, text: string): unknown {
   const doc = YAML.parseDocument(text);
   if (doc.errors.length > 0) {
     throw new ConfigError(
@@ -280,6 +290,9 @@ function looksLikeJsonLines(text: string): boolean {
  * - `{"entities": [...]}` (the oldest original);
  * - a single JSON string (as HEAD accepted);
  * - JSONL: one string or object per line (`.jsonl`, or any file whose first line is a JSON value by itself).
+ * Reads the whole file into memory: the CLI and the activities use the streaming `readSeedsFile`
+ * (src/config/seeds-stream.ts), which accepts the same files of any size; this one stays as the reference its
+ * tests compare it with.
  */
 export function loadSeedsFile(file: string): unknown[] {
   const text = decodeUtf8(file, readFile(file, 'seed'));

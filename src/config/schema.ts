@@ -413,12 +413,26 @@ function isAbsolutePath(p: string): boolean {
   return p.startsWith('/') || /^[A-Za-z]:[\\/]/.test(p) || p.startsWith('\\\\');
 }
 
+/** Longest `seeds_file` path, in characters (PATH_MAX on Linux). */
+export const MAX_SEEDS_FILE_PATH = 4096;
+
 const batchShape = {
   run_id: z
     .string({ error: 'expected a run id (1–80 characters from A–Z a–z 0–9 . _ -)' })
     .regex(RUN_ID_PATTERN, { error: 'expected a run id (1–80 characters from A–Z a–z 0–9 . _ -)' }),
   config: z.record(z.string(), z.unknown(), { error: 'expected a config object' }),
-  seeds: z.array(z.unknown(), { error: 'expected an array of seeds' }).min(1, { error: 'expected at least one seed' }),
+  seeds: z
+    .array(z.unknown(), { error: 'expected an array of seeds' })
+    .min(1, { error: 'expected at least one seed' })
+    .optional()
+    .describe('Seeds inline: strings or {text, id?, metadata?} (small runs: the workflow input is limited to ~2 MB). Exactly one of seeds and seeds_file.'),
+  seeds_file: z
+    .string({ error: 'expected the absolute path of a seeds file' })
+    .max(MAX_SEEDS_FILE_PATH, { error: `expected a path of at most ${MAX_SEEDS_FILE_PATH} characters` })
+    .refine(isAbsolutePath, { error: 'expected an absolute path (it is read by the workers serving the output task queue)' })
+    .refine((p) => !/[\0\n\r]/.test(p), { error: 'expected a path without NUL or line breaks' })
+    .optional()
+    .describe('Seeds by reference: absolute path of a seeds file (JSON array, JSONL, YAML, {"entities": [...]}) readable by the workers serving <queue>-output; read in pages, any size. Exactly one of seeds and seeds_file.'),
   output_dir: z
     .string({ error: 'expected an absolute path' })
     .min(1, { error: 'expected an absolute path' })
@@ -438,13 +452,15 @@ export const batchInputSchema = z.strictObject(batchShape);
 
 /**
  * Validates the parent workflow's input: its own shape, then the config (issues prefixed `config.`) and the
- * seeds (`seeds[i]: …`). Everything is reported at once.
+ * seeds (`seeds[i]: …`). Everything is reported at once. Exactly one of `seeds` (inline) and `seeds_file` (by
+ * reference) must be given; for `seeds_file` only the path's shape is checked here (the `prepareSeeds` activity
+ * reads and validates the file), and the result's `seeds` and `duplicates` are empty.
  */
 export function parseBatchInput(
   raw: unknown,
 ): ParseResult<{ input: BatchInput; config: SynthesisConfig; seeds: Seed[]; duplicates: DuplicateSeed[] }> {
   if (!isPlainObject(raw)) {
-    return { ok: false, issues: [`input: expected an object {run_id, config, seeds, output_dir}, got ${describeValue(raw)}`] };
+    return { ok: false, issues: [`input: expected an object {run_id, config, seeds or seeds_file, output_dir}, got ${describeValue(raw)}`] };
   }
   const issues: string[] = [];
   const shape = batchInputSchema.safeParse(raw);
@@ -458,6 +474,12 @@ export function parseBatchInput(
     const parsed = parseConfig(raw.config);
     if (parsed.ok) config = parsed.config;
     else issues.push(...parsed.issues.map((i) => (i.startsWith('config:') ? i : i.startsWith('[') ? `config${i}` : `config.${i}`)));
+  }
+  // Exactly one source of seeds: inline, or a file the activities read (its content is checked there).
+  if (raw.seeds === undefined && raw.seeds_file === undefined) {
+    issues.push('seeds: expected an array of seeds, or seeds_file: the absolute path of a seeds file; got neither');
+  } else if (raw.seeds !== undefined && raw.seeds_file !== undefined) {
+    issues.push('seeds_file: expected either seeds (inline) or seeds_file (by reference), got both; remove one of them');
   }
   let seeds: Seed[] = [];
   let duplicates: DuplicateSeed[] = [];

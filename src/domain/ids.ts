@@ -95,6 +95,83 @@ function describeSeed(item: unknown): string {
   return describeValue(item);
 }
 
+/** One raw seed, checked: its text, explicit id and metadata, or every problem it has (`seeds[i]…: …`). */
+export type CheckedSeed =
+  | { ok: true; text: string; id?: string; metadata?: Record<string, unknown> }
+  | { ok: false; issues: string[] };
+
+/**
+ * Validates one raw seed (a string or `{text, id?, metadata?}`) at input position `i` (0-based, after the
+ * `number_of_seed` cut). Shared by normalizeSeeds and the streaming reader (src/config/seeds-stream.ts), so a
+ * seed is judged, and its problems worded, the same inline and in a file of any size. Every problem of the seed
+ * is reported; a text longer than MAX_SEED_CHARS is rejected before anything else looks at it.
+ */
+export function checkSeedItem(item: unknown, i: number): CheckedSeed {
+  const issues: string[] = [];
+  const at = `seeds[${i}]`;
+  let text: string | undefined;
+  let id: string | undefined;
+  let metadata: Record<string, unknown> | undefined;
+  let ok = true;
+  const textAt = typeof item === 'string' ? at : `${at}.text`;
+  if (typeof item === 'string') {
+    text = item;
+  } else if (isPlainObject(item)) {
+    for (const k of Object.keys(item)) {
+      if (!(SEED_KEYS as readonly string[]).includes(k)) {
+        issues.push(`${formatPath([k], at)}: unknown key; valid keys are ${SEED_KEYS.join(', ')}`);
+        ok = false;
+      }
+    }
+    if (typeof item.text === 'string') text = item.text;
+    else {
+      issues.push(`${textAt}: expected a non-empty string, got ${describeValue(item.text)}`);
+      ok = false;
+    }
+    if (item.id !== undefined) {
+      if (typeof item.id === 'string' && SEED_ID_PATTERN.test(item.id)) id = item.id;
+      else {
+        issues.push(
+          `${at}.id: expected 1–100 characters from A–Z a–z 0–9 . _ : - (it names files and workflows), got ${describeValue(item.id)}`,
+        );
+        ok = false;
+      }
+    }
+    if (item.metadata !== undefined) {
+      if (isPlainObject(item.metadata)) metadata = item.metadata;
+      else {
+        issues.push(`${at}.metadata: expected an object, got ${describeValue(item.metadata)}`);
+        ok = false;
+      }
+    }
+  } else {
+    return { ok: false, issues: [`${at}: expected a non-empty string or {text, id?, metadata?}, got ${describeSeed(item)}`] };
+  }
+  if (text !== undefined) {
+    // Length first: a huge seed is rejected without hashing or copying it.
+    if (text.length > MAX_SEED_CHARS) {
+      issues.push(`${textAt}: expected a seed of at most ${MAX_SEED_CHARS} characters, got ${text.length} characters`);
+      return { ok: false, issues };
+    }
+    if (text.trim().length === 0) {
+      issues.push(`${textAt}: expected a non-empty string, got ${describeValue(text)}`);
+      return { ok: false, issues };
+    }
+  }
+  if (!ok || text === undefined) return { ok: false, issues };
+  return { ok: true, text, ...(id !== undefined ? { id } : {}), ...(metadata ? { metadata } : {}) };
+}
+
+/**
+ * The problem of seed `i` whose source id (`explicit`: its own `id`, else derived from its text) seed `firstIndex`
+ * already has, with different text.
+ */
+export function sourceIdClash(i: number, sourceId: string, explicit: boolean, firstIndex: number): string {
+  return explicit
+    ? `seeds[${i}].id: expected an id no other seed uses, got "${sourceId}" (seeds[${firstIndex}] has it, with different text)`
+    : `seeds[${i}]: expected a seed whose source id is unique, got text whose id "${sourceId}" seeds[${firstIndex}] uses explicitly; give one of them another id`;
+}
+
 /**
  * Validates raw seeds (strings or `{text, id?, metadata?}`), applies `number_of_seed` (first N, as the
  * original), derives source ids, and collapses duplicates (same id and same text) to the first occurrence.
@@ -110,69 +187,19 @@ export function normalizeSeeds(raw: readonly unknown[], numberOfSeed: number | n
   const dupCounts = new Map<string, number>();
 
   list.forEach((item, i) => {
-    const at = `seeds[${i}]`;
-    let text: string | undefined;
-    let id: string | undefined;
-    let metadata: Record<string, unknown> | undefined;
-    let ok = true;
-    const textAt = typeof item === 'string' ? at : `${at}.text`;
-    if (typeof item === 'string') {
-      text = item;
-    } else if (isPlainObject(item)) {
-      for (const k of Object.keys(item)) {
-        if (!(SEED_KEYS as readonly string[]).includes(k)) {
-          issues.push(`${formatPath([k], at)}: unknown key; valid keys are ${SEED_KEYS.join(', ')}`);
-          ok = false;
-        }
-      }
-      if (typeof item.text === 'string') text = item.text;
-      else {
-        issues.push(`${textAt}: expected a non-empty string, got ${describeValue(item.text)}`);
-        ok = false;
-      }
-      if (item.id !== undefined) {
-        if (typeof item.id === 'string' && SEED_ID_PATTERN.test(item.id)) id = item.id;
-        else {
-          issues.push(
-            `${at}.id: expected 1–100 characters from A–Z a–z 0–9 . _ : - (it names files and workflows), got ${describeValue(item.id)}`,
-          );
-          ok = false;
-        }
-      }
-      if (item.metadata !== undefined) {
-        if (isPlainObject(item.metadata)) metadata = item.metadata;
-        else {
-          issues.push(`${at}.metadata: expected an object, got ${describeValue(item.metadata)}`);
-          ok = false;
-        }
-      }
-    } else {
-      issues.push(`${at}: expected a non-empty string or {text, id?, metadata?}, got ${describeSeed(item)}`);
+    const checked = checkSeedItem(item, i);
+    if (!checked.ok) {
+      issues.push(...checked.issues);
       return;
     }
-    if (text !== undefined) {
-      // Length first: a huge seed is rejected without hashing or copying it.
-      if (text.length > MAX_SEED_CHARS) {
-        issues.push(`${textAt}: expected a seed of at most ${MAX_SEED_CHARS} characters, got ${text.length} characters`);
-        return;
-      }
-      if (text.trim().length === 0) {
-        issues.push(`${textAt}: expected a non-empty string, got ${describeValue(text)}`);
-        return;
-      }
-    }
-    if (!ok || text === undefined) return;
+    const { text, id, metadata } = checked;
     const source_id = id ?? sourceIdFor(text);
     const first = firstIndex.get(source_id);
     if (first) {
       if (first.text === text) {
         dupCounts.set(source_id, (dupCounts.get(source_id) ?? 0) + 1);
-      } else if (id !== undefined) {
-        issues.push(`${at}.id: expected an id no other seed uses, got "${id}" (seeds[${first.index}] has it, with different text)`);
       } else {
-        issues.push(
-          `${at}: expected a seed whose source id is unique, got text whose id "${source_id}" seeds[${first.index}] uses explicitly; give one of them another id`,
-        );
+        issues.push(sourceIdClash(i, source_id, id !== undefined, first.index));
       }
       return;
     }

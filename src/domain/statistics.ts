@@ -74,8 +74,13 @@ export interface RunStatistics {
   wall_time_seconds: number | null;
   /** missing = no result: not started (cancelled or budget spent) or lost. */
   seeds: { total: number; succeeded: number; failed: number; no_qa: number; budget_exhausted: number; missing: number; duplicates_dropped: number };
-  /** Failed and no-QA seeds, in input order, with their error and its stable kind. */
+  /**
+   * Failed and no-QA seeds, in input order, with their error and its stable kind: the first
+   * MAX_FAILED_SEEDS_LISTED (1,000) of them; `failed_seeds_total` counts them all.
+   */
   failed_seeds: { source_id: string; seed_data: string; status: 'failed' | 'no_qa'; error: string; error_type: string }[];
+  /** All failed and no-QA seeds (failed_seeds lists the first 1,000). Absent in files written before it existed. */
+  failed_seeds_total?: number;
   /** error_type → number of seeds (failed and no-QA), most frequent first. */
   errors_by_type: Record<string, number>;
   total_qas: number;
@@ -102,88 +107,121 @@ export interface RunStatistics {
   tools: { calls: Record<string, number>; errors: Record<string, number>; duplicate_actions_refused: number };
   skipped_branches: Record<string, number>;
   qa_rejected: Record<string, number>;
-  per_seed: PerSeedStatistics[];
+  /**
+   * One row per seed in input order, for runs of at most PER_SEED_INLINE_MAX (10,000) seeds; larger runs have
+   * their rows only in the per-seed file (`per_seed_file`).
+   */
+  per_seed?: PerSeedStatistics[];
+  /**
+   * Name of the per-seed file next to this one (`seed_statistics_<mode>_<ts>.jsonl`: one PerSeedStatistics row per
+   * line, input order, every run). Absent in files written before it existed.
+   */
+  per_seed_file?: string;
   config: SynthesisConfig;
 }
 
+/** Runs with at most this many seeds also carry their per-seed rows inline in statistics.json (`per_seed`). */
+export const PER_SEED_INLINE_MAX = 10_000;
+
 function sum(rec: Record<string, number>): number {
-  return Object.values(rec).reduce((n, v) => n + v, 0);
+  let n = 0;
+  for (const k in rec) n += rec[k]!;
+  return n;
 }
 
-/**
- * Aggregates per-seed results. Counters of failed seeds are included in the llm/tool totals (those calls
- * were made); QA and trajectory totals count what was written. Seeds are reported in input order.
- */
-export function buildStatistics(args: {
+/** Adds every count of `from` into `into`, in place. */
+function addCounts(into: Record<string, number>, from: Readonly<Record<string, number>> | undefined): void {
+  if (!from) return;
+  for (const k in from) into[k] = (into[k] ?? 0) + from[k]!;
+}
+
+/** Failed and no-QA seeds listed in `failed_seeds` (all are counted in `failed_seeds_total` and in the per-seed rows). */
+export const MAX_FAILED_SEEDS_LISTED = 1000;
+
+/** The run-level inputs of the statistics. */
+export interface StatisticsRun {
   run_id: string;
   mode: string;
   config: SynthesisConfig;
   started_at: string;
   finished_at: string;
   completion: BatchCompletion;
-  seeds: StatisticsSeed[];
   duplicates_dropped: number;
-}): RunStatistics {
-  const seeds = [...args.seeds].sort((a, b) => a.index - b.index);
-  let succeeded = 0;
-  let failed = 0;
-  let noQa = 0;
-  let errorsByType: Record<string, number> = {};
-  let budgetExhausted = 0;
-  let missing = 0;
-  let totalQas = 0;
-  let totalTrajectories = 0;
-  let totalNodes = 0;
-  let depthSum = 0;
-  const llm = { calls: 0, requests: 0, failed_outputs: 0, input_tokens: 0, output_tokens: 0, usage_estimated_calls: 0 };
-  let cost = 0;
-  let toolCalls: Record<string, number> = {};
-  let toolErrors: Record<string, number> = {};
-  let skipped: Record<string, number> = {};
-  let rejected: Record<string, number> = {};
-  let duplicates = 0;
-  const failedSeeds: RunStatistics['failed_seeds'] = [];
-  const perSeed: PerSeedStatistics[] = [];
+}
 
-  for (const s of seeds) {
+/**
+ * Aggregates per-seed results one seed at a time, in bounded memory (counters, count maps keyed by tool / error
+ * kind / reason, and at most MAX_FAILED_SEEDS_LISTED failed seeds): `add` each seed in input order (it returns
+ * the seed's row for the per-seed file), then `finish`. Counters of failed seeds are included in the llm/tool
+ * totals (those calls were made); QA and trajectory totals count what was written.
+ */
+export class StatisticsBuilder {
+  private total = 0;
+  private succeeded = 0;
+  private failed = 0;
+  private noQa = 0;
+  private budgetExhausted = 0;
+  private missing = 0;
+  private totalQas = 0;
+  private totalTrajectories = 0;
+  private totalNodes = 0;
+  private depthSum = 0;
+  private readonly llm = { calls: 0, requests: 0, failed_outputs: 0, input_tokens: 0, output_tokens: 0, usage_estimated_calls: 0 };
+  private cost = 0;
+  private readonly errorsByType: Record<string, number> = {};
+  private readonly toolCalls: Record<string, number> = {};
+  private readonly toolErrors: Record<string, number> = {};
+  private readonly skipped: Record<string, number> = {};
+  private readonly rejected: Record<string, number> = {};
+  private duplicateActions = 0;
+  private readonly failedSeeds: RunStatistics['failed_seeds'] = [];
+  private failedSeedsTotal = 0;
+
+  constructor(private readonly run: StatisticsRun) {}
+
+  /** Counts one seed; returns its per-seed row. */
+  add(s: StatisticsSeed): PerSeedStatistics {
+    this.total += 1;
     const r = s.result;
     if (!r) {
-      missing++;
-      perSeed.push({
+      this.missing += 1;
+      return {
         source_id: s.source_id, index: s.index, status: 'missing', qa: 0, trajectories: 0, nodes: 0,
         llm_calls: 0, llm_requests: 0, attempts: 0, input_tokens: 0, output_tokens: 0, tool_calls: 0, tool_errors: 0,
-      });
-      continue;
+      };
     }
     const c = r.counters;
     const prior = r.prior_attempts;
-    if (r.status === 'succeeded') succeeded++;
-    else if (r.status === 'budget_exhausted') budgetExhausted++;
+    if (r.status === 'succeeded') this.succeeded += 1;
+    else if (r.status === 'budget_exhausted') this.budgetExhausted += 1;
     else {
-      if (r.status === 'no_qa') noQa++;
-      else failed++;
+      if (r.status === 'no_qa') this.noQa += 1;
+      else this.failed += 1;
       const errorType = r.error_type ?? (r.status === 'no_qa' ? 'no_qa' : 'unknown');
-      failedSeeds.push({ source_id: s.source_id, seed_data: s.seed_data, status: r.status, error: r.error ?? 'unknown error', error_type: errorType });
-      errorsByType = mergeCounts(errorsByType, { [errorType]: 1 });
+      this.failedSeedsTotal += 1;
+      if (this.failedSeeds.length < MAX_FAILED_SEEDS_LISTED) {
+        this.failedSeeds.push({ source_id: s.source_id, seed_data: s.seed_data, status: r.status, error: r.error ?? 'unknown error', error_type: errorType });
+      }
+      incrementCount(this.errorsByType, errorType);
     }
-    totalQas += r.qas.length;
-    totalTrajectories += r.trajectories.length;
-    totalNodes += c.nodes;
-    for (const t of r.trajectories) depthSum += t.total_depth;
+    this.totalQas += r.qas.length;
+    this.totalTrajectories += r.trajectories.length;
+    this.totalNodes += c.nodes;
+    for (const t of r.trajectories) this.depthSum += t.total_depth;
     // Every logical call sent at least one request (files from before requests were counted have none).
     const requests = Math.max(c.llm_requests ?? 0, c.llm_calls) + (prior?.llm_requests ?? 0);
-    llm.calls += c.llm_calls + (prior?.llm_calls ?? 0);
-    llm.requests += requests;
-    llm.failed_outputs += c.llm_failed_outputs;
-    llm.input_tokens += c.input_tokens + (prior?.input_tokens ?? 0);
-    llm.output_tokens += c.output_tokens + (prior?.output_tokens ?? 0);
-    llm.usage_estimated_calls += c.usage_estimated_calls ?? 0;
-    cost += (c.cost_usd ?? 0) + (prior?.cost_usd ?? 0);
-    toolCalls = mergeCounts(toolCalls, c.tool_calls);
-    toolErrors = mergeCounts(toolErrors, c.tool_errors);
-    skipped = mergeCounts(skipped, c.skipped_branches);
-    rejected = mergeCounts(rejected, c.qa_rejected);
-    duplicates += c.duplicate_actions ?? 0;
+    this.llm.calls += c.llm_calls + (prior?.llm_calls ?? 0);
+    this.llm.requests += requests;
+    this.llm.failed_outputs += c.llm_failed_outputs;
+    this.llm.input_tokens += c.input_tokens + (prior?.input_tokens ?? 0);
+    this.llm.output_tokens += c.output_tokens + (prior?.output_tokens ?? 0);
+    this.llm.usage_estimated_calls += c.usage_estimated_calls ?? 0;
+    this.cost += (c.cost_usd ?? 0) + (prior?.cost_usd ?? 0);
+    addCounts(this.toolCalls, c.tool_calls);
+    addCounts(this.toolErrors, c.tool_errors);
+    addCounts(this.skipped, c.skipped_branches);
+    addCounts(this.rejected, c.qa_rejected);
+    this.duplicateActions += c.duplicate_actions ?? 0;
     const row: PerSeedStatistics = {
       source_id: s.source_id, index: s.index, status: r.status, qa: r.qas.length, trajectories: r.trajectories.length,
       nodes: c.nodes, llm_calls: c.llm_calls + (prior?.llm_calls ?? 0), llm_requests: requests, attempts: 1 + (prior?.attempts ?? 0),
@@ -194,33 +232,50 @@ export function buildStatistics(args: {
       row.error = r.error ?? 'unknown error';
       if (r.error_type) row.error_type = r.error_type;
     }
-    perSeed.push(row);
+    return row;
   }
 
-  const startMs = Date.parse(args.started_at);
-  const endMs = Date.parse(args.finished_at);
-  const wall = Number.isFinite(startMs) && Number.isFinite(endMs) ? Math.round(endMs - startMs) / 1000 : null;
+  /** The statistics of the seeds added so far (no per-seed rows: the caller places them); `finishedAt` overrides the run's. */
+  finish(finishedAt?: string): RunStatistics {
+    const a = { ...this.run, finished_at: finishedAt ?? this.run.finished_at };
+    const startMs = Date.parse(a.started_at);
+    const endMs = Date.parse(a.finished_at);
+    const wall = Number.isFinite(startMs) && Number.isFinite(endMs) ? Math.round(endMs - startMs) / 1000 : null;
+    return {
+      run_id: a.run_id,
+      environment_mode: a.mode,
+      model_name: a.config.model_name,
+      completion: a.completion,
+      started_at: a.started_at,
+      finished_at: a.finished_at,
+      wall_time_seconds: wall,
+      seeds: {
+        total: this.total, succeeded: this.succeeded, failed: this.failed, no_qa: this.noQa, budget_exhausted: this.budgetExhausted,
+        missing: this.missing, duplicates_dropped: a.duplicates_dropped,
+      },
+      failed_seeds: this.failedSeeds,
+      failed_seeds_total: this.failedSeedsTotal,
+      errors_by_type: sortedCounts(this.errorsByType),
+      total_qas: this.totalQas,
+      total_trajectories: this.totalTrajectories,
+      total_nodes: this.totalNodes,
+      avg_trajectory_depth: this.totalTrajectories ? Math.round((this.depthSum / this.totalTrajectories) * 100) / 100 : 0,
+      llm: { ...this.llm, estimated_cost_usd: Object.keys(a.config.prices ?? {}).length ? Math.round(this.cost * 1e6) / 1e6 : null },
+      tools: { calls: sortedCounts(this.toolCalls), errors: sortedCounts(this.toolErrors), duplicate_actions_refused: this.duplicateActions },
+      skipped_branches: sortedCounts(this.skipped),
+      qa_rejected: sortedCounts(this.rejected),
+      config: a.config,
+    };
+  }
+}
 
-  return {
-    run_id: args.run_id,
-    environment_mode: args.mode,
-    model_name: args.config.model_name,
-    completion: args.completion,
-    started_at: args.started_at,
-    finished_at: args.finished_at,
-    wall_time_seconds: wall,
-    seeds: { total: seeds.length, succeeded, failed, no_qa: noQa, budget_exhausted: budgetExhausted, missing, duplicates_dropped: args.duplicates_dropped },
-    failed_seeds: failedSeeds,
-    errors_by_type: sortedCounts(errorsByType),
-    total_qas: totalQas,
-    total_trajectories: totalTrajectories,
-    total_nodes: totalNodes,
-    avg_trajectory_depth: totalTrajectories ? Math.round((depthSum / totalTrajectories) * 100) / 100 : 0,
-    llm: { ...llm, estimated_cost_usd: Object.keys(args.config.prices ?? {}).length ? Math.round(cost * 1e6) / 1e6 : null },
-    tools: { calls: sortedCounts(toolCalls), errors: sortedCounts(toolErrors), duplicate_actions_refused: duplicates },
-    skipped_branches: sortedCounts(skipped),
-    qa_rejected: sortedCounts(rejected),
-    per_seed: perSeed,
-    config: args.config,
-  };
+/**
+ * Aggregates per-seed results held in memory (tests, small runs): StatisticsBuilder over the seeds in input order,
+ * with every per-seed row in `per_seed`. writeOutputs streams instead (src/activities/outputs.ts).
+ */
+export function buildStatistics(args: StatisticsRun & { seeds: StatisticsSeed[] }): RunStatistics {
+  const b = new StatisticsBuilder(args);
+  const perSeed = [...args.seeds].sort((x, y) => x.index - y.index).map((s) => b.add(s));
+  const { config, ...rest } = b.finish();
+  return { ...rest, per_seed: perSeed, config };
 }

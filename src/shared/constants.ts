@@ -48,6 +48,8 @@ export const FailureType = {
    */
   ToolMisconfigured: 'ToolMisconfigured',
   OutputConflict: 'OutputConflict',
+  /** A seeds file passed by reference changed while prepareSeeds read it (still being written?). Retryable. */
+  SeedsFileChanging: 'SeedsFileChanging',
 } as const;
 
 /** Errors an activity retry cannot fix. */

@@ -116,9 +116,17 @@ export interface BatchInput {
   run_id: string;
   /** Raw config object; validated by the workflow with the same schema the CLI uses. */
   config: Record<string, unknown>;
-  /** Raw seeds: strings or `{text, id?, metadata?}` objects (inline; or give `seeds_file`). */
+  /**
+   * Raw seeds, inline: strings or `{text, id?, metadata?}` objects. Exactly one of `seeds` and `seeds_file`.
+   * Inline seeds travel in the workflow input (Temporal's 2 MB payload limit): for small runs.
+   */
   seeds?: unknown[];
-  /** Absolute path of a seeds file readable by the workers serving the output task queue (seeds by reference). */
+  /**
+   * Seeds by reference: the absolute path of a seeds file (JSON array, JSONL, YAML or `{"entities": [...]}`, as
+   * `--seeds` accepts) readable by the workers serving `<queue>-output`. The `prepareSeeds` activity validates it
+   * and keeps a normalized copy in the run folder; the workflow reads that copy in pages (`readSeedPage`), so no
+   * history holds the seed list. Exactly one of `seeds` and `seeds_file`.
+   */
   seeds_file?: string;
   /** Absolute path of the output root on the machine of the worker serving the output task queue. */
   output_dir: string;
@@ -142,6 +150,73 @@ export interface RunningSeed {
   parent_run_id: string;
   /** When it started (ms since epoch, workflow time). */
   started_at_ms: number;
+}
+
+/** A seeds file as read when a by-reference run was prepared: what the run's manifest records of it. */
+export interface SeedsSource {
+  /** Absolute path, as given in `seeds_file`. */
+  path: string;
+  /** Size in bytes. */
+  bytes: number;
+  /** sha256 of the whole file (hex): a later execution of the run checks the file still has it. */
+  sha256: string;
+}
+
+/** Input of the `prepareSeeds` activity (output task queue). */
+export interface PrepareSeedsInput {
+  run_id: string;
+  /** Absolute output root; the prepared seeds go to `<output_dir>/<run_id>/seeds.jsonl` (+ `seeds.index`, `seeds.prepared.json`). */
+  output_dir: string;
+  /** Absolute path of the seeds file (BatchInput.seeds_file). */
+  seeds_file: string;
+  /** config.number_of_seed: keep the first N seeds of the file; null = all. */
+  number_of_seed: number | null;
+}
+
+/** Result of `prepareSeeds`: the run's seeds, counted and fingerprinted, ready to be read in pages. */
+export interface PrepareSeedsResult {
+  /** Unique valid seeds (after number_of_seed and duplicate removal). */
+  seeds_total: number;
+  /** Occurrences dropped as duplicates of an earlier seed (same id, same text). */
+  duplicates_dropped: number;
+  /** The file the seeds came from. */
+  source: SeedsSource;
+  /**
+   * sha256 (hex) of the JSON array of the seeds' source ids in order (seedListFingerprint in
+   * src/config/seeds-stream.ts): the same for the same seed list inline or by reference.
+   */
+  fingerprint_seeds: string;
+  /** Added: distinct seeds that occurred more than once. */
+  duplicated_seeds: number;
+  /** Added: true when an earlier attempt or execution had prepared the same file (nothing was rewritten). */
+  reused: boolean;
+}
+
+/** Input of the `readSeedPage` activity (output task queue). */
+export interface ReadSeedPageInput {
+  run_id: string;
+  output_dir: string;
+  /** 0-based position of the first seed of the page (0 ≤ start ≤ seeds_total). */
+  start: number;
+  /** Most seeds in the page (≥ 1). */
+  max_seeds: number;
+  /**
+   * Most bytes of the page as JSON (the activity result's payload); at least one seed is returned whatever its size
+   * (a seed is at most 1 MiB of JSON, MAX_SEED_JSON_BYTES).
+   */
+  max_bytes: number;
+  /** Also say, per seed, whether its result is final (as the `finishedSeeds` activity). */
+  with_finished: boolean;
+}
+
+/** One page of a by-reference run's seeds. */
+export interface SeedPage {
+  /** Seeds `start … next - 1`, in input order. */
+  seeds: Seed[];
+  /** With `with_finished`: per seed, its summary when its result is final (succeeded or budget-stopped), else null. */
+  finished: (SeedSummary | null)[] | null;
+  /** Position after the last seed returned; seeds_total once the last page was read. */
+  next: number;
 }
 
 /** State carried across continue-as-new by `synthesizeBatch` (small: a cursor and counters). */

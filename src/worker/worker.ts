@@ -3,7 +3,8 @@
  *   <base>              workflows (synthesizeBatch, synthesizeSeed)
  *   <base>-llm          LLM activities — their own queue so a server-side rate limit applies across workers
  *   <base>-tool-<name>  one queue per tool (calculator, python_interpreter, local_search, web_search, web_visit)
- *   <base>-output       file-writing activities — only where the output folder is (`--no-output` elsewhere)
+ *   <base>-output       file-writing activities and the seeds of by-reference runs (prepareSeeds, readSeedPage) —
+ *                       only where the output folder is (`--no-output` elsewhere)
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -18,6 +19,7 @@ import { createLlmActivities } from '../activities/llm';
 import { createToolActivities } from '../activities/tools';
 import { createOutputActivities } from '../activities/outputs';
 import { createInspectActivities } from '../activities/inspect';
+import { createSeedActivities } from '../activities/seeds';
 import { createOpenAiClient } from '../llm/client';
 import { AdaptiveLimiter } from '../llm/adaptive-limiter';
 
@@ -145,7 +147,8 @@ export async function createWorkers(opts: CreateWorkersOptions): Promise<Worker[
       Worker.create({
         ...common,
         taskQueue: q.output,
-        activities: { ...createOutputActivities(), ...createInspectActivities() },
+        // The seeds of by-reference runs are prepared and paged here too: their copy lives in the run folder.
+        activities: { ...createOutputActivities(), ...createInspectActivities(), ...createSeedActivities() },
         maxConcurrentActivityTaskExecutions: 16,
       }),
     );

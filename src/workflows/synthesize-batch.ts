@@ -54,6 +54,10 @@ import type {
   SeedAllowance,
   SeedSummary,
   SynthesisConfig,
+  PrepareSeedsInput,
+  PrepareSeedsResult,
+  ReadSeedPageInput,
+  SeedPage,
 } from '../shared/types';
 import { hasBudget, seedAllowance } from '../domain/budget';
 import { duplicatesDropped } from '../domain/ids';
@@ -95,20 +99,8 @@ const PATCH_SLIDING_WINDOW = 'qasynth-sliding-window';
 
 /** The seed activities (src/activities/seeds.ts) as the workflow calls them. */
 interface SeedPageActivities {
-  prepareSeeds(input: {
-    run_id: string;
-    output_dir: string;
-    seeds_file: string;
-    number_of_seed: number | null;
-  }): Promise<{ seeds_total: number; duplicates_dropped: number; source: { path: string; bytes: number; sha256: string } }>;
-  readSeedPage(input: {
-    run_id: string;
-    output_dir: string;
-    start: number;
-    max_seeds: number;
-    max_bytes: number;
-    with_finished: boolean;
-  }): Promise<{ seeds: Seed[]; finished: (SeedSummary | null)[] | null; next: number }>;
+  prepareSeeds(input: PrepareSeedsInput): Promise<PrepareSeedsResult>;
+  readSeedPage(input: ReadSeedPageInput): Promise<SeedPage>;
 }
 
 /** `YYYYmmdd_HHMMSS` (UTC) of the batch start: names the output files the same on every retry. */

@@ -17,8 +17,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import type { RequestLogEntry } from '../../src/llm/simulator';
 import type { BatchResult, QaRecord, TrajectoryRecord } from '../../src/shared/types';
-import type { RunStatistics } from '../../src/domain/statistics';
+import type { PerSeedStatistics, RunStatistics } from '../../src/domain/statistics';
 import { readJsonl } from '../helpers/temporal';
+import { readStatistics } from '../helpers/statistics';
 import { CHAOS } from './harness';
 
 export interface RepeatCount {
@@ -60,7 +61,7 @@ export function countRepeats(log: RequestLogEntry[]): RepeatCount {
 }
 
 export interface CheckedRun {
-  stats: RunStatistics;
+  stats: RunStatistics & { per_seed: PerSeedStatistics[] };
   qas: QaRecord[];
   trajectories: TrajectoryRecord[];
   /** Records whose id occurs more than once (always 0 after the assertions). */
@@ -70,7 +71,7 @@ export interface CheckedRun {
 /** Asserts every invariant listed above on a finished batch; returns what it read. */
 export function checkRun(result: BatchResult, expectedSeeds: number): CheckedRun {
   assert.equal(result.status, 'complete', 'the batch completed (not cancelled)');
-  const stats = JSON.parse(fs.readFileSync(result.statistics_path, 'utf8')) as RunStatistics;
+  const stats = readStatistics(result.statistics_path);
   const qas = readJsonl<QaRecord>(result.qa_path);
   const trajectories = readJsonl<TrajectoryRecord>(result.trajectories_path);
 

@@ -138,7 +138,8 @@ const CASES: Case[] = [
     name: '50 MB seed line',
     seeds: { raw: `${JSON.stringify('x'.repeat(50 * 1024 * 1024))}\n` },
     seedsName: 'seeds.jsonl',
-    cli: () => [`seeds[0]: expected a seed of at most ${MAX_SEED_CHARS} characters, got 52428800 characters`],
+    // Read line by line: a line longer than a seed's JSON may be is not kept (bounded memory), just measured.
+    cli: (p) => [`seeds[0]: expected at most 1 MiB of JSON for one seed (a text of at most ${MAX_SEED_CHARS} characters and its metadata), got 52428802 bytes (${p.seeds} line 1)`],
     // Through Temporal the input cannot even be submitted: the gRPC message limit is 4 MB.
     workflow: { refused: /larger than max|message too large|ResourceExhausted/i },
   },
@@ -149,9 +150,10 @@ const CASES: Case[] = [
     workflow: {},
   },
   {
-    name: 'more than 2 MB of valid seeds',
-    seeds: { json: Array.from({ length: 2500 }, (_, i) => `seed ${i} ${'z'.repeat(1000)}`) },
-    cli: () => [/^seeds: expected at most 2000000 bytes of seeds and config as JSON \(the Temporal server's default limit for a workflow input\), got \d+ bytes; split the seeds over several runs or use --number-of-seed$/],
+    // The CLI streams a seeds file of any size (it would pass these by reference): the bad seed at the end is found.
+    name: 'more than 2 MB of seeds, the last one bad',
+    seeds: { json: [...Array.from({ length: 2500 }, (_, i) => `seed ${i} ${'z'.repeat(1000)}`), 42] },
+    cli: () => ['seeds[2500]: expected a non-empty string or {text, id?, metadata?}, got number 42'],
     workflow: { refused: /Blob data size exceeds limit/i },
   },
   {
@@ -436,7 +438,7 @@ const WORKFLOW_CASES: WorkflowCase[] = [
     lines: [
       'run_id: expected a run id (1–80 characters from A–Z a–z 0–9 . _ -), got "bad id"',
       'output_dir: expected an absolute path (it is resolved on the worker that writes outputs), got "relative/out"',
-      'colour: unknown key; valid keys are run_id, config, seeds, output_dir, force, retry_failed',
+      'colour: unknown key; valid keys are run_id, config, seeds, seeds_file, output_dir, force, retry_failed',
     ],
   },
   {
@@ -445,9 +447,24 @@ const WORKFLOW_CASES: WorkflowCase[] = [
     lines: ['config: expected a config object, got nothing (missing)', 'seeds: expected an array of seeds, got an object'],
   },
   {
+    name: 'input: seeds both inline and by reference',
+    input: (out) => ({ run_id: 'r2', config: VALID_CONFIG, seeds: VALID_SEEDS, seeds_file: '/data/seeds.jsonl', output_dir: out }),
+    lines: ['seeds_file: expected either seeds (inline) or seeds_file (by reference), got both; remove one of them'],
+  },
+  {
+    name: 'input: no seeds at all',
+    input: (out) => ({ run_id: 'r3', config: VALID_CONFIG, output_dir: out }),
+    lines: ['seeds: expected an array of seeds, or seeds_file: the absolute path of a seeds file; got neither'],
+  },
+  {
+    name: 'input: relative seeds_file',
+    input: (out) => ({ run_id: 'r4', config: VALID_CONFIG, seeds_file: 'seeds.jsonl', output_dir: out }),
+    lines: ['seeds_file: expected an absolute path (it is read by the workers serving the output task queue), got "seeds.jsonl"'],
+  },
+  {
     name: 'input: not an object',
     input: () => ['a'],
-    lines: ['input: expected an object {run_id, config, seeds, output_dir}, got an array of 1'],
+    lines: ['input: expected an object {run_id, config, seeds or seeds_file, output_dir}, got an array of 1'],
   },
 ];
 

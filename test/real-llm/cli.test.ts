@@ -22,7 +22,7 @@ import { batchWorkflowId } from '../../src/shared/constants';
 import { expectedTreeSize } from '../../src/domain/tree';
 import { FALLBACKS } from '../../src/llm/chat';
 import type { QaRecord } from '../../src/shared/types';
-import type { RunStatistics } from '../../src/domain/statistics';
+import { readStatistics } from '../helpers/statistics';
 import { readJsonl, tempDir, testTemporal, uniqueQueue, type TestTemporal } from '../helpers/temporal';
 import { REAL_LLM_MODEL, startRealLlmServer, type RealLlmServer } from '../helpers/real-llm';
 import { startRecordingProxy, type RecordingProxy } from '../helpers/recording-proxy';
@@ -185,7 +185,7 @@ async function runBatch(toolCalling: 'native' | 'json'): Promise<void> {
     assert.ok(r.code === 0 || r.code === 1, `expected exit code 0 or 1, got ${r.code}${context}`);
 
     const result = JSON.parse(r.stdout.trim().split('\n').pop()!) as { qa_path: string; statistics_path: string };
-    const stats = JSON.parse(fs.readFileSync(result.statistics_path, 'utf8')) as RunStatistics;
+    const stats = readStatistics(result.statistics_path);
     const qas = fs.existsSync(result.qa_path) ? readJsonl<QaRecord>(result.qa_path) : [];
     process.stderr.write(
       `real-llm ${toolCalling}: ${qas.length} QA; ` +

@@ -154,7 +154,7 @@ test('parseBatchInput validates shape, config and seeds together with prefixed p
   assert.deepEqual(bad.issues, [
     'run_id: expected a run id (1–80 characters from A–Z a–z 0–9 . _ -), got "bad id"',
     'output_dir: expected an absolute path (it is resolved on the worker that writes outputs), got "rel/path"',
-    'extra: unknown key; valid keys are run_id, config, seeds, output_dir, force, retry_failed',
+    'extra: unknown key; valid keys are run_id, config, seeds, seeds_file, output_dir, force, retry_failed',
     'config.max_depth: expected an integer ≥ 1, got 0',
     `config.nope: unknown key; valid keys are ${CONFIG_KEYS.join(', ')}`,
     'seeds[1]: expected a non-empty string or {text, id?, metadata?}, got number 3',
@@ -164,6 +164,25 @@ test('parseBatchInput validates shape, config and seeds together with prefixed p
   assert.deepEqual(empty.issues, ['seeds: expected at least one seed, got an empty array']);
   const notObj = parseBatchInput([]);
   assert.ok(!notObj.ok && notObj.issues[0]!.startsWith('input: expected an object'));
+});
+
+test('parseBatchInput: seeds inline or seeds_file by reference, exactly one; only the path of seeds_file is checked', () => {
+  const base = { run_id: 'r', config: { environment_mode: 'math' }, output_dir: '/o' };
+  const byRef = parseBatchInput({ ...base, seeds_file: '/data/seeds.jsonl' });
+  assert.ok(byRef.ok, JSON.stringify(byRef));
+  assert.equal(byRef.input.seeds_file, '/data/seeds.jsonl');
+  assert.deepEqual(byRef.seeds, []);
+  const issues = (raw: Record<string, unknown>) => {
+    const r = parseBatchInput({ ...base, ...raw });
+    assert.ok(!r.ok);
+    return r.issues;
+  };
+  assert.deepEqual(issues({}), ['seeds: expected an array of seeds, or seeds_file: the absolute path of a seeds file; got neither']);
+  assert.deepEqual(issues({ seeds: ['a'], seeds_file: '/s.json' }), ['seeds_file: expected either seeds (inline) or seeds_file (by reference), got both; remove one of them']);
+  assert.deepEqual(issues({ seeds_file: 'seeds.json' }), ['seeds_file: expected an absolute path (it is read by the workers serving the output task queue), got "seeds.json"']);
+  assert.deepEqual(issues({ seeds_file: 42 }), ['seeds_file: expected the absolute path of a seeds file, got 42']);
+  assert.deepEqual(issues({ seeds_file: '/a\nb' }), ['seeds_file: expected a path without NUL or line breaks, got "/a\\nb"']);
+  assert.match(issues({ seeds_file: `/${'x'.repeat(5000)}` })[0]!, /^seeds_file: expected a path of at most 4096 characters/);
 });
 
 // ---------------------------------------------------------------- files

@@ -124,7 +124,7 @@ test('buildStatistics totals, failed and missing seeds, per-seed rows in input o
   assert.deepEqual(stats.tools, { calls: { calculator: 8 }, errors: { calculator: 2 }, duplicate_actions_refused: 0 });
   assert.deepEqual(stats.skipped_branches, { invalid_json: 2 });
   assert.deepEqual(stats.qa_rejected, { answer_in_question: 1 });
-  assert.deepEqual(stats.per_seed.map((s) => [s.source_id, s.status, s.qa, s.tool_calls, s.error]), [
+  assert.deepEqual(stats.per_seed?.map((s) => [s.source_id, s.status, s.qa, s.tool_calls, s.error]), [
     ['a', 'succeeded', 2, 4, undefined],
     ['b', 'failed', 0, 4, 'boom'],
     ['c', 'missing', 0, 0, undefined],

@@ -10,9 +10,12 @@ test('workflow bundle contains no openai, no Node built-ins and no activity impl
   });
   assert.ok(code.includes('synthesizeBatch') && code.includes('synthesizeSeed'), 'bundle has the workflows');
   assert.ok(!/node_modules[\\/]openai/.test(code), 'no openai package');
-  assert.ok(!/node_modules[\\/](mathjs|minisearch|commander|cli-progress|yaml)/.test(code), 'no activity-side libraries');
-  assert.ok(!/src[\\/](activities|tools|llm|worker|cli|server)[\\/]/.test(code), 'no activity / tool / LLM / worker modules');
-  for (const impl of ['createLlmActivities', 'createToolActivities', 'createOutputActivities', 'executeTool', 'startSimulator']) {
+  assert.ok(!/node_modules[\\/](mathjs|minisearch|commander|cli-progress|yaml|@streamparser)/.test(code), 'no activity-side libraries');
+  // Module ids as webpack writes them ("./src/…"): comments that merely name a file do not count.
+  assert.ok(/"\.\/src\/workflows\//.test(code), 'module ids are recognisable');
+  assert.ok(!/"\.\/src\/(activities|tools|llm|worker|cli|server)\//.test(code), 'no activity / tool / LLM / worker modules');
+  assert.ok(!/"\.\/src\/config\/(seeds-stream|load)\./.test(code), 'no seed-file readers');
+  for (const impl of ['createLlmActivities', 'createToolActivities', 'createOutputActivities', 'createSeedActivities', 'readSeedsFile', 'executeTool', 'startSimulator']) {
     assert.ok(!code.includes(impl), `no ${impl}`);
   }
   for (const builtin of ['node:fs', 'node:child_process', 'node:http', 'node:crypto', "require('fs')", 'require("fs")']) {
