@@ -589,6 +589,38 @@ export interface SeedResultFile {
   rejected_qas?: RejectedQaRecord[];
 }
 
+/**
+ * The yield funnel of a run (statistics `funnel`, issue 10): how many items reached each stage, and every loss with
+ * its reason. Invariants: `qa_written ≥ qa_grounded ≥ qa_verified ≥ qa_kept`; `qa_kept` = lines of the QA file;
+ * `qa_written - qa_kept` = lines of the rejected-QA file (`rejected_qa_<mode>_<ts>.jsonl`).
+ */
+export interface YieldFunnel {
+  /** Seeds of the run, and how many produced at least one kept QA. */
+  seeds: number;
+  seeds_with_qa: number;
+  /** Tree nodes explored (tool calls made). */
+  nodes: number;
+  /** Root-to-leaf paths selected for QA (trajectories written). */
+  paths: number;
+  /** QA the model returned that passed the cheap validators (length, answer not in the question, …). */
+  qa_written: number;
+  /** … of which the answer is supported by the path (grounding; = qa_written when grounding is off). */
+  qa_grounded: number;
+  /** … of which verification kept (= qa_grounded when verification is off). */
+  qa_verified: number;
+  /** … of which dedup kept: the QA file. */
+  qa_kept: number;
+  /** Every loss, by stage and reason (e.g. {stage: 'dedup', reason: 'near_duplicate', count: 3}). */
+  losses: { stage: 'exploration' | 'selection' | 'synthesis' | 'grounding' | 'verification' | 'dedup'; reason: string; count: number }[];
+}
+
+/** Content-addressed cache use (statistics `cache`, issue 10): calls answered from the cache, and calls paid. */
+export interface CacheStatistics {
+  enabled: boolean;
+  llm: { hits: number; misses: number };
+  tools: { hits: number; misses: number };
+}
+
 /** How a batch ended: every seed processed, cancelled part-way, or stopped by its budget. */
 export type BatchCompletion = 'complete' | 'cancelled' | 'budget_exhausted';
 
