@@ -1,15 +1,18 @@
 /**
- * `npm run scale` — the 10,000-seed check (not part of `npm test`): one batch of N seeds with tiny trees
- * (simulator, math mode, D=1, b=1: one action, one tool call, one QA per seed) on a dev server with its
- * default history limits, served by a `qasynth worker` child process with the launcher's bounded heap.
+ * `npm run scale` — the scale check of issue 9 (not part of `npm test`): one batch of N seeds with tiny trees
+ * (simulator with zero latency, math mode, D=1, b=1: one action, one tool call, one QA per seed) on a dev server
+ * with its default history limits, seeds passed by reference (a JSONL file: `seeds_file`), served by a
+ * `qasynth worker` child process with the launcher's bounded heap.
  *
  * Checks and records in bench/results/scale.json + scale.md:
  * - the batch completes, every seed succeeded, the files hold each record once, statistics match the files;
- * - every run of the parent (continue-as-new chain) stayed below the server's history warning limits
- *   (10,240 events / 10 MB) — read from the server, not assumed;
- * - the worker's peak RSS (VmRSS sampled every 500 ms) and the throughput.
+ * - every run of the parent (continue-as-new chain) and a sample of the seed workflows stayed under 10% of
+ *   the server's history limits (51,200 events / 50 MB: under 5,120 events and 5 MB) — read from the server;
+ * - the worker's RSS over the run (VmRSS sampled every second): peak, and flat = the last tenth's median within
+ *   25% of the second tenth's (the first tenth is warm-up);
+ * - the throughput (seeds/s) and the machine's load while it ran.
  *
- *   npm run scale                 # 10,000 seeds
+ *   npm run scale                                   # 100,000 seeds, max_workers 200
  *   npm run scale -- --seeds 2000 --max-workers 50
  */
 import { spawn } from 'node:child_process';
@@ -25,8 +28,11 @@ import { batchWorkflowId } from '../src/shared/constants';
 const ROOT = path.resolve(__dirname, '..');
 const CLI = path.join(ROOT, 'dist', 'cli', 'main.js');
 const WORKER_NODE_FLAGS = ['--max-old-space-size=384', '--max-semi-space-size=4'];
-const HISTORY_WARN_EVENTS = 10_240;
-const HISTORY_WARN_BYTES = 10 * 1024 * 1024;
+/** 10% of the server's per-workflow history limits (limit.historyCount.error 51,200; limit.historySize.error 50 MB). */
+const HISTORY_EVENTS_BOUND = 5_120;
+const HISTORY_BYTES_BOUND = 5 * 1024 * 1024;
+/** Seed workflows whose histories are read back (the largest of them is reported). */
+const CHILD_SAMPLE = 200;
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -43,8 +49,8 @@ function rssMb(pid: number): number {
 }
 
 async function main(): Promise<void> {
-  const seedsN = arg('seeds', 10_000);
-  const maxWorkers = arg('max-workers', 50);
+  const seedsN = arg('seeds', 100_000);
+  const maxWorkers = arg('max-workers', 200);
   if (!fs.existsSync(CLI)) throw new Error('run `npm run build` first');
   const log = (s: string) => process.stderr.write(`[scale +${((Date.now() - t0) / 1000).toFixed(0)}s] ${s}\n`);
   const t0 = Date.now();
@@ -56,7 +62,14 @@ async function main(): Promise<void> {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   let peak = 0;
-  const sampler = setInterval(() => (peak = Math.max(peak, rssMb(worker.pid!))), 500);
+  let done = 0;
+  const samples: { t_s: number; rss_mb: number; seeds_done: number }[] = [];
+  const sampler = setInterval(() => {
+    const rss = rssMb(worker.pid!);
+    peak = Math.max(peak, rss);
+    samples.push({ t_s: Math.round((Date.now() - t0) / 1000), rss_mb: Math.round(rss), seeds_done: done });
+  }, 1000);
+  const load0 = os.loadavg()[0]!;
   const connection = await Connection.connect({ address: server.address });
   const client = new Client({ connection });
   try {
@@ -65,12 +78,16 @@ async function main(): Promise<void> {
       environment_mode: 'math', model_name: 'sim', max_depth: 1, branching_factor: 1, depth_threshold: 1,
       min_depth: 1, max_selected_traj: 1, max_workers: maxWorkers,
     };
-    const seeds = Array.from({ length: seedsN }, (_, i) => `scale seed ${i + 1}`);
+    const seedsFile = path.join(out, 'seeds.jsonl');
+    fs.writeFileSync(seedsFile, Array.from({ length: seedsN }, (_, i) => JSON.stringify(`scale seed ${i + 1}`)).join('\n') + '\n');
     const started = Date.now();
-    const sub = await submitBatch(client, { run_id: runId, config, seeds, output_dir: out }, { taskQueue: 'scale' });
+    const sub = await submitBatch(client, { run_id: runId, config, seeds_file: seedsFile, output_dir: out }, { taskQueue: 'scale' });
     const timer = setInterval(() => {
       void queryProgress(sub.handle)
-        .then((p) => log(`${p.counters.seeds_done}/${seedsN} seeds, worker RSS ${rssMb(worker.pid!).toFixed(0)} MB (peak ${peak.toFixed(0)})`))
+        .then((p) => {
+          done = p.counters.seeds_done;
+          log(`${done}/${seedsN} seeds, ${p.running.length} running, worker RSS ${rssMb(worker.pid!).toFixed(0)} MB (peak ${peak.toFixed(0)}), load ${os.loadavg()[0]!.toFixed(1)}`);
+        })
         .catch(() => undefined);
     }, 15_000);
     const result = await sub.handle.result();
@@ -82,6 +99,16 @@ async function main(): Promise<void> {
     for await (const wf of client.workflow.list({ query: `WorkflowId = "${batchWorkflowId(runId)}"` })) {
       runs.push({ runId: wf.runId, events: wf.historyLength, bytes: Number(wf.historySize ?? 0) });
     }
+    // A sample of the seed workflows (all alike: the same tiny tree), read back from the server.
+    const children: { events: number; bytes: number }[] = [];
+    for await (const wf of client.workflow.list({ query: `WorkflowType = "synthesizeSeed"`, pageSize: CHILD_SAMPLE })) {
+      children.push({ events: wf.historyLength, bytes: Number(wf.historySize ?? 0) });
+      if (children.length >= CHILD_SAMPLE) break;
+    }
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
+    const tenth = Math.max(1, Math.floor(samples.length / 10));
+    const rssSecondTenth = median(samples.slice(tenth, 2 * tenth).map((x) => x.rss_mb));
+    const rssLastTenth = median(samples.slice(-tenth).map((x) => x.rss_mb));
     const qaLines = fs.readFileSync(result.qa_path, 'utf8').split('\n').filter(Boolean);
     const qaIds = new Set(qaLines.map((l) => (JSON.parse(l) as { qa_id: string }).qa_id));
     const stats = JSON.parse(fs.readFileSync(result.statistics_path, 'utf8'));
@@ -90,19 +117,27 @@ async function main(): Promise<void> {
       each_qa_once: qaIds.size === qaLines.length,
       stats_match_files: stats.total_qas === qaLines.length && stats.seeds.succeeded === seedsN,
       continued_as_new: runs.length > 1,
-      histories_below_warn_limits: runs.every((r) => r.events < HISTORY_WARN_EVENTS && r.bytes < HISTORY_WARN_BYTES),
+      parent_histories_under_10pct_of_limits: runs.every((r) => r.events < HISTORY_EVENTS_BOUND && r.bytes < HISTORY_BYTES_BOUND),
+      seed_histories_under_10pct_of_limits: children.length > 0 && children.every((r) => r.events < HISTORY_EVENTS_BOUND && r.bytes < HISTORY_BYTES_BOUND),
+      worker_rss_flat: rssLastTenth <= rssSecondTenth * 1.25,
       worker_rss_below_500mb: peak <= 500,
     };
     const report = {
       date: new Date().toISOString(),
       machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, memory_gb: Math.round(os.totalmem() / 2 ** 30) },
-      settings: { seeds: seedsN, max_workers: maxWorkers, tree: 'math, D=1 b=1 (1 action + 1 tool + 1 QA per seed)', worker_node_flags: WORKER_NODE_FLAGS, server: 'temporal server start-dev, in memory, default limits' },
+      settings: { seeds: seedsN, seeds_by_reference: true, max_workers: maxWorkers, tree: 'math, D=1 b=1 (1 action + 1 tool + 1 QA per seed)', llm: 'simulator, zero latency', worker_node_flags: WORKER_NODE_FLAGS, server: 'temporal server start-dev, in memory, default limits' },
+      load_average_1m: { start: Math.round(load0 * 10) / 10, end: Math.round(os.loadavg()[0]! * 10) / 10 },
       wall_s: Math.round(wallS),
       seeds_per_s: Math.round((seedsN / wallS) * 10) / 10,
       parent_runs: runs.length,
       max_run_events: Math.max(...runs.map((r) => r.events)),
       max_run_bytes: Math.max(...runs.map((r) => r.bytes)),
+      max_seed_run_events: Math.max(0, ...children.map((r) => r.events)),
+      max_seed_run_bytes: Math.max(0, ...children.map((r) => r.bytes)),
+      seed_runs_sampled: children.length,
       worker_peak_rss_mb: Math.round(peak),
+      worker_rss_median_mb: { second_tenth: rssSecondTenth, last_tenth: rssLastTenth },
+      rss_timeline: samples.filter((_, i) => i % 10 === 0),
       qa: qaLines.length,
       llm_calls: stats.llm.calls,
       checks,
@@ -112,11 +147,11 @@ async function main(): Promise<void> {
     const md = [
       `# Scale check: ${seedsN} seeds`,
       '',
-      `${report.date} · ${report.machine.cpus} cores (${report.machine.cpu}) · ${report.settings.tree} · max_workers ${maxWorkers} · worker \`node ${WORKER_NODE_FLAGS.join(' ')}\``,
+      `${report.date} · ${report.machine.cpus} cores (${report.machine.cpu}) · ${report.settings.tree} · seeds by reference (JSONL) · zero-latency simulator · max_workers ${maxWorkers} · worker \`node ${WORKER_NODE_FLAGS.join(' ')}\` · load average ${report.load_average_1m.start} at the start, ${report.load_average_1m.end} at the end`,
       '',
-      '| wall | seeds/s | parent runs (continue-as-new) | largest run history | worker peak RSS | QA | LLM calls |',
-      '|---:|---:|---:|---:|---:|---:|---:|',
-      `| ${report.wall_s} s | ${report.seeds_per_s} | ${report.parent_runs} | ${report.max_run_events} events, ${(report.max_run_bytes / 1e6).toFixed(2)} MB | ${report.worker_peak_rss_mb} MB | ${report.qa} | ${report.llm_calls} |`,
+      '| wall | seeds/s | parent runs (continue-as-new) | largest parent run history | largest seed history (of ' + children.length + ') | worker RSS median 2nd tenth → last tenth (peak) | QA | LLM calls |',
+      '|---:|---:|---:|---:|---:|---:|---:|---:|',
+      `| ${report.wall_s} s | ${report.seeds_per_s} | ${report.parent_runs} | ${report.max_run_events} events, ${(report.max_run_bytes / 1e6).toFixed(2)} MB | ${report.max_seed_run_events} events, ${(report.max_seed_run_bytes / 1e3).toFixed(0)} kB | ${rssSecondTenth} → ${rssLastTenth} MB (${report.worker_peak_rss_mb}) | ${report.qa} | ${report.llm_calls} |`,
       '',
       ...Object.entries(checks).map(([k, v]) => `- ${v ? '✅' : '❌'} ${k.replace(/_/g, ' ')}`),
       '',
@@ -130,7 +165,8 @@ async function main(): Promise<void> {
     await connection.close();
     await sim.close();
     await server.stop();
-    fs.rmSync(out, { recursive: true, force: true });
+    if (process.argv.includes('--keep')) log(`kept ${out}`);
+    else fs.rmSync(out, { recursive: true, force: true });
   }
 }
 

@@ -81,5 +81,11 @@ export const WRITE_OUTPUTS_ACTIVITY: ActivityOptions = {
   heartbeatTimeout: '1 minute',
 };
 
-/** The parent continues as new when the server suggests it, or at this many events as a safety net. */
-export const CONTINUE_AS_NEW_EVENTS = 8000;
+/**
+ * The parent continues as new when the server suggests it, or at this many events as a safety net (executions
+ * started before PATCH_EARLY_CONTINUE_AS_NEW: LEGACY_CONTINUE_AS_NEW_EVENTS). 4,000 keeps every run of the parent
+ * under 10% of the server's history limits (51,200 events / 50 MB; issue 9): the window is topped up after it
+ * (at most max_workers more starts, ~3 events each), and events average ~350 bytes (bench/results/scale.md).
+ */
+export const CONTINUE_AS_NEW_EVENTS = 4000;
+export const LEGACY_CONTINUE_AS_NEW_EVENTS = 8000;

@@ -65,7 +65,7 @@ import { emptySeedCounters } from '../domain/statistics';
 import { countSeed, emptyBatchCounters, RunningWindow, SEED_PAGE } from '../domain/batch';
 import { breakerStep, breakerReason } from '../domain/breaker';
 import { absurdRun } from '../domain/limits';
-import { CONTINUE_AS_NEW_EVENTS, OUTPUT_ACTIVITY, WRITE_OUTPUTS_ACTIVITY } from './options';
+import { CONTINUE_AS_NEW_EVENTS, LEGACY_CONTINUE_AS_NEW_EVENTS, OUTPUT_ACTIVITY, WRITE_OUTPUTS_ACTIVITY } from './options';
 import {
   pauseSignal,
   progressQuery,
@@ -96,6 +96,8 @@ export const WATCH_INTERVAL = '2 minutes';
 const PATCH_BREAKER = 'qasynth-circuit-breaker';
 const PATCH_FINISHED_PAGES = 'qasynth-finished-seed-pages';
 const PATCH_SLIDING_WINDOW = 'qasynth-sliding-window';
+/** Continue-as-new at 4,000 events, and top the window up at most max_workers starts after it was due. */
+const PATCH_EARLY_CONTINUE_AS_NEW = 'qasynth-early-continue-as-new';
 
 /** The seed activities (src/activities/seeds.ts) as the workflow calls them. */
 interface SeedPageActivities {
@@ -258,8 +260,10 @@ export async function synthesizeBatch(input: BatchInput, carry?: BatchCarry): Pr
   // ── 4. Prepare ────────────────────────────────────────────────────────────────────────────────────────────
   if (!state.prepared) {
     let duplicates = duplicatesDropped(parsed.duplicates);
+    let preparedSeeds: PrepareSeedsResult | undefined;
     if (input.seeds_file) {
       const prep = await output.prepareSeeds({ run_id, output_dir, seeds_file: input.seeds_file, number_of_seed: config.number_of_seed });
+      preparedSeeds = prep;
       // The seed count is known only now: a run nobody means is refused before anything is paid.
       const absurd = input.force ? null : absurdRun(config, prep.seeds_total);
       if (absurd) throw invalidInput([`config: ${absurd}`]);
@@ -271,7 +275,8 @@ export async function synthesizeBatch(input: BatchInput, carry?: BatchCarry): Pr
       run_id,
       output_dir,
       config,
-      seeds: inlineSeeds ?? [],
+      // The manifest lists inline seeds; a by-reference run's are recorded as prepared (file, size, sha256, count).
+      ...(preparedSeeds ? { prepared_seeds: preparedSeeds } : { seeds: inlineSeeds ?? [] }),
       duplicates_dropped: duplicates,
       started_at: new Date(state.started_at_ms).toISOString(),
       ...(input.retry_failed ? { retry_failed: true } : {}),
@@ -302,7 +307,9 @@ export async function synthesizeBatch(input: BatchInput, carry?: BatchCarry): Pr
     return allowance ?? 'spent';
   };
 
-  const shouldContinueAsNew = () => workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > CONTINUE_AS_NEW_EVENTS;
+  const earlyCan = patched(PATCH_EARLY_CONTINUE_AS_NEW);
+  const canEvents = earlyCan ? CONTINUE_AS_NEW_EVENTS : LEGACY_CONTINUE_AS_NEW_EVENTS;
+  const shouldContinueAsNew = () => workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > canEvents;
 
   // ── 5. Window ─────────────────────────────────────────────────────────────────────────────────────────────
   let cancelled = false;
@@ -392,13 +399,18 @@ export async function synthesizeBatch(input: BatchInput, carry?: BatchCarry): Pr
       // A seed still running is left alone; one that ended without reporting is inspected.
       for (const r of inherited) if (closed.has(seedWorkflowId(run_id, r.source_id)) && window.has(r.source_id)) await inspect(r, '');
     };
+    /** Seeds started since the continue-as-new became due (null: not due yet). */
+    let startsSinceDue: number | null = null;
     try {
       for (;;) {
         const more = !state.budget_exhausted && state.next_index < seedsTotal();
         const hasRoom = () => !state.paused && window.size < state.max_workers;
         // Continue as new with the running seeds still running (they report to the next run) — after filling
         // the window, so that as many seeds run through the continue-as-new as before it.
-        if (shouldContinueAsNew() && !(more && hasRoom())) break;
+        // Seeds that end as fast as they start would keep the window from ever being full: top it up with at
+        // most max_workers starts after the continue-as-new was due, then go.
+        if (shouldContinueAsNew()) startsSinceDue ??= 0;
+        if (shouldContinueAsNew() && (!(more && hasRoom()) || (earlyCan && (startsSinceDue ?? 0) >= state.max_workers))) break;
         if (!more) {
           // Nothing more to start: wait for the running seeds (looking after inherited ones now and then).
           if (window.size === 0) break;
@@ -427,6 +439,7 @@ export async function synthesizeBatch(input: BatchInput, carry?: BatchCarry): Pr
           continue;
         }
         const index = state.next_index++;
+        if (startsSinceDue !== null) startsSinceDue += 1;
         const seed = next.seed;
         window.add({ source_id: seed.source_id, index, allowance, parent_run_id: info.runId, started_at_ms: Date.now() });
         let child: ChildWorkflowHandle<typeof synthesizeSeed>;

@@ -82,6 +82,32 @@ describe('sliding window', () => {
     }
   });
 
+  test('seeds by reference that end as fast as they start: the parent still continues as new, every seed once', async () => {
+    const h = await harness(t, 0);
+    try {
+      const n = 24;
+      const seedsFile = `${h.outDir}/seeds.jsonl`;
+      fs.writeFileSync(seedsFile, Array.from({ length: n }, (_, i) => JSON.stringify({ text: `fast seed ${i}` })).join('\n') + '\n');
+      const config = smallConfig({ max_workers: 8, max_depth: 1, branching_factor: 1, depth_threshold: 1, min_depth: 1, max_selected_traj: 1 });
+      const input: BatchInput = { run_id: 'window-ref', config, seeds_file: seedsFile, output_dir: h.outDir };
+      const result = await (await submitBatch(t.client, input, { taskQueue: h.queue })).handle.result();
+      assert.equal(result.seeds_succeeded, n);
+      // A window that always has room must not keep the parent from continuing as new (suggested after 100 events).
+      const runs = await executions(t.client, `WorkflowId = "${batchWorkflowId('window-ref')}"`);
+      assert.ok(runs.length >= 2, `the parent continued as new (${runs.length} runs)`);
+      const stats = JSON.parse(fs.readFileSync(result.statistics_path, 'utf8'));
+      assert.equal(stats.seeds.total, n);
+      assert.equal(stats.seeds.succeeded, n);
+      const qas = readJsonl<QaRecord>(result.qa_path);
+      assert.equal(new Set(qas.map((q) => q.source_id)).size, n, 'a QA for every seed, each once');
+      assert.equal(stats.total_qas, qas.length);
+      const manifest = JSON.parse(fs.readFileSync(`${h.outDir}/window-ref/manifest.json`, 'utf8'));
+      assert.deepEqual(manifest.seeds, undefined, 'no seed list in the manifest of a by-reference run');
+    } finally {
+      await h.stop();
+    }
+  });
+
   test('a seed terminated by a user is recorded with the reason and the LLM calls it made; the others finish', async () => {
     const h = await harness(t, 150);
     try {
