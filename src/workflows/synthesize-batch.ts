@@ -98,6 +98,8 @@ const PATCH_FINISHED_PAGES = 'qasynth-finished-seed-pages';
 const PATCH_SLIDING_WINDOW = 'qasynth-sliding-window';
 /** Continue-as-new at 4,000 events, and top the window up at most max_workers starts after it was due. */
 const PATCH_EARLY_CONTINUE_AS_NEW = 'qasynth-early-continue-as-new';
+/** Child starts are not awaited one by one: the starts of one activation go out in one workflow task. */
+const PATCH_BATCHED_STARTS = 'qasynth-batched-starts';
 
 /** The seed activities (src/activities/seeds.ts) as the workflow calls them. */
 interface SeedPageActivities {
@@ -399,10 +401,55 @@ export async function synthesizeBatch(input: BatchInput, carry?: BatchCarry): Pr
       // A seed still running is left alone; one that ended without reporting is inspected.
       for (const r of inherited) if (closed.has(seedWorkflowId(run_id, r.source_id)) && window.has(r.source_id)) await inspect(r, '');
     };
+    const batchedStarts = patched(PATCH_BATCHED_STARTS);
+    /** Starts one seed's child workflow and watches its end (a seed that ends without reporting is inspected). */
+    const startSeed = async (seed: Seed, index: number, allowance: SeedAllowance | null): Promise<void> => {
+      let child: ChildWorkflowHandle<typeof synthesizeSeed>;
+      try {
+        child = await startChild(synthesizeSeed, {
+        workflowId: seedWorkflowId(run_id, seed.source_id),
+        args: [{ run_id, config, seed, index, output_dir, allowance, check_existing: false, notify_parent: true }],
+        // The seed outlives this run of the parent (continue-as-new): it reports by signal, by workflow id.
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+        staticSummary: seed.text.length > 120 ? `${seed.text.slice(0, 117)}...` : seed.text,
+        typedSearchAttributes: [
+          { key: RunIdAttr, value: run_id },
+          { key: ModeAttr, value: config.environment_mode },
+          { key: StatusAttr, value: 'running' },
+        ],
+        });
+      } catch (err) {
+        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+        // Still running from an earlier execution of this run (it was restarted while its seeds ran): it reports
+        // here (by workflow id); watched like a seed inherited across continue-as-new.
+        window.add({ source_id: seed.source_id, index, allowance, parent_run_id: '', started_at_ms: Date.now() });
+        return;
+      }
+      // A seed that ends without reporting (terminated, timed out, a bug) is inspected; its report is the rule.
+      handles.set(
+        seed.source_id,
+        child.result().then(
+          () => undefined,
+          async (err: unknown) => {
+            if (!window.has(seed.source_id)) return;
+            if (isCancellation(err) || (err instanceof ChildWorkflowFailure && isCancellation(err.cause))) {
+              window.take(seed.source_id);
+              stopped.add(seed.source_id);
+              return;
+            }
+            await inspect({ source_id: seed.source_id, index }, seed.text, child.firstExecutionRunId);
+          },
+        ),
+      );
+    };
+    /** Child starts not yet acknowledged by the server (batched starts), and the first that failed. */
+    const pendingStarts = new Set<Promise<void>>();
+    let startFailure: unknown;
     /** Seeds started since the continue-as-new became due (null: not due yet). */
     let startsSinceDue: number | null = null;
     try {
       for (;;) {
+        if (startFailure !== undefined) throw startFailure;
         const more = !state.budget_exhausted && state.next_index < seedsTotal();
         const hasRoom = () => !state.paused && window.size < state.max_workers;
         // Continue as new with the running seeds still running (they report to the next run) — after filling
@@ -414,7 +461,7 @@ export async function synthesizeBatch(input: BatchInput, carry?: BatchCarry): Pr
         if (!more) {
           // Nothing more to start: wait for the running seeds (looking after inherited ones now and then).
           if (window.size === 0) break;
-          if (!(await condition(() => window.size === 0 || shouldContinueAsNew(), WATCH_INTERVAL))) await watch();
+          if (!(await condition(() => window.size === 0 || shouldContinueAsNew() || startFailure !== undefined, WATCH_INTERVAL))) await watch();
           continue;
         }
         const next = await pages.get(state.next_index);
@@ -425,7 +472,7 @@ export async function synthesizeBatch(input: BatchInput, carry?: BatchCarry): Pr
           continue;
         }
         if (!hasRoom()) {
-          if (!(await condition(() => hasRoom() || shouldContinueAsNew(), WATCH_INTERVAL))) await watch();
+          if (!(await condition(() => hasRoom() || shouldContinueAsNew() || startFailure !== undefined, WATCH_INTERVAL))) await watch();
           continue;
         }
         let allowance = nextAllowance();
@@ -442,44 +489,21 @@ export async function synthesizeBatch(input: BatchInput, carry?: BatchCarry): Pr
         if (startsSinceDue !== null) startsSinceDue += 1;
         const seed = next.seed;
         window.add({ source_id: seed.source_id, index, allowance, parent_run_id: info.runId, started_at_ms: Date.now() });
-        let child: ChildWorkflowHandle<typeof synthesizeSeed>;
-        try {
-          child = await startChild(synthesizeSeed, {
-          workflowId: seedWorkflowId(run_id, seed.source_id),
-          args: [{ run_id, config, seed, index, output_dir, allowance, check_existing: false, notify_parent: true }],
-          // The seed outlives this run of the parent (continue-as-new): it reports by signal, by workflow id.
-          parentClosePolicy: ParentClosePolicy.ABANDON,
-          staticSummary: seed.text.length > 120 ? `${seed.text.slice(0, 117)}...` : seed.text,
-          typedSearchAttributes: [
-            { key: RunIdAttr, value: run_id },
-            { key: ModeAttr, value: config.environment_mode },
-            { key: StatusAttr, value: 'running' },
-          ],
+        if (batchedStarts) {
+          // Not awaited: every start of this activation goes to the server in one workflow task completion.
+          const p = startSeed(seed, index, allowance).catch((err: unknown) => {
+            startFailure ??= err;
           });
-        } catch (err) {
-          if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-          // Still running from an earlier execution of this run (it was restarted while its seeds ran): it reports
-          // here (by workflow id); watched like a seed inherited across continue-as-new.
-          window.add({ source_id: seed.source_id, index, allowance, parent_run_id: '', started_at_ms: Date.now() });
-          continue;
+          pendingStarts.add(p);
+          void p.then(() => pendingStarts.delete(p));
+        } else {
+          await startSeed(seed, index, allowance);
         }
-        // A seed that ends without reporting (terminated, timed out, a bug) is inspected; its report is the rule.
-        handles.set(
-          seed.source_id,
-          child.result().then(
-            () => undefined,
-            async (err: unknown) => {
-              if (!window.has(seed.source_id)) return;
-              if (isCancellation(err) || (err instanceof ChildWorkflowFailure && isCancellation(err.cause))) {
-                window.take(seed.source_id);
-                stopped.add(seed.source_id);
-                return;
-              }
-              await inspect({ source_id: seed.source_id, index }, seed.text, child.firstExecutionRunId);
-            },
-          ),
-        );
+        if (startFailure !== undefined) throw startFailure;
       }
+      // Every start acknowledged before the window is handed on (continue-as-new) or the outputs are written.
+      await Promise.all(pendingStarts);
+      if (startFailure !== undefined) throw startFailure;
       return false;
     } catch (err) {
       if (!isCancellation(err)) throw err;
