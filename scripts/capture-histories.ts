@@ -1,6 +1,11 @@
 /**
- * Records the histories the replay test uses: runs a 2-seed batch (math mode, simulator) on a fresh dev
- * server and saves the parent's and every child's history to test/fixtures/histories/.
+ * Records histories for the replay test: on a fresh dev server (math mode, simulator) runs a 2-seed batch with
+ * inline seeds (one fails) and a 12-seed batch with seeds by reference and max_workers 2 (the test server
+ * suggests continue-as-new after 100 events, so the parent continues as new with seeds running), and saves every
+ * run of each parent and child to test/fixtures/histories/<label>/. Earlier labels are kept: they are what
+ * executions started by older code look like.
+ *
+ *   npx tsx scripts/capture-histories.ts <label>      # e.g. v2-sliding-window
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -9,25 +14,36 @@ import { submitBatch } from '../src/api';
 import { startTestWorker, smallConfig, tempDir, testTemporal, waitFor } from '../test/helpers/temporal';
 
 async function main(): Promise<void> {
+  const label = process.argv[2];
+  if (!label || !/^[A-Za-z0-9_.-]+$/.test(label)) throw new Error('usage: npx tsx scripts/capture-histories.ts <label>');
   const t = await testTemporal();
   const sim = await startSimulator();
   const worker = await startTestWorker({ t, taskQueue: 'capture', llmBaseUrl: sim.url });
   try {
-    const runId = 'replay-fixture';
-    sim.script([{ match: { contains: 'POISON seed' }, respond: { status: 400 } }]);
-    const sub = await submitBatch(t.client, { run_id: runId, config: smallConfig(), seeds: ['prime numbers', 'POISON seed'], output_dir: tempDir() }, { taskQueue: 'capture' });
-    await sub.handle.result();
-    // Visibility is eventually consistent: wait until the parent and both children are listed.
-    await waitFor(async () => (await t.client.workflow.count(`QasynthRunId = "${runId}"`)).count >= 3, 30_000, 'visibility');
-    const out = path.join(__dirname, '..', 'test', 'fixtures', 'histories');
+    const out = path.join(__dirname, '..', 'test', 'fixtures', 'histories', label);
     fs.rmSync(out, { recursive: true, force: true });
     fs.mkdirSync(out, { recursive: true });
-    for await (const wf of t.client.workflow.list({ query: `QasynthRunId = "${runId}"` })) {
-      const history = await t.client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory();
-      const name = wf.workflowId.replace(/[^A-Za-z0-9_.-]+/g, '_');
-      const { historyToJSON } = await import('@temporalio/common/lib/proto-utils');
-      fs.writeFileSync(path.join(out, `${name}.json`), historyToJSON(history));
-      process.stdout.write(`saved ${name}.json (${history.events?.length} events)\n`);
+    sim.script([{ match: { contains: 'POISON seed' }, respond: { status: 400 } }]);
+    const dir = tempDir();
+    const seedsFile = path.join(dir, 'seeds.jsonl');
+    fs.writeFileSync(seedsFile, Array.from({ length: 12 }, (_, i) => JSON.stringify(`replay seed ${i}`)).join('\n') + '\n');
+    const runs = [
+      { run_id: `${label}-inline`, config: smallConfig(), seeds: ['prime numbers', 'POISON seed'], output_dir: dir },
+      { run_id: `${label}-by-ref`, config: smallConfig({ max_workers: 2 }), seeds_file: seedsFile, output_dir: dir },
+    ];
+    const { historyToJSON } = await import('@temporalio/common/lib/proto-utils');
+    for (const input of runs) {
+      const sub = await submitBatch(t.client, input, { taskQueue: 'capture' });
+      await sub.handle.result();
+      const expected = 1 + (input.seeds?.length ?? 12);
+      // Visibility is eventually consistent: wait until the parent and every child are listed.
+      await waitFor(async () => (await t.client.workflow.count(`QasynthRunId = "${input.run_id}"`)).count >= expected, 30_000, 'visibility');
+      for await (const wf of t.client.workflow.list({ query: `QasynthRunId = "${input.run_id}"` })) {
+        const history = await t.client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory();
+        const name = `${wf.workflowId}_${wf.runId.slice(-12)}`.replace(/[^A-Za-z0-9_.-]+/g, '_');
+        fs.writeFileSync(path.join(out, `${name}.json`), historyToJSON(history));
+        process.stdout.write(`saved ${label}/${name}.json (${history.events?.length} events)\n`);
+      }
     }
   } finally {
     await worker.stop();

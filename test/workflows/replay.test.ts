@@ -11,8 +11,12 @@ import { bundleWorkflowCode, DefaultLogger, Worker } from '@temporalio/worker';
 
 const dir = path.join(__dirname, '..', 'fixtures', 'histories');
 
-test('committed histories of a real run replay without non-determinism', async () => {
-  const files = fs.readdirSync(dir).filter((f) => f.endsWith('.json'));
+test('committed histories of real runs (each older version of the workflows) replay without non-determinism', async () => {
+  // One folder per recorded version (scripts/capture-histories.ts <label>): executions started by older code.
+  const files = fs
+    .readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .filter((f) => f.endsWith('.json'))
+    .sort();
   assert.ok(files.length >= 2, 'a parent and at least one child history are committed');
   const workflowBundle = await bundleWorkflowCode({
     workflowsPath: require.resolve('../../src/workflows'),
@@ -23,7 +27,7 @@ test('committed histories of a real run replay without non-determinism', async (
     const history = JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8'));
     const type = history.events[0].workflowExecutionStartedEventAttributes.workflowType.name;
     types.add(type);
-    await Worker.runReplayHistory({ workflowBundle, replayName: f }, history, f.replace(/\.json$/, ''));
+    await Worker.runReplayHistory({ workflowBundle, replayName: f }, history, path.basename(f).replace(/\.json$/, ''));
   }
   assert.deepEqual([...types].sort(), ['synthesizeBatch', 'synthesizeSeed']);
 });
