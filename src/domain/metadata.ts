@@ -37,40 +37,41 @@ export function batchSummary(runId: string, mode: EnvironmentMode | string, seed
 }
 
 /**
- * A short, single-line preview of a tool call's arguments: the main argument of each known tool (the query, the
- * URL, the expression, the first line of code), else `key=value` pairs; quoted where it is free text.
+ * A short, single-line preview of a tool call's arguments (parameters as src/tools/*.ts define them): the
+ * queries of `web_search` / `local_search` quoted, the URLs of `web_visit`, the expressions of `calculator`
+ * (`; `-separated), the first non-empty line of `python_interpreter` code; for any other tool, `key=value` pairs.
+ * At most ARGS_PREVIEW_CHARS characters (then `…`).
  */
 export function argsPreview(toolName: string, parameters: Record<string, unknown>): string {
-  const str = (v: unknown) => (typeof v === 'string' ? v : v === undefined ? '' : JSON.stringify(v));
-  const pick = (...keys: string[]) => {
-    for (const k of keys) if (parameters[k] !== undefined) return str(parameters[k]);
-    return undefined;
-  };
-  let text: string | undefined;
-  let quoted = false;
+  const list = (v: unknown): string[] =>
+    Array.isArray(v) ? v.map((x) => (typeof x === 'string' ? x : JSON.stringify(x))) : v === undefined ? [] : [typeof v === 'string' ? v : JSON.stringify(v)];
+  const first = (...keys: string[]) => keys.map((k) => list(parameters[k])).find((l) => l.length) ?? [];
+  let text: string;
   switch (toolName) {
     case 'web_search':
     case 'local_search':
-      text = pick('query', 'q');
-      quoted = true;
+      text = first('queries', 'query')
+        .map((q) => `"${oneLine(q)}"`)
+        .join(', ');
       break;
     case 'web_visit':
-      text = pick('url');
+      text = first('urls', 'url').join(' ');
       break;
     case 'calculator':
-      text = pick('expression', 'expr');
+      text = first('expressions', 'expression').join('; ');
       break;
     case 'python_interpreter':
-      text = pick('code')?.split('\n').find((l) => l.trim()) ?? undefined;
+      text = first('code')[0]?.split('\n').find((l) => l.trim()) ?? '';
       break;
+    default:
+      text = '';
   }
-  if (text === undefined) {
+  if (!text) {
     text = Object.entries(parameters)
-      .map(([k, v]) => `${k}=${str(v)}`)
+      .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
       .join(' ');
   }
-  const short = truncate(oneLine(text), ARGS_PREVIEW_CHARS);
-  return quoted ? `"${short}"` : short;
+  return truncate(oneLine(text), ARGS_PREVIEW_CHARS);
 }
 
 /** `web_search "…"`, `calculator 2+3`: a tool call's activity summary. */
