@@ -33,7 +33,7 @@ export function logJson(meta: unknown): string {
  * A seed workflow that failed or found no QA ends as a failed workflow on purpose (so the Web UI shows it as
  * Failed), after recording its error in its result file and reporting it to the run: not worth a warning line.
  */
-function expectedSeedFailure(entry: LogEntry): boolean {
+export function expectedSeedFailure(entry: Pick<LogEntry, 'message' | 'meta'>): boolean {
   return entry.message === 'Workflow failed' && entry.meta?.workflowType === 'synthesizeSeed';
 }
 

@@ -14,6 +14,7 @@ import {
 } from '../../src/domain/metadata';
 import { seedFailure, seedSummaryOfFailure } from '../../src/workflows/synthesize-seed';
 import type { SeedSummary } from '../../src/shared/types';
+import { expectedSeedFailure } from '../../src/worker/runtime';
 
 test('seed summary: index 1-based of the total, the seed text on one line and cut at 80 characters', () => {
   assert.equal(seedWorkflowSummary(11, 500, 'prime numbers'), 'seed 12/500 · prime numbers');
@@ -100,4 +101,10 @@ test('the parent reads the summary from a child failure (as it arrives: ChildWor
   assert.equal(seedSummaryOfFailure(ApplicationFailure.create({ message: 'bug', type: 'TypeError' })), null);
   assert.equal(seedSummaryOfFailure(ApplicationFailure.create({ message: 'x', details: [{ source_id: 's', status: 'succeeded' }] })), null);
   assert.equal(seedSummaryOfFailure(new Error('plain')), null);
+});
+
+test('the worker log skips the failure end of a seed workflow, and nothing else', () => {
+  assert.equal(expectedSeedFailure({ message: 'Workflow failed', meta: { workflowType: 'synthesizeSeed' } }), true);
+  assert.equal(expectedSeedFailure({ message: 'Workflow failed', meta: { workflowType: 'synthesizeBatch' } }), false);
+  assert.equal(expectedSeedFailure({ message: 'Activity failed', meta: { workflowType: 'synthesizeSeed' } }), false);
 });

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { ApplicationFailure, defaultPayloadConverter, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import type { temporal } from '@temporalio/proto';
+import { bundleWorkflowCode, DefaultLogger, Worker } from '@temporalio/worker';
 import { startSimulator, type Simulator } from '../../src/llm/simulator';
 import { submitBatch } from '../../src/api';
 import { batchWorkflowId, seedWorkflowId } from '../../src/shared/constants';
@@ -119,6 +120,12 @@ describe('the Web UI metadata of a run', () => {
       assert.equal(batchSummaries[0], 'prepare run (manifest)');
       assert.equal(batchSummaries.at(-1), 'write outputs (complete)');
       assert.match(await currentDetails(sub.handle), /^qasynth meta-fail · math · 4 seeds · max_workers 2\n\n\*\*done\*\* — 4\/4 seeds \(1 failed, 1 without QA\), 4 QA/);
+
+      // These histories (a failure end behind its patch marker, a parent recording it) replay deterministically.
+      const workflowBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), logger: new DefaultLogger('WARN') });
+      for (const h of [sub.handle, failed, noQa, ok]) {
+        await Worker.runReplayHistory({ workflowBundle, replayName: h.workflowId }, await h.fetchHistory(), h.workflowId);
+      }
     } finally {
       sim.clearScript();
     }
