@@ -91,7 +91,7 @@ export function qaSummary(rank: number, paths: number, attempt: number): string 
 }
 
 /** The phases of a seed, as its current details name them. */
-export type SeedPhase = 'checking' | 'exploring' | 'writing QA' | 'saving' | 'done' | 'failed' | 'no QA' | 'stopped, budget spent';
+export type SeedPhase = 'checking' | 'exploring' | 'writing QA' | 'done' | 'failed' | 'no QA' | 'stopped, budget spent';
 
 /** What a seed's current details say (see {@link seedDetails}). */
 export interface SeedDetailsState {

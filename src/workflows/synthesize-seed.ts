@@ -220,11 +220,29 @@ async function runSeed(input: SeedInput): Promise<SeedSummary> {
   const config: SynthesisConfig = withConfigDefaults(input.config);
   const { llm, tool, output } = proxies(config);
 
+  // What the Web UI's "current details" say (src/domain/metadata.ts), refreshed as the seed goes.
+  const details: SeedDetailsState = {
+    phase: 'checking',
+    title: seedWorkflowSummary(input.index, input.seeds_total ?? 0, seed.text),
+    nodes: 0,
+    expected_nodes: expectedTreeSize(config.max_depth, config.branching_factor, config.depth_threshold).nodes,
+    depth: 0,
+    max_depth: config.max_depth,
+    last_tool: null,
+    qa: 0,
+    paths: 0,
+  };
+  const showDetails = () => setCurrentDetails(seedDetails(details));
+
   if (input.check_existing !== false) {
+    showDetails();
     const cached = await output.loadSeedResult.executeWithOptions({ summary: 'check for an earlier result' }, [
       { run_id, output_dir, source_id: seed.source_id },
     ]);
-    if (cached) return { ...cached, cached: true };
+    if (cached) {
+      setCurrentDetails(seedDetails({ ...details, phase: 'done', qa: cached.qa_count, outcome: `kept from an earlier attempt (${cached.qa_count} QA)` }));
+      return { ...cached, cached: true };
+    }
   }
 
   const startedAt = new Date().toISOString();
@@ -263,22 +281,10 @@ async function runSeed(input: SeedInput): Promise<SeedSummary> {
     counters,
   };
 
-  // What the Web UI's "current details" say (src/domain/metadata.ts), refreshed as the seed goes.
-  const details: SeedDetailsState = {
-    phase: 'exploring',
-    title: seedWorkflowSummary(input.index, input.seeds_total ?? 0, seed.text),
-    nodes: 0,
-    expected_nodes: expectedTreeSize(config.max_depth, config.branching_factor, config.depth_threshold).nodes,
-    depth: 0,
-    max_depth: config.max_depth,
-    last_tool: null,
-    qa: 0,
-    paths: 0,
-  };
-  const showDetails = () => setCurrentDetails(seedDetails(details));
 
   let result: SeedResultFile;
   try {
+    details.phase = 'exploring';
     showDetails();
     const tree = await sampleTree({
       config,

@@ -82,9 +82,9 @@ async function renderedText(p: Page): Promise<string> {
 
 /**
  * Opens `url` and waits until the rendered text matches every pattern; then takes a screenshot named `shot`.
- * Fails naming the patterns still missing and the text seen.
+ * Fails naming the patterns still missing and the text seen. `focus`: text scrolled into view for the screenshot.
  */
-async function show(url: string, shot: string, patterns: (string | RegExp)[]): Promise<string> {
+async function show(url: string, shot: string, patterns: (string | RegExp)[], focus?: string): Promise<string> {
   await page.goto(url);
   let text = '';
   const missing = () => patterns.filter((p) => (typeof p === 'string' ? !text.includes(p) : !p.test(text)));
@@ -92,6 +92,7 @@ async function show(url: string, shot: string, patterns: (string | RegExp)[]): P
     text = await renderedText(page);
     return missing().length === 0;
   }, PAGE_TIMEOUT_MS, shot).catch(() => undefined);
+  if (focus) await page.getByText(focus).first().scrollIntoViewIfNeeded().catch(() => undefined);
   await page.screenshot({ path: path.join(ARTIFACTS, `${shot}.png`), fullPage: true });
   assert.deepEqual(missing(), [], `${shot} (${url}): missing from the rendered page after ${PAGE_TIMEOUT_MS / 1000} s; it showed:\n${text}`);
   return text;
@@ -148,7 +149,7 @@ test('the Web UI shows a failed seed as Failed with its error, seed texts as chi
       '"type": "LlmAuth"',
       'choose action · depth 1 · branch 0',
       'write seed result · failed',
-    ]);
+    ], 'write seed result · failed');
     await show(ui(failedId, failedRun, 'user-metadata'), 'failed-seed-metadata', [
       'seed 2/3 · Fibonacci sequence',
       /failed · 0 QA: LLM endpoint refused the credentials \(HTTP 401\)/,
@@ -164,7 +165,7 @@ test('the Web UI shows a failed seed as Failed with its error, seed texts as chi
       'synthesize QA · path 1/2',
       'synthesize QA · path 2/2',
       'write seed result · succeeded',
-    ]);
+    ], 'synthesize QA · path 1/2');
 
     // The batch: its summary, each child's summary (the seed text) and how it ended, its own activities.
     await show(ui(sub.workflowId, batchRun, 'history'), 'batch-history', [
@@ -175,7 +176,7 @@ test('the Web UI shows a failed seed as Failed with its error, seed texts as chi
       'Child Workflow Execution Failed',
       'prepare run (manifest)',
       'write outputs (complete)',
-    ]);
+    ], 'Child Workflow Execution Failed');
     await show(ui(sub.workflowId, batchRun, 'user-metadata'), 'batch-metadata', [
       `qasynth ${run} · math · 3 seeds · max_workers 2`,
       /done — 3\/3 seeds \(1 failed, 0 without QA\), 4 QA/,

@@ -66,6 +66,7 @@ test('seed details: phase, node x of N, depth, last tool and its arguments, QA s
   );
   assert.equal(seedDetails({ ...s, phase: 'done', qa: 2, outcome: '2 QA from 2 paths, 10 nodes' }), '**done** · 2 QA: 2 QA from 2 paths, 10 nodes\n\nseed 2/5 · golden ratio');
   assert.match(seedDetails({ ...s, expected_nodes: Infinity }), /node 7 of \?/);
+  assert.equal(seedDetails({ ...s, phase: 'checking' }), '**checking**\n\nseed 2/5 · golden ratio');
 });
 
 const failedSummary: SeedSummary = {
