@@ -1,5 +1,6 @@
 /**
- * The test command (`npm test`, which `.ci/run` calls): starts ONE Temporal dev server (in memory, headless)
+ * The test command (`npm test`, which `.ci/run` calls): starts ONE Temporal dev server (in memory, its Web UI on a
+ * free port, QASYNTH_TEST_TEMPORAL_UI)
  * for the whole run, then runs every test tier with node's test runner against it:
  *   test/unit → test/activities → test/workflows → test/e2e → test/chaos
  * Workflow tests use a unique task queue each, so they share the server safely. The chaos tier runs in its
@@ -14,7 +15,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startDevServer } from '../src/server/dev-server';
+import { freePort, startDevServer } from '../src/server/dev-server';
 import { cleanCluster, startCluster, stopCluster } from './cluster/cluster';
 
 /** Low enough that a 40-seed batch continues as new in tests (~5 parent events per seed); above what ≤ 10-seed tests need. */
@@ -31,14 +32,19 @@ interface TestServer {
 }
 
 async function devServer(root: string): Promise<TestServer> {
+  // With its Web UI on a free port: test/e2e/web-ui.test.ts looks at the run in a browser (QASYNTH_TEST_TEMPORAL_UI).
   const server = await startDevServer({
-    uiPort: null,
+    uiPort: await freePort(),
     dynamicConfig: { 'limit.historyCount.suggestContinueAsNew': TEST_SUGGEST_CONTINUE_AS_NEW },
     logTo: path.join(root, '.state', 'test-server.log'),
     log: (s) => process.stderr.write(`${s}\n`),
   });
-  process.stderr.write(`test Temporal dev server at ${server.address}\n`);
-  return { address: server.address, env: { QASYNTH_TEST_TEMPORAL_KIND: 'dev' }, stop: () => server.stop() };
+  process.stderr.write(`test Temporal dev server at ${server.address}, Web UI at ${server.uiUrl}\n`);
+  return {
+    address: server.address,
+    env: { QASYNTH_TEST_TEMPORAL_KIND: 'dev', QASYNTH_TEST_TEMPORAL_UI: server.uiUrl ?? '' },
+    stop: () => server.stop(),
+  };
 }
 
 async function clusterServer(root: string): Promise<TestServer> {

@@ -13,9 +13,11 @@
 import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { batchWorkflowId, DEFAULT_TASK_QUEUE } from './shared/constants';
 import type { BatchInput, BatchProgress, BatchResult } from './shared/types';
-import { progressQuery, pauseSignal, resumeSignal, retryFailedUpdate, setMaxWorkersUpdate } from './workflows/messages';
+import { progressQuery, pauseSignal, resumeSignal, retryFailedUpdate, setMaxWorkersUpdate, type MaxWorkersChange } from './workflows/messages';
 import type { synthesizeBatch } from './workflows/synthesize-batch';
 import { ModeAttr, RunIdAttr, unknownSearchAttribute } from './shared/search-attributes';
+import { batchSummary } from './domain/metadata';
+import { CONFIG_DEFAULTS } from './config/defaults';
 
 export type BatchHandle = WorkflowHandle<typeof synthesizeBatch>;
 
@@ -73,7 +75,17 @@ export async function submitBatch(client: Client, input: BatchInput, opts: Submi
       workflowIdConflictPolicy: 'USE_EXISTING',
       // A finished run is started again only to retry its failures (above); otherwise only failed runs restart.
       workflowIdReusePolicy: again ? 'ALLOW_DUPLICATE' : 'ALLOW_DUPLICATE_FAILED_ONLY',
-      staticSummary: `qasynth run ${input.run_id}${opts.seedCount ? `: ${opts.seedCount} seeds` : ''}${opts.mode ? `, ${opts.mode} mode` : ''}`,
+      // The Web UI's summary of the run (the workflow also names itself in its current details, however started).
+      staticSummary: batchSummary(
+        input.run_id,
+        opts.mode ?? (typeof input.config.environment_mode === 'string' ? input.config.environment_mode : 'web'),
+        opts.seedCount ?? input.seeds?.length ?? null,
+        typeof input.config.max_workers === 'number' ? input.config.max_workers : CONFIG_DEFAULTS.max_workers,
+      ),
+      staticDetails:
+        `**qasynth run** \`${input.run_id}\` — output in \`${input.output_dir}\`` +
+        (input.seeds_file ? `, seeds from \`${input.seeds_file}\`` : '') +
+        '\n\nFollow it with `qasynth status ' + input.run_id + '`; the progress query says the same.',
       typedSearchAttributes: [
         { key: RunIdAttr, value: input.run_id },
         ...(opts.mode ? [{ key: ModeAttr, value: opts.mode }] : []),
@@ -128,8 +140,17 @@ export function batchHandle(client: Client, runId: string): BatchHandle {
 export const queryProgress = (h: BatchHandle): Promise<BatchProgress> => h.query(progressQuery);
 export const pauseBatch = (h: BatchHandle): Promise<void> => h.signal(pauseSignal);
 export const resumeBatch = (h: BatchHandle): Promise<void> => h.signal(resumeSignal);
-export const setMaxWorkers = (h: BatchHandle, n: number): Promise<number> =>
-  h.executeUpdate(setMaxWorkersUpdate, { args: [n] });
+/**
+ * Changes how many seeds of a running batch run at once; resolves to `{previous, current}` (the value now in
+ * force). Works with workers of every version: older ones answered with the previous value alone.
+ * Rejects (WorkflowUpdateFailedError) a value outside 1..2000, or when the batch is not running.
+ */
+export async function scaleBatch(h: BatchHandle, n: number): Promise<MaxWorkersChange> {
+  const r = await h.executeUpdate(setMaxWorkersUpdate, { args: [n] });
+  return typeof r === 'number' ? { previous: r, current: n } : r;
+}
+/** The previous max_workers after changing it (kept for earlier callers; {@link scaleBatch} says both values). */
+export const setMaxWorkers = async (h: BatchHandle, n: number): Promise<number> => (await scaleBatch(h, n)).previous;
 export const batchResult = (h: BatchHandle): Promise<BatchResult> => h.result();
 /** Asks a running batch to re-run its failed seeds once its current pass is done. */
 export const retryFailed = (h: BatchHandle): Promise<{ seeds_done: number; seeds_total: number }> => h.executeUpdate(retryFailedUpdate);

@@ -9,7 +9,7 @@ import { Client, WorkflowUpdateFailedError, type Connection } from '@temporalio/
 import { DEFAULT_TASK_QUEUE } from '../shared/constants';
 import { MAX_INLINE_INPUT_BYTES, prepareInput, UsageError } from './inputs';
 import type { RunFlags } from './run';
-import { batchHandle, pauseBatch, queryProgress, resumeBatch, setMaxWorkers, submitBatch } from '../api';
+import { batchHandle, pauseBatch, queryProgress, resumeBatch, scaleBatch, submitBatch } from '../api';
 import type { TemporalTarget } from '../worker/connection';
 import type { WorkerRoles } from '../worker/worker';
 import { backgroundServer, ensureBackgroundServer, startDevServer, stateDir, stopBackgroundServer } from '../server/dev-server';
@@ -329,10 +329,10 @@ async function main(argv: string[]): Promise<number> {
     .action(async (runId: string, n: number, flags: { address?: string; namespace?: string }) => {
       const c = await connectExisting(flags);
       try {
-        const previous = await setMaxWorkers(batchHandle(c.client, runId), n).catch((e: Error) => {
+        const change = await scaleBatch(batchHandle(c.client, runId), n).catch((e: Error) => {
           throw e instanceof WorkflowUpdateFailedError ? new UsageError([(e.cause as Error | undefined)?.message ?? e.message]) : e;
         });
-        err(`run ${runId}: max_workers ${previous} → ${n}`);
+        err(`run ${runId}: max_workers is now ${change.current} (was ${change.previous})`);
       } finally {
         await c.close();
       }

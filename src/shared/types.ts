@@ -286,6 +286,8 @@ export interface SeedInput {
    * the report reaches the parent's latest run after a continue-as-new. Set by sliding-window parents.
    */
   notify_parent?: boolean;
+  /** Seeds in the run, for "seed 12/500" in the Web UI (absent from inputs of older parents: shown as "seed 12"). */
+  seeds_total?: number;
 }
 
 /**

@@ -8,8 +8,19 @@ export const progressQuery = defineQuery<BatchProgress>('progress');
 export const pauseSignal = defineSignal('pause');
 /** Launch seeds again after `pause`. */
 export const resumeSignal = defineSignal('resume');
-/** Change how many seeds run at once; returns the previous value. Rejects values outside 1..1000. */
-export const setMaxWorkersUpdate = defineUpdate<number, [number]>('setMaxWorkers');
+/**
+ * The answer of `setMaxWorkers`: the value before and the value now in force. (Workers older than this answered
+ * with the previous value alone, a number; `scaleBatch` in src/api.ts accepts both.)
+ */
+export interface MaxWorkersChange {
+  previous: number;
+  current: number;
+}
+/**
+ * Change how many seeds run at once; returns `{previous, current}`. Rejects values outside 1..MAX_WORKERS_LIMIT
+ * (2,000, src/workflows/synthesize-batch.ts).
+ */
+export const setMaxWorkersUpdate = defineUpdate<MaxWorkersChange | number, [number]>('setMaxWorkers');
 /**
  * Run the failed, no-QA and not-run seeds again once the current pass is done (the run continues as new with
  * `retry_failed`); finished seeds are kept. Rejected once the run has finished: start it again with

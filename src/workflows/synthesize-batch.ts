@@ -75,7 +75,8 @@ import {
   seedStoppedSignal,
   setMaxWorkersUpdate,
 } from './messages';
-import { failureType, rootMessage, synthesizeSeed } from './synthesize-seed';
+import { failureType, rootMessage, seedSummaryOfFailure, synthesizeSeed } from './synthesize-seed';
+import { batchSummary, seedWorkflowDetails, seedWorkflowSummary } from '../domain/metadata';
 
 /**
  * Most seeds running at once: Temporal's default limit of pending child workflows per workflow execution
@@ -174,8 +175,11 @@ export async function synthesizeBatch(input: BatchInput, carry?: BatchCarry): Pr
   });
   const showDetails = () => {
     const c = state.counters;
+    // First line: what this run is (however it was started: the CLI sets the same as its summary, a start
+    // with `temporal workflow start` sets none), then where it is.
     setCurrentDetails(
-      `**${phase}**${state.paused ? ' (paused)' : ''} — ${c.seeds_done}/${seedsTotal()} seeds ` +
+      `${batchSummary(run_id, config.environment_mode, seedsTotal() || null, state.max_workers)}\n\n` +
+        `**${phase}**${state.paused ? ' (paused)' : ''} — ${c.seeds_done}/${seedsTotal()} seeds ` +
         `(${c.seeds_failed} failed, ${c.seeds_no_qa} without QA), ${c.qa} QA, ${window.size}/${state.max_workers} running` +
         (state.pause_reason ? `\n\n**${state.pause_reason}**` : ''),
     );
@@ -213,7 +217,7 @@ export async function synthesizeBatch(input: BatchInput, carry?: BatchCarry): Pr
       const previous = state.max_workers;
       state.max_workers = n;
       showDetails();
-      return previous;
+      return { previous, current: n };
     },
     {
       validator: (n: number) => {
@@ -264,7 +268,9 @@ export async function synthesizeBatch(input: BatchInput, carry?: BatchCarry): Pr
     let duplicates = duplicatesDropped(parsed.duplicates);
     let preparedSeeds: PrepareSeedsResult | undefined;
     if (input.seeds_file) {
-      const prep = await output.prepareSeeds({ run_id, output_dir, seeds_file: input.seeds_file, number_of_seed: config.number_of_seed });
+      const prep = await output.prepareSeeds.executeWithOptions({ summary: 'prepare seeds (validate the seed file)' }, [
+        { run_id, output_dir, seeds_file: input.seeds_file, number_of_seed: config.number_of_seed },
+      ]);
       preparedSeeds = prep;
       // The seed count is known only now: a run nobody means is refused before anything is paid.
       const absurd = input.force ? null : absurdRun(config, prep.seeds_total);
@@ -273,7 +279,7 @@ export async function synthesizeBatch(input: BatchInput, carry?: BatchCarry): Pr
       duplicates = prep.duplicates_dropped;
     }
     state.duplicates_dropped = duplicates;
-    const prepared = await output.prepareRun({
+    const prepared = await output.prepareRun.executeWithOptions({ summary: 'prepare run (manifest)' }, [{
       run_id,
       output_dir,
       config,
@@ -282,7 +288,7 @@ export async function synthesizeBatch(input: BatchInput, carry?: BatchCarry): Pr
       duplicates_dropped: duplicates,
       started_at: new Date(state.started_at_ms).toISOString(),
       ...(input.retry_failed ? { retry_failed: true } : {}),
-    });
+    }]);
     state.prepared = true;
     // A new run folder has no seed results: spare every seed the "already done?" check.
     // (Runs recorded before prepareRun returned a count have no result: keep checking.)
@@ -332,13 +338,13 @@ export async function synthesizeBatch(input: BatchInput, carry?: BatchCarry): Pr
     phase = 'writing';
     showDetails();
     const completion: BatchCompletion = cancelled ? 'cancelled' : state.budget_exhausted ? 'budget_exhausted' : 'complete';
-    const written = await writer.writeOutputs({
+    const written = await writer.writeOutputs.executeWithOptions({ summary: `write outputs (${completion})` }, [{
       run_id,
       output_dir,
       mode: config.environment_mode,
       timestamp: fileTimestamp(state.run_started_at_ms ?? state.started_at_ms),
       completion,
-    });
+    }]);
     // A retryFailed update arrived during the run: run its failed seeds again now, as a new pass.
     const unfinished = written.seeds_failed + (written.seeds_no_qa ?? 0) + written.seeds_missing;
     if (state.retry_requested && !cancelled && completion === 'complete' && unfinished > 0) {
@@ -382,7 +388,7 @@ export async function synthesizeBatch(input: BatchInput, carry?: BatchCarry): Pr
     const handles = new Map<string, Promise<void>>();
     /** A seed that ended without reporting: inspect what became of it and record that. */
     const inspect = async (seed: { source_id: string; index: number }, text: string, workflowRunId?: string) => {
-      const summary = await output.inspectSeed({
+      const summary = await output.inspectSeed.executeWithOptions({ summary: `inspect seed ${seed.index + 1} (ended without reporting)` }, [{
         workflow_id: seedWorkflowId(run_id, seed.source_id),
         workflow_run_id: workflowRunId,
         run_id,
@@ -390,14 +396,18 @@ export async function synthesizeBatch(input: BatchInput, carry?: BatchCarry): Pr
         source_id: seed.source_id,
         index: seed.index,
         seed_text: text,
-      });
+      }]);
       if (window.take(seed.source_id)) record(summary);
     };
     /** Seeds started by an earlier run: no handle here, so look after them now and then (one activity). */
     const watch = async () => {
       const inherited = window.inherited(info.runId);
       if (!inherited.length) return;
-      const closed = new Set(await output.closedSeedWorkflows({ workflow_ids: inherited.map((r) => seedWorkflowId(run_id, r.source_id)) }));
+      const closed = new Set(
+        await output.closedSeedWorkflows.executeWithOptions({ summary: `check ${inherited.length} seeds started before continue-as-new` }, [
+          { workflow_ids: inherited.map((r) => seedWorkflowId(run_id, r.source_id)) },
+        ]),
+      );
       // A seed still running is left alone; one that ended without reporting is inspected.
       for (const r of inherited) if (closed.has(seedWorkflowId(run_id, r.source_id)) && window.has(r.source_id)) await inspect(r, '');
     };
@@ -408,10 +418,12 @@ export async function synthesizeBatch(input: BatchInput, carry?: BatchCarry): Pr
       try {
         child = await startChild(synthesizeSeed, {
         workflowId: seedWorkflowId(run_id, seed.source_id),
-        args: [{ run_id, config, seed, index, output_dir, allowance, check_existing: false, notify_parent: true }],
+        args: [{ run_id, config, seed, index, output_dir, allowance, check_existing: false, notify_parent: true, seeds_total: seedsTotal() }],
         // The seed outlives this run of the parent (continue-as-new): it reports by signal, by workflow id.
         parentClosePolicy: ParentClosePolicy.ABANDON,
-        staticSummary: seed.text.length > 120 ? `${seed.text.slice(0, 117)}...` : seed.text,
+        // The Web UI's list and child view: `seed 12/500 · <text>`, the whole seed in the details.
+        staticSummary: seedWorkflowSummary(index, seedsTotal(), seed.text),
+        staticDetails: seedWorkflowDetails(run_id, seed.source_id, seed.text),
         typedSearchAttributes: [
           { key: RunIdAttr, value: run_id },
           { key: ModeAttr, value: config.environment_mode },
@@ -432,6 +444,13 @@ export async function synthesizeBatch(input: BatchInput, carry?: BatchCarry): Pr
           () => undefined,
           async (err: unknown) => {
             if (!window.has(seed.source_id)) return;
+            // A failed or no-QA seed ends as a failed workflow after writing its result and reporting it: its
+            // summary is in the failure (the report may not have arrived yet). Its normal end, not a fault.
+            const failed = seedSummaryOfFailure(err);
+            if (failed) {
+              if (window.take(seed.source_id)) record(failed);
+              return;
+            }
             if (isCancellation(err) || (err instanceof ChildWorkflowFailure && isCancellation(err.cause))) {
               window.take(seed.source_id);
               stopped.add(seed.source_id);
@@ -527,11 +546,15 @@ export async function synthesizeBatch(input: BatchInput, carry?: BatchCarry): Pr
         if (!inPage) {
           if (inlineSeeds) {
             const finished = state.check_existing
-              ? await output.finishedSeeds({ run_id, output_dir, source_ids: inlineSeeds.slice(index, index + FINISHED_SEEDS_PAGE).map((x) => x.source_id) })
+              ? await output.finishedSeeds.executeWithOptions({ summary: `finished seeds? ${index + 1}–${Math.min(index + FINISHED_SEEDS_PAGE, inlineSeeds.length)}` }, [
+                  { run_id, output_dir, source_ids: inlineSeeds.slice(index, index + FINISHED_SEEDS_PAGE).map((x) => x.source_id) },
+                ])
               : null;
             page = { start: index, seeds: null, finished: finished ?? inlineSeeds.slice(index, index + FINISHED_SEEDS_PAGE).map(() => null) };
           } else {
-            const r = await output.readSeedPage({ run_id, output_dir, start: index, ...SEED_PAGE, with_finished: state.check_existing });
+            const r = await output.readSeedPage.executeWithOptions({ summary: `read seeds from ${index + 1}` }, [
+              { run_id, output_dir, start: index, ...SEED_PAGE, with_finished: state.check_existing },
+            ]);
             page = { start: index, seeds: r.seeds, finished: r.finished };
           }
         }
@@ -555,7 +578,7 @@ export async function synthesizeBatch(input: BatchInput, carry?: BatchCarry): Pr
       return executeChild(synthesizeSeed, {
         workflowId: seedWorkflowId(run_id, seed.source_id),
         args: [{ run_id, config, seed, index, output_dir, allowance, check_existing: checkExisting }],
-        staticSummary: seed.text.length > 120 ? `${seed.text.slice(0, 117)}...` : seed.text,
+        staticSummary: seedWorkflowSummary(index, seeds.length, seed.text),
         typedSearchAttributes: [
           { key: RunIdAttr, value: run_id },
           { key: ModeAttr, value: config.environment_mode },
@@ -564,8 +587,11 @@ export async function synthesizeBatch(input: BatchInput, carry?: BatchCarry): Pr
       })
         .then(record, async (err: unknown) => {
           if (isCancellation(err) || (err instanceof ChildWorkflowFailure && isCancellation(err.cause))) throw err;
+          // A seed that failed (or found no QA) recorded its own result and ends as failed: count it as it is.
+          const failed = seedSummaryOfFailure(err);
+          if (failed) return record(failed);
           // The child could not record its own failure (timeout, termination, bug): record it here.
-          const summary = await output.writeSeedResult({
+          const summary = await output.writeSeedResult.executeWithOptions({ summary: `write seed result · failed (${seed.source_id})` }, [{
             output_dir,
             result: {
               run_id,
@@ -581,7 +607,7 @@ export async function synthesizeBatch(input: BatchInput, carry?: BatchCarry): Pr
               trajectories: [],
               counters: emptySeedCounters(),
             },
-          });
+          }]);
           record(summary);
         })
         .finally(() => {

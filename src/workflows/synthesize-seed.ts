@@ -34,9 +34,54 @@ import { qaId } from '../domain/ids';
 import { seedFinishedSignal, seedStoppedSignal } from './messages';
 import { HEARTBEAT_TIMEOUT_SECONDS, LLM_ACTIVITY, LOCAL_TOOL_ACTIVITY, OUTPUT_ACTIVITY, TOOL_ACTIVITY } from './options';
 import { llmRoute, toolRoute } from '../domain/routing';
+import { expectedTreeSize } from '../domain/tree';
+import { chooseActionSummary, qaSummary, seedDetails, seedWorkflowSummary, toolSummary, type SeedDetailsState } from '../domain/metadata';
 
 /** Patch id: executions with this marker route activities as src/domain/routing.ts says. */
 const PATCH_ROUTING = 'qasynth-routing-v2';
+/**
+ * Patch id: executions with this marker end a failed or no-QA seed as a failed workflow (after writing its result
+ * and reporting to the parent), so the Web UI shows it as Failed; older ones complete with the summary.
+ */
+export const PATCH_SEED_FAILS = 'qasynth-seed-fails-visibly';
+
+/**
+ * The failure a failed or no-QA seed workflow ends with (see PATCH_SEED_FAILS): non-retryable, its message the
+ * seed's error, its type the seed's error_type (`LlmAuth`, …, `no_qa:<reason>` for a seed without QA), its
+ * details `[summary]` — so a parent learns the summary from the failure too, even when the report raced it.
+ */
+export function seedFailure(summary: SeedSummary): ApplicationFailure {
+  return ApplicationFailure.create({
+    message: summary.error || (summary.status === 'no_qa' ? 'no QA' : 'failed'),
+    type: summary.error_type || (summary.status === 'no_qa' ? 'no_qa' : 'SeedFailed'),
+    nonRetryable: true,
+    details: [summary],
+  });
+}
+
+/**
+ * The seed summary a seed workflow's failure carries (see seedFailure), from the failure a parent sees (a
+ * ChildWorkflowFailure around an ApplicationFailure), or null for any other failure (a bug, a timeout, a
+ * termination: those are inspected).
+ */
+export function seedSummaryOfFailure(err: unknown): SeedSummary | null {
+  let e = err as { cause?: unknown } | undefined;
+  for (let depth = 0; e && depth < 3; depth++) {
+    if (e instanceof ApplicationFailure) {
+      const d = e.details?.[0] as Partial<SeedSummary> | undefined;
+      if (d && typeof d.source_id === 'string' && (d.status === 'failed' || d.status === 'no_qa')) return d as SeedSummary;
+      return null;
+    }
+    e = e.cause as typeof e;
+  }
+  return null;
+}
+
+/** A failed or no-QA summary ends the workflow as failed (only executions with the PATCH_SEED_FAILS marker). */
+function endSeed(summary: SeedSummary): SeedSummary {
+  if ((summary.status === 'failed' || summary.status === 'no_qa') && patched(PATCH_SEED_FAILS)) throw seedFailure(summary);
+  return summary;
+}
 
 /**
  * Activity proxies for this seed. Executions that started before the routing of src/domain/routing.ts (their
@@ -47,7 +92,9 @@ function proxies(config: SynthesisConfig) {
   const q = taskQueues(base);
   const routed = patched(PATCH_ROUTING);
   const llmQueue = routed ? (llmRoute(config, base) as { taskQueue: string }).taskQueue : q.llm;
-  const toolProxies = new Map<string, ToolActivities>();
+  /** A tool call with its activity summary (shown in the Web UI's event history). */
+  type RunTool = (input: Parameters<ToolActivities['runTool']>[0], summary: string) => ReturnType<ToolActivities['runTool']>;
+  const toolProxies = new Map<string, RunTool>();
   return {
     llm: proxyActivities<LlmActivities>({
       ...LLM_ACTIVITY,
@@ -56,11 +103,11 @@ function proxies(config: SynthesisConfig) {
       taskQueue: llmQueue,
     }),
     /** A tool's activity: local, on the workflow's queue, or on the tool's own queue (see routing.ts). */
-    tool: (name: string): ToolActivities => {
+    tool: (name: string): RunTool => {
       let p = toolProxies.get(name);
       if (!p) {
         const route = routed ? toolRoute(config, base, name) : { kind: 'activity' as const, taskQueue: toolTaskQueue(base, name) };
-        p =
+        const proxy =
           route.kind === 'local'
             ? proxyLocalActivities<ToolActivities>({ ...LOCAL_TOOL_ACTIVITY, startToCloseTimeout: `${config.tool_timeout_seconds} seconds` })
             : proxyActivities<ToolActivities>({
@@ -69,6 +116,8 @@ function proxies(config: SynthesisConfig) {
                 heartbeatTimeout: `${Math.min(HEARTBEAT_TIMEOUT_SECONDS, config.tool_timeout_seconds)} seconds`,
                 taskQueue: route.taskQueue,
               });
+        const runTool = proxy.runTool;
+        p = (toolInput, summary) => runTool.executeWithOptions({ summary }, [toolInput]);
         toolProxies.set(name, p);
       }
       return p;
@@ -142,7 +191,7 @@ function round1(x: number): number {
  */
 export async function synthesizeSeed(input: SeedInput): Promise<SeedSummary> {
   const parentId = input.notify_parent ? workflowInfo().parent?.workflowId : undefined;
-  if (!parentId) return runSeed(input);
+  if (!parentId) return endSeed(await runSeed(input));
   /** A report that cannot be delivered (the parent is gone: terminated by a user) is not the seed's failure. */
   const report = async (send: () => Promise<void>) => {
     try {
@@ -155,7 +204,7 @@ export async function synthesizeSeed(input: SeedInput): Promise<SeedSummary> {
   try {
     const summary = await runSeed(input);
     await report(() => parent.signal(seedFinishedSignal, summary));
-    return summary;
+    return endSeed(summary);
   } catch (err) {
     if (isCancellation(err)) {
       await CancellationScope.nonCancellable(() => report(() => parent.signal(seedStoppedSignal, { source_id: input.seed.source_id })));
@@ -171,9 +220,29 @@ async function runSeed(input: SeedInput): Promise<SeedSummary> {
   const config: SynthesisConfig = withConfigDefaults(input.config);
   const { llm, tool, output } = proxies(config);
 
+  // What the Web UI's "current details" say (src/domain/metadata.ts), refreshed as the seed goes.
+  const details: SeedDetailsState = {
+    phase: 'checking',
+    title: seedWorkflowSummary(input.index, input.seeds_total ?? 0, seed.text),
+    nodes: 0,
+    expected_nodes: expectedTreeSize(config.max_depth, config.branching_factor, config.depth_threshold).nodes,
+    depth: 0,
+    max_depth: config.max_depth,
+    last_tool: null,
+    qa: 0,
+    paths: 0,
+  };
+  const showDetails = () => setCurrentDetails(seedDetails(details));
+
   if (input.check_existing !== false) {
-    const cached = await output.loadSeedResult({ run_id, output_dir, source_id: seed.source_id });
-    if (cached) return { ...cached, cached: true };
+    showDetails();
+    const cached = await output.loadSeedResult.executeWithOptions({ summary: 'check for an earlier result' }, [
+      { run_id, output_dir, source_id: seed.source_id },
+    ]);
+    if (cached) {
+      setCurrentDetails(seedDetails({ ...details, phase: 'done', qa: cached.qa_count, outcome: `kept from an earlier attempt (${cached.qa_count} QA)` }));
+      return { ...cached, cached: true };
+    }
   }
 
   const startedAt = new Date().toISOString();
@@ -212,9 +281,11 @@ async function runSeed(input: SeedInput): Promise<SeedSummary> {
     counters,
   };
 
+
   let result: SeedResultFile;
   try {
-    setCurrentDetails(`**exploring** \`${seed.source_id}\``);
+    details.phase = 'exploring';
+    showDetails();
     const tree = await sampleTree({
       config,
       concurrency: config.explore_concurrency,
@@ -223,7 +294,7 @@ async function runSeed(input: SeedInput): Promise<SeedSummary> {
       deps: {
         shouldStop: () => !mayCall(allowance, spent, reserve),
         chooseAction: async (req) => {
-          const r = await llm.chooseAction({
+          const r = await llm.chooseAction.executeWithOptions({ summary: chooseActionSummary(req.current.depth + 1, req.branch, req.attempt) }, [{
             model: config.model_name,
             tool_calling: config.tool_calling,
             temperature: req.temperature,
@@ -239,23 +310,27 @@ async function runSeed(input: SeedInput): Promise<SeedSummary> {
             attempt: req.attempt,
             executed_actions: req.executedActions,
             ...(config.max_tokens ? { max_tokens: config.max_tokens } : {}),
-          });
+          }]);
           charge(config.model_name, r);
           return r;
         },
         runTool: (action) =>
-          tool(action.tool_name).runTool({
-            mode: config.environment_mode,
-            environment_kwargs: config.environment_kwargs,
-            tool_name: action.tool_name,
-            parameters: action.parameters,
-            summary_model: summaryModel,
-          }),
-        onNode: (node, total) =>
-          setCurrentDetails(
-            `**exploring** \`${seed.source_id}\`: ${total} nodes, last \`${node.node_id}\` ` +
-              `(${node.action?.tool_name ?? 'root'})`,
+          tool(action.tool_name)(
+            {
+              mode: config.environment_mode,
+              environment_kwargs: config.environment_kwargs,
+              tool_name: action.tool_name,
+              parameters: action.parameters,
+              summary_model: summaryModel,
+            },
+            toolSummary(action.tool_name, action.parameters),
           ),
+        onNode: (node, total) => {
+          details.nodes = total - 1;
+          details.depth = node.depth;
+          if (node.action) details.last_tool = node.action;
+          showDetails();
+        },
       },
     });
     counters.llm_failed_outputs += tree.llm_failed_outputs;
@@ -277,7 +352,11 @@ async function runSeed(input: SeedInput): Promise<SeedSummary> {
     const qas: QaRecord[] = [];
     let lastRejection: string | undefined;
     for (const [rank, sel] of selected.entries()) {
-      setCurrentDetails(`**writing QA** ${rank + 1}/${selected.length} for \`${seed.source_id}\``);
+      details.phase = 'writing QA';
+      details.paths = selected.length;
+      details.path = rank + 1;
+      details.qa = qas.length;
+      showDetails();
       const steps = sel.path.map((n) => ({
         intent: n.intent,
         tool_name: n.action?.tool_name ?? '',
@@ -291,7 +370,7 @@ async function runSeed(input: SeedInput): Promise<SeedSummary> {
           budgetHit = true;
           break;
         }
-        const res = await llm.synthesizeQa({
+        const res = await llm.synthesizeQa.executeWithOptions({ summary: qaSummary(rank, selected.length, attempt) }, [{
           model: qaModel,
           temperature: round1(0.7 + 0.1 * attempt),
           seed_text: seed.text,
@@ -301,7 +380,7 @@ async function runSeed(input: SeedInput): Promise<SeedSummary> {
           steps,
           previous_rejection: rejection,
           ...(config.max_tokens ? { max_tokens: config.max_tokens } : {}),
-        });
+        }]);
         charge(qaModel, res);
         const problem = res.ok ? validateQa(res) : res.reason;
         if (res.ok && !problem) {
@@ -383,15 +462,15 @@ async function runSeed(input: SeedInput): Promise<SeedSummary> {
     };
   }
 
-  const summary = await output.writeSeedResult({ output_dir, result });
+  const summary = await output.writeSeedResult.executeWithOptions({ summary: `write seed result · ${result.status}` }, [{ output_dir, result }]);
   upsertSearchAttributes([{ key: StatusAttr, value: result.status }]);
-  const done = `${result.qas.length} QA from ${result.trajectories.length} paths, ${counters.nodes} nodes`;
-  setCurrentDetails(
+  details.phase =
+    result.status === 'failed' ? 'failed' : result.status === 'no_qa' ? 'no QA' : result.status === 'budget_exhausted' ? 'stopped, budget spent' : 'done';
+  details.qa = result.qas.length;
+  details.outcome =
     result.status === 'failed' || result.status === 'no_qa'
-      ? `**${result.status === 'failed' ? 'failed' : 'no QA'}**: ${result.error}`
-      : result.status === 'budget_exhausted'
-        ? `**stopped, budget spent**: ${done}`
-        : `**done**: ${done}`,
-  );
+      ? (result.error ?? '')
+      : `${result.qas.length} QA from ${result.trajectories.length} paths, ${counters.nodes} nodes`;
+  showDetails();
   return summary;
 }

@@ -141,3 +141,30 @@ describe('qasynth CLI', () => {
     }
   });
 });
+
+describe('qasynth scale', () => {
+  test('says the value now in force (and the one before) on a running batch', async () => {
+    // Slow answers (≥ 4 × 3 calls × 0.5 s, one seed at a time): the batch is still running when `scale` comes.
+    const slow = await startSimulator({ latencyMs: 500 });
+    const queue = uniqueQueue('scale');
+    const config = write('c-scale.json', { environment_mode: 'math', max_depth: 2, branching_factor: 1, depth_threshold: 1, min_depth: 1, max_selected_traj: 1, model_name: 'sim', max_workers: 1 });
+    const seeds = write('s-scale.json', ['area of a circle', 'percentage increase', 'prime factors', 'square roots']);
+    const env = { TEMPORAL_ADDRESS: t.address, OPENAI_BASE_URL: slow.url, OPENAI_API_KEY: 'sk-x' };
+    const worker = spawn(process.execPath, [CLI, 'worker', '--task-queue', queue], { cwd: ROOT, env: { ...process.env, ...env }, stdio: 'ignore' });
+    try {
+      const sub = await qasynth(['submit', '--config', config, '--seeds', seeds, '--output-dir', path.join(dir, 'o-scale'), '--run-id', 'scale-1', '--task-queue', queue], env);
+      assert.equal(sub.code, 0, sub.stderr);
+      const scaled = await qasynth(['scale', 'scale-1', '3'], env);
+      assert.equal(scaled.code, 0, scaled.stderr);
+      assert.match(scaled.stderr, /^run scale-1: max_workers is now 3 \(was 1\)$/m);
+      const bad = await qasynth(['scale', 'scale-1', '0'], env);
+      assert.equal(bad.code, 2, bad.stderr);
+      const result = await t.client.workflow.getHandle('qasynth-scale-1').result();
+      assert.equal(result.seeds_succeeded, 4);
+    } finally {
+      worker.kill('SIGTERM');
+      await new Promise((r) => worker.once('exit', r));
+      await slow.close();
+    }
+  });
+});
