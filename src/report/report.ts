@@ -54,7 +54,7 @@ svg.tree .node.refused circle{fill:var(--refused)}svg.tree .node.selected circle
 .qa .q{font-weight:600}.qa .a{color:var(--ok)}.qa.rejected .reason{color:var(--refused)}
 .steps td pre{margin:0;white-space:pre-wrap;word-break:break-word;max-width:700px;font-size:12px}
 #filter{font-size:15px;padding:6px 8px;width:420px;max-width:100%}code{font-size:12px}
-.hidden{display:none}
+.hidden{display:none}.warning{color:var(--error);font-weight:600}
 `;
 
 /** The page's only script: the QA filter (every term must occur in the QA's text, case-insensitive). */
@@ -83,7 +83,7 @@ const FUNNEL_STAGES: [keyof YieldFunnel, string][] = [
   ['qa_kept', 'QA kept (after dedup)'],
 ];
 
-function funnelSection(funnel: YieldFunnel | undefined): string {
+function funnelSection(funnel: YieldFunnel | undefined, keptInFile: number, hasQaFile: boolean): string {
   if (!funnel) {
     return `<section id="funnel"><h2>Yield funnel</h2><p class="absent" id="funnel-absent">This run's statistics have no yield funnel (written by a qasynth version before the funnel existed, or the run has not written its statistics yet).</p></section>`;
   }
@@ -95,7 +95,12 @@ function funnelSection(funnel: YieldFunnel | undefined): string {
   const losses = (funnel.losses ?? [])
     .map((l) => `<tr class="loss"><td>${e(l.stage)}</td><td>${e(l.reason)}</td><td class="n">${e(num(l.count))}</td></tr>`)
     .join('');
-  return `<section id="funnel"><h2>Yield funnel</h2><table class="funnel">${rows}</table>
+  // The funnel's invariant (src/shared/types.ts YieldFunnel): qa_kept = lines of the QA file.
+  const mismatch =
+    hasQaFile && funnel.qa_kept !== keptInFile
+      ? `<p class="warning" id="funnel-mismatch">The funnel says ${e(num(funnel.qa_kept))} QA kept, but the QA file has ${e(num(keptInFile))}: the statistics and the QA file disagree (were the files edited, or written by different executions?).</p>`
+      : '';
+  return `<section id="funnel"><h2>Yield funnel</h2>${mismatch}<table class="funnel">${rows}</table>
 <h3>Losses</h3>${losses ? `<table class="losses"><tr><th>stage</th><th>reason</th><th class="n">count</th></tr>${losses}</table>` : '<p class="muted">none</p>'}</section>`;
 }
 
@@ -179,7 +184,7 @@ function seedSection(x: SeedView): string {
       : x.tree_source === 'none'
         ? `<p class="muted tree-note">No tree recorded${r?.status === 'failed' ? ' (the seed failed)' : ''}.</p>`
         : '';
-  return `<div class="seed" data-source-id="${e(x.source_id)}" data-status="${e(status)}">
+  return `<div class="seed" id="seed-${e(x.source_id)}" data-source-id="${e(x.source_id)}" data-status="${e(status)}">
 <h3><span class="badge ${e(status)}">${e(status)}</span> <code>${e(x.source_id)}</code> ${e(clip(x.text, 200))}</h3>
 <p class="muted">${e(facts)}</p>${r?.error ? `<p class="seed-error">${e(clip(r.error, 500))}</p>` : ''}${note}
 ${x.tree.length ? `<div class="tree-wrap">${treeSvg(x.tree, x.selected)}</div>` : ''}</div>`;
@@ -201,7 +206,7 @@ function qaArticle(d: RunData, qa: QaRecord | RejectedQaRecord, rejected: boolea
   return `<article class="qa${rejected ? ' rejected' : ''}" data-qa-id="${e(qa.qa_id)}" data-source-id="${e(qa.source_id)}">
 <div class="q">${e(qa.question)}</div><div class="a">Answer: ${e(qa.answer)}</div>
 ${rejected ? `<div class="reason">Not kept — ${e(rej?.stage)}: ${e(rej?.reason)}${rej?.duplicate_of ? ` (duplicate of ${e(rej.duplicate_of)})` : ''}</div>` : ''}
-<div class="muted"><code>${e(qa.qa_id)}</code> · seed <code>${e(qa.source_id)}</code> ${e(clip(qa.metadata?.seed_data ?? '', 80))} · depth ${e(qa.metadata?.trajectory_depth)}${
+<div class="muted"><code>${e(qa.qa_id)}</code> · seed <a href="#seed-${e(qa.source_id)}"><code>${e(qa.source_id)}</code></a> ${e(clip(qa.metadata?.seed_data ?? '', 80))} · depth ${e(qa.metadata?.trajectory_depth)}${
     qa.evidence?.grounding ? ` · grounded (${e(qa.evidence.grounding.method)} at ${e(qa.evidence.grounding.node_id)})` : ''
   }${v ? ` · ${e(v.difficulty)}, baseline ${v.baseline.correct}/${v.baseline.attempts}, solver ${v.solver.correct}/${v.solver.attempts}` : ''}</div>
 <details><summary>Trajectory: ${steps.length} step(s), ${sources.length} source(s)</summary>
@@ -232,7 +237,7 @@ ${llm.usage_estimated_calls ? `<tr><th>calls with estimated usage</th><td class=
 <section id="summary"><h2>Summary</h2><table><tr><th>seeds</th><td class="n" id="seeds-total">${d.seeds.length}</td></tr>${Object.entries(counts)
     .map(([k, v]) => `<tr><th>${e(k.replace('_', ' '))}</th><td class="n" id="seeds-${e(k)}">${v}</td></tr>`)
     .join('')}<tr><th>QA kept</th><td class="n" id="qa-kept">${d.kept.length}</td></tr><tr><th>QA not kept</th><td class="n" id="qa-not-kept">${d.rejected.length}</td></tr></table></section>
-${funnelSection(s?.funnel)}
+${funnelSection(s?.funnel, d.kept.length, d.run.qa_file !== null)}
 ${tokens}
 ${errorsSection(d)}
 <section id="seeds"><h2>Seeds and their trees</h2><p class="legend"><span><i class="dot" style="background:var(--ok)"></i>ok</span><span><i class="dot" style="background:var(--error)"></i>tool error</span><span><i class="dot" style="background:var(--refused)"></i>refused (repeated action)</span><span><i class="dot" style="background:#fff;border:3px solid var(--sel)"></i>on a selected path</span></p>

@@ -71,21 +71,32 @@ export function seedView(source_id: string, text: string, index: number, result:
   return { source_id, text, index, result, tree: [], tree_source: 'none', selected };
 }
 
-/** Reads the run folder into a RunData (see the module comment). */
-export async function loadRunData(run: RunFolder): Promise<RunData> {
+/**
+ * Reads the run folder into a RunData (see the module comment). With `onlySource`, only that seed and its QA are
+ * kept (the other seeds' result files are not read): what `qasynth show <run> <id>` needs.
+ */
+export async function loadRunData(run: RunFolder, onlySource?: string): Promise<RunData> {
   const seeds: SeedView[] = [];
   const trajectories = new Map<string, TrajectoryRecord>();
+  const wanted = (sourceId: string) => onlySource === undefined || sourceId === onlySource;
   let index = 0;
   for await (const seed of runSeeds(run)) {
+    const i = index++;
+    if (!wanted(seed.source_id)) continue;
     const result = readSeedResultFile(run, seed.source_id);
     for (const t of result?.trajectories ?? []) trajectories.set(t.trajectory_id, t);
-    seeds.push(seedView(seed.source_id, seed.text || result?.seed_data || '', index++, result));
+    seeds.push(seedView(seed.source_id, seed.text || result?.seed_data || '', i, result));
   }
   const kept: QaRecord[] = [];
-  for await (const qa of keptQas(run)) kept.push(qa);
+  for await (const qa of keptQas(run)) if (wanted(qa.source_id)) kept.push(qa);
   const rejected: RejectedQaRecord[] = [];
-  for await (const qa of rejectedQas(run)) rejected.push(qa);
+  for await (const qa of rejectedQas(run)) if (wanted(qa.source_id)) rejected.push(qa);
   return { run, seeds, kept, rejected, trajectories };
+}
+
+/** The seed a qa_id or trajectory_id belongs to (`<source_id>_traj_<n>[_qa_<rank>]`, src/domain/ids.ts), else the id itself. */
+export function sourceIdOf(id: string): string {
+  return id.replace(/_traj_\d+(_qa_\d+)?$/, '');
 }
 
 /** One step of a QA's path for display: from its trajectory (full observation) or its evidence (excerpt). */

@@ -6,7 +6,7 @@
  */
 import type { CompactNode, QaRecord, RejectedQaRecord } from '../shared/types';
 import { openRun, RunFolderError } from '../export/run-folder';
-import { loadRunData, qaSources, qaSteps, type RunData, type SeedView } from './run-data';
+import { loadRunData, qaSources, qaSteps, sourceIdOf, type RunData, type SeedView } from './run-data';
 
 /** Characters of each observation shown by `show <run> <qa_id>`. */
 export const SHOW_OBSERVATION_CHARS = 300;
@@ -102,7 +102,8 @@ function showSeed(d: RunData, x: SeedView): string {
 /** The text `qasynth show` prints. Throws RunFolderError for an unknown run or id. */
 export async function showText(opts: { run: string; outputDir?: string; id?: string }): Promise<string> {
   const run = openRun(opts.run, opts.outputDir);
-  const d = await loadRunData(run);
+  // A given id needs one seed: read only its result (a qa_id names its seed: `<source_id>_traj_<n>_qa_<rank>`).
+  const d = await loadRunData(run, opts.id === undefined ? undefined : sourceIdOf(opts.id));
   let text: string;
   if (!opts.id) text = showRun(d);
   else {

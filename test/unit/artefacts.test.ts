@@ -13,6 +13,7 @@ import { exportRun, FIELD_DOCS, PARQUET_COLUMNS } from '../../src/export/export'
 import { layoutTree } from '../../src/report/tree-layout';
 import { escapeHtml, writeReport } from '../../src/report/report';
 import { showText, terminalSafe, treeText } from '../../src/report/show';
+import { sourceIdOf } from '../../src/report/run-data';
 import { AGENT_SYSTEM_PROMPT } from '../../src/domain/prompts';
 import { writeRunFixture } from '../helpers/run-fixture';
 import { readParquetRows } from '../helpers/parquet-read';
@@ -230,6 +231,27 @@ describe('show and report on the hand-made run', () => {
     const old = await showText({ run: runDir, id: 'src_old' });
     assert.match(old, /selected paths only/);
     await assert.rejects(showText({ run: runDir, id: 'nope' }), /neither a qa_id nor a source_id of run edge/);
+  });
+
+  test('show <rejected qa_id> says why it was not kept; ids name their seed', async () => {
+    const text = await showText({ run: runDir, id: 'src_tree_traj_0_qa_2' });
+    assert.match(text, /^QA src_tree_traj_0_qa_2 {2}\(NOT KEPT — dedup: near_duplicate, duplicate of src_tree_traj_0_qa_0\)$/m);
+    assert.equal(sourceIdOf('src_ab12_traj_3_qa_10'), 'src_ab12');
+    assert.equal(sourceIdOf('src_ab12_traj_3'), 'src_ab12');
+    assert.equal(sourceIdOf('src_ab12'), 'src_ab12');
+  });
+
+  test('report: a funnel that disagrees with the QA file is flagged', async () => {
+    const copy = path.join(dir, 'mismatch');
+    fs.cpSync(runDir, path.join(copy, 'edge'), { recursive: true });
+    const statsFile = path.join(copy, 'edge', 'statistics_web_20260101_000000.json');
+    const stats = JSON.parse(fs.readFileSync(statsFile, 'utf8'));
+    const good = await writeReport({ run: path.join(copy, 'edge'), out: path.join(dir, 'good.html') });
+    assert.equal(fs.readFileSync(good.file, 'utf8').includes('funnel-mismatch'), false);
+    stats.funnel.qa_kept = 4;
+    fs.writeFileSync(statsFile, JSON.stringify(stats));
+    const bad = await writeReport({ run: path.join(copy, 'edge'), out: path.join(dir, 'bad.html') });
+    assert.match(fs.readFileSync(bad.file, 'utf8'), /id="funnel-mismatch">The funnel says 4 QA kept, but the QA file has 3/);
   });
 
   test('terminal output neutralises escape sequences', () => {
