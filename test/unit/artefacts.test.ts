@@ -252,6 +252,12 @@ describe('show and report on the hand-made run', () => {
     fs.writeFileSync(statsFile, JSON.stringify(stats));
     const bad = await writeReport({ run: path.join(copy, 'edge'), out: path.join(dir, 'bad.html') });
     assert.match(fs.readFileSync(bad.file, 'utf8'), /id="funnel-mismatch">The funnel says 4 QA kept, but the QA file has 3/);
+    // A run that has not written its outputs yet: seed results only, QA from them.
+    for (const f of fs.readdirSync(path.join(copy, 'edge'))) if (/^(statistics|synthesized_qa|trajectories)_/.test(f)) fs.rmSync(path.join(copy, 'edge', f));
+    const early = fs.readFileSync((await writeReport({ run: path.join(copy, 'edge'), out: path.join(dir, 'early.html') })).file, 'utf8');
+    assert.match(early, /No statistics file yet/);
+    assert.match(early, /id="funnel-absent"/);
+    assert.match(early, /id="qa-kept">3</, 'the QA of the seed results');
   });
 
   test('terminal output neutralises escape sequences', () => {
