@@ -5,8 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages: python3 (+ numpy, sympy) and bubblewrap for the python_interpreter sandbox, and the
-# FOLDOC / Jargon File dictionaries the offline web corpus is built from; chromium for the browser tests of the
-# Temporal Web UI (driven by playwright-core, never a downloaded browser).
+# FOLDOC / Jargon File dictionaries the offline web corpus is built from; chromium for the browser tests (the
+# Temporal Web UI and the run report, driven by playwright-core, never a downloaded browser).
 DEBS="python3 python3-pip python3-numpy python3-sympy bubblewrap dict-foldoc dict-jargon docker-compose chromium"
 missing=""
 if command -v dpkg-query >/dev/null 2>&1; then

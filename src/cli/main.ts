@@ -18,6 +18,7 @@ import { buildCorpus, DEFAULT_CORPUS_PORT, defaultCorpusDir } from '../corpus';
 import { estimateRun, formatEstimate } from '../domain/estimate';
 import { loadConfig, ConfigError } from '../config/load';
 import type { RateLimits } from '../shared/types';
+import { registerArtefactCommands } from './artefacts';
 
 const err = (s: string) => process.stderr.write(`${s}\n`);
 
@@ -420,6 +421,8 @@ async function main(argv: string[]): Promise<number> {
       const bg = backgroundServer();
       process.stdout.write(bg ? `running: ${bg.address}, Web UI ${bg.uiUrl}, pid ${bg.pid}, state ${bg.dbFile}\n` : 'not running\n');
     });
+
+  registerArtefactCommands(program);
 
   try {
     await program.parseAsync(argv);

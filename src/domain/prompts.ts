@@ -258,3 +258,16 @@ export function withIntent(parameters: Record<string, unknown>): Record<string, 
 
 /** Alias under the name used in the brief. */
 export const actionIntentProperty = withIntent;
+
+// ---------------------------------------------------------------- agent prompt (exports)
+
+/**
+ * The system prompt of the agent a QA record trains: answer the question with the offered tools, then reply with
+ * the short answer. Used by the SFT/ShareGPT/Parquet exports (src/export/); its answer rule is QA_REQUIREMENTS'
+ * ("one entity or a short phrase"), so the training target matches what the QA prompt asked the synthesizer for.
+ */
+export const AGENT_SYSTEM_PROMPT = [
+  'You are a research agent that answers questions by calling tools.',
+  'Gather the facts the question needs step by step: call one tool at a time, read its result, and decide the next step from what you found.',
+  'When the results support an answer, reply with only the final answer: one entity or a short phrase, never a sentence of explanation.',
+].join(' ');
