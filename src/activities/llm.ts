@@ -12,11 +12,19 @@ import type OpenAI from 'openai';
 import { Context, log } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type {
+  AnswerResult,
+  BaselineAnswerInput,
   ChooseActionInput,
   ChooseActionResult,
+  JudgeInput,
+  JudgeResult,
+  SolverStepInput,
+  SolverStepResult,
   SynthesizeQaInput,
   SynthesizeQaResult,
 } from '../shared/types';
+import { buildBaselineMessages, buildJudgeMessages, buildSolverMessages, FINAL_ANSWER_SCHEMA, parseAnswerReply, parseSolverReply } from '../domain/verification';
+import { parseJudgeReply } from '../domain/judge';
 import { buildActionMessages, buildQaMessages, QA_JSON_SCHEMA, withIntent } from '../domain/prompts';
 import { parseActionReply, parseQaReply, ParseReason } from '../domain/parse';
 import { ChatEndpoint, type ChatRequestBody, type ChatResult } from '../llm/chat';
@@ -191,6 +199,65 @@ export function createLlmActivities(deps: LlmDeps) {
       const accounting = { usage: r.usage, requests: r.requests_total, ...(r.usage_estimated ? { usage_estimated: true } : {}) };
       if (!r.reply) return { ok: false, reason: r.malformed ?? 'empty_output', ...accounting };
       return { ...parseQaReply(r.reply), ...accounting };
+    },
+
+    /** Verification: the no-tool baseline answers the question from the model's own knowledge (one attempt). */
+    async answerBaseline(input: BaselineAnswerInput): Promise<AnswerResult> {
+      const r = await completeOrOverflow({
+        model: input.model,
+        messages: buildBaselineMessages(input.question),
+        temperature: input.temperature,
+        seed: input.sampling_seed,
+        ...(input.max_tokens ? { max_tokens: input.max_tokens } : {}),
+        response_format: { type: 'json_object' },
+      });
+      if ('overflow' in r) return r.overflow;
+      const accounting = { usage: r.usage, requests: r.requests_total, ...(r.usage_estimated ? { usage_estimated: true } : {}) };
+      if (!r.reply) return { ok: false, reason: r.malformed ?? 'empty_output', ...accounting };
+      return { ...parseAnswerReply(r.reply), ...accounting };
+    },
+
+    /**
+     * Verification: one step of the solver agent — a call of one of the tools, or a final answer (the pseudo-tool
+     * `final_answer`, offered alone when `must_answer`). The workflow runs the tool and calls this again.
+     */
+    async solverStep(input: SolverStepInput): Promise<SolverStepResult> {
+      const tools = input.must_answer ? [FINAL_ANSWER_SCHEMA] : [...toolSchemas(input.tools), FINAL_ANSWER_SCHEMA];
+      const base = {
+        model: input.model,
+        messages: buildSolverMessages(input, tools),
+        temperature: input.temperature,
+        seed: input.sampling_seed,
+        ...(input.max_tokens ? { max_tokens: input.max_tokens } : {}),
+      };
+      const body: ChatRequestBody =
+        input.tool_calling === 'native'
+          ? {
+              ...base,
+              tools: tools.map((t) => ({ type: 'function' as const, function: { name: t.name, description: t.description, parameters: t.parameters } })),
+              tool_choice: 'required',
+            }
+          : { ...base, response_format: { type: 'json_object' } };
+      const r = await completeOrOverflow(body);
+      if ('overflow' in r) return r.overflow;
+      const accounting = { usage: r.usage, requests: r.requests_total, ...(r.usage_estimated ? { usage_estimated: true } : {}) };
+      if (!r.reply) return { ok: false, reason: r.malformed ?? 'empty_output', ...accounting };
+      return { ...parseSolverReply(r.reply, tools), ...accounting };
+    },
+
+    /** Verification: the LLM judge compares one answer with the reference (for answers the normalised match left open). */
+    async judgeAnswer(input: JudgeInput): Promise<JudgeResult> {
+      const r = await completeOrOverflow({
+        model: input.model,
+        messages: buildJudgeMessages(input.question, input.reference, input.candidate),
+        temperature: 0,
+        ...(input.max_tokens ? { max_tokens: input.max_tokens } : {}),
+        response_format: { type: 'json_object' },
+      });
+      if ('overflow' in r) return r.overflow;
+      const accounting = { usage: r.usage, requests: r.requests_total, ...(r.usage_estimated ? { usage_estimated: true } : {}) };
+      if (!r.reply) return { ok: false, reason: r.malformed ?? 'empty_output', ...accounting };
+      return { ...parseJudgeReply(r.reply), ...accounting };
     },
   };
 }
