@@ -578,7 +578,10 @@ export interface QaVerification {
   baseline: { attempts: number; correct: number; answers: string[] };
   /** Solver agent with the tools: its answers and how many were accepted. */
   solver: { attempts: number; correct: number; answers: string[]; steps: number };
-  /** How answers were judged: a normalised match, or an LLM judge for the rest. */
+  /**
+   * How answers were judged: a normalised match, or an LLM judge for the rest (answers, not calls: an answer given
+   * again in the same QA's verification reuses the LLM verdict of its first occurrence).
+   */
   judged_by: { match: number; llm: number };
   /** Difficulty from the pass rates. */
   difficulty: 'trivial' | 'easy' | 'medium' | 'hard' | 'unsolved';

@@ -2,7 +2,7 @@
  * The verification stage of a seed (config `verification`, README "Verification"): orchestration only. For each QA,
  * in order: the no-tool baseline's k attempts, then (unless the policy already drops the QA) the solver agent's
  * attempts — a loop of LLM step → tool call until an answer or its step budget —, each answer judged as it comes
- * (normalised match, then the LLM judge for what the match leaves open). Every LLM call is its own activity, so a
+ * (normalised match, then the LLM judge for what the match leaves open, once per distinct answer of a QA). Every LLM call is its own activity, so a
  * crash repeats no finished call; every one is charged to the seed (and through it to the run budget), and none
  * starts once the seed's allowance is spent. The rules are plain code: src/domain/verification.ts and judge.ts.
  */
@@ -19,7 +19,7 @@ import type {
   ToolAction,
 } from '../shared/types';
 import type { LlmActivities } from '../activities/llm';
-import { matchAnswer } from '../domain/judge';
+import { matchAnswer, normalizeAnswer } from '../domain/judge';
 import { difficultyOf, keepDecision, SOLVER_OBSERVATION_CHARS, solverNeeded, VerificationReason } from '../domain/verification';
 import { truncate } from '../domain/format';
 
@@ -73,7 +73,9 @@ export async function verifyQas(args: { qas: QaRecord[]; config: SynthesisConfig
     const judged = { match: 0, llm: 0 };
     let solverSteps = 0;
 
-    /** Judges one answer: the normalised match, else the LLM judge. */
+    /** LLM verdicts of this QA by normalised answer: the same answer twice is judged once. */
+    const llmVerdicts = new Map<string, { correct: boolean; reason: string }>();
+    /** Judges one answer: the normalised match, else the LLM judge (once per distinct answer). */
     const judge = async (role: AnswerVerdict['role'], attempt: number, answer: string | null, failure?: string): Promise<void> => {
       if (answer === null) {
         judged.match += 1;
@@ -86,12 +88,18 @@ export async function verifyQas(args: { qas: QaRecord[]; config: SynthesisConfig
         verdicts.push({ role, attempt, answer, correct: m.verdict === 'match', by: 'match', reason: m.rule });
         return;
       }
-      gate();
-      const r = await deps.llm.judgeAnswer({ model: judgeModel, question: qa.question, reference: qa.answer, candidate: answer, ...maxTokens });
-      deps.charge(judgeModel, r);
+      const key = normalizeAnswer(answer);
+      let verdict = llmVerdicts.get(key);
+      if (!verdict) {
+        gate();
+        const r = await deps.llm.judgeAnswer({ model: judgeModel, question: qa.question, reference: qa.answer, candidate: answer, ...maxTokens });
+        deps.charge(judgeModel, r);
+        if (!r.ok) deps.countFailedOutput();
+        verdict = { correct: r.ok && r.correct, reason: r.ok ? r.reason || (r.correct ? 'correct' : 'incorrect') : r.reason };
+        llmVerdicts.set(key, verdict);
+      }
       judged.llm += 1;
-      if (!r.ok) deps.countFailedOutput();
-      verdicts.push({ role, attempt, answer, correct: r.ok && r.correct, by: 'llm', reason: r.ok ? r.reason || (r.correct ? 'correct' : 'incorrect') : r.reason });
+      verdicts.push({ role, attempt, answer, correct: verdict.correct, by: 'llm', reason: verdict.reason });
     };
 
     try {
