@@ -164,7 +164,7 @@ describe('verification stage', () => {
     try {
       const base = smallConfig({ max_workers: 1, pause_after_failures: 0 });
       // 1. Learn the QAs the simulator writes for these seeds.
-      const learnt = await run(queue, outDir, 'learn', base);
+      const learnt = await run(queue, outDir, 'verify-learn', base);
       const qas = readJsonl<QaRecord>(learnt.qa_path).sort((a, b) => a.qa_id.localeCompare(b.qa_id));
       assert.equal(qas.length, CASES.length, 'the learning run writes one QA per case');
       assert.equal(new Set(qas.map((q) => q.question)).size, qas.length, 'questions are distinct (the script is keyed by question)');
@@ -174,10 +174,10 @@ describe('verification stage', () => {
       // 2. The same run with verification, against the script.
       sim.verification(scriptFor(qas));
       sim.resetLog();
-      const result = await run(queue, outDir, 'verified', { ...base, verification: VERIFY });
+      const result = await run(queue, outDir, 'verify-on', { ...base, verification: VERIFY });
       const log = sim.requests();
 
-      const files = seedResults(outDir, 'verified');
+      const files = seedResults(outDir, 'verify-on');
       const kept = files.flatMap((f) => f.qas);
       const rejected = files.flatMap((f) => f.rejected_qas ?? []);
       assert.equal(kept.length + rejected.length, qas.length, 'every QA written is kept or rejected, none silently lost');
@@ -222,7 +222,44 @@ describe('verification stage', () => {
       // Solver tool calls are real calculator calls, counted with the exploration's.
       const solverTools = CASES.reduce((n, c, i) => n + c.expected(qas[i]!.answer).solver.steps, 0);
       const calculatorCalls = (fs: SeedResultFile[]) => fs.reduce((n, f) => n + (f.counters.tool_calls.calculator ?? 0), 0);
-      assert.equal(calculatorCalls(files), calculatorCalls(seedResults(outDir, 'learn')) + solverTools);
+      assert.equal(calculatorCalls(files), calculatorCalls(seedResults(outDir, 'verify-learn')) + solverTools);
+    } finally {
+      await worker.stop();
+      await sim.close();
+    }
+  });
+
+  test('the seed budget covers verification: no call past the cap, unverified QAs rejected as budget_exhausted', async () => {
+    const sim = await startSimulator();
+    const queue = uniqueQueue('verify-budget');
+    const worker = await startTestWorker({ t, taskQueue: queue, llmBaseUrl: sim.url });
+    const outDir = tempDir();
+    try {
+      const base = smallConfig({ max_workers: 1, pause_after_failures: 0 });
+      const seeds = SEEDS.slice(0, 1);
+      const learnt = await (await submitBatch(t.client, { run_id: 'vbudget-learn', config: base, seeds, output_dir: outDir }, { taskQueue: queue })).handle.result();
+      const [learnFile] = seedResults(outDir, 'vbudget-learn');
+      assert.equal(learnt.qa_count, 2);
+      const before = learnFile!.counters.llm_calls;
+      // Nothing scripted: each QA needs 3 baseline calls + 2 solver attempts × 2 steps = 7 calls. With 5 calls left
+      // after the QA stage, the first QA gets its baseline and one solver attempt, then the allowance is spent.
+      sim.resetLog();
+      const config = { ...base, budget: { per_seed_max_llm_calls: before + 5 }, verification: VERIFY };
+      const result = await (await submitBatch(t.client, { run_id: 'vbudget-capped', config, seeds, output_dir: outDir }, { taskQueue: queue })).handle.result();
+      const [file] = seedResults(outDir, 'vbudget-capped');
+      assert.equal(file!.status, 'budget_exhausted');
+      assert.equal(file!.counters.llm_calls, before + 5);
+      assert.equal(sim.requests().filter((r) => r.status === 200).length, before + 5, 'no call past the cap');
+      assert.deepEqual(
+        sim.requests().filter((r) => r.role).map((r) => r.role),
+        ['baseline', 'baseline', 'baseline', 'solver', 'solver'],
+      );
+      assert.equal(file!.qas.length, 0);
+      assert.deepEqual(file!.rejected_qas!.map((q) => q.rejection), [
+        { stage: 'verification', reason: 'budget_exhausted' },
+        { stage: 'verification', reason: 'budget_exhausted' },
+      ]);
+      assert.equal(result.qa_count, 0);
     } finally {
       await worker.stop();
       await sim.close();
