@@ -193,3 +193,14 @@ test('config verification: defaults, bad values named, cost cap needs the solver
   const pi = priced.ok ? [] : priced.issues;
   assert.ok(pi.some((i) => i.startsWith('prices.s: expected')) && pi.some((i) => i.startsWith('prices.j: expected')), pi.join('\n'));
 });
+
+test('history estimate: verification adds its calls and tool calls per QA to the seed history', async () => {
+  const { seedHistoryEstimate } = await import('../../src/domain/limits');
+  const { CONFIG_DEFAULTS } = await import('../../src/config/defaults');
+  const cfg = { ...CONFIG_DEFAULTS, environment_mode: 'math' as const, max_depth: 3, branching_factor: 2, depth_threshold: 2, max_selected_traj: 2 };
+  const off = seedHistoryEstimate(cfg);
+  const on = seedHistoryEstimate({ ...cfg, verification: { ...CONFIG_DEFAULTS.verification, enabled: true, baseline_attempts: 3, solver_attempts: 2, solver_max_steps: 3 } });
+  // Per QA: calls 3 + 2×3 + (3 + 2) judge = 14 → 84 events; tools 2×2 = 4 local markers → 4; × 2 QA paths.
+  assert.equal(on.worst_events - off.worst_events, 2 * (14 * 6 + 4 * 1));
+  assert.ok(on.expected_bytes > off.expected_bytes);
+});
