@@ -23,8 +23,8 @@ import type {
   SynthesizeQaInput,
   SynthesizeQaResult,
 } from '../shared/types';
-import { buildBaselineMessages, buildJudgeMessages, buildSolverMessages, FINAL_ANSWER_SCHEMA, parseAnswerReply, parseSolverReply } from '../domain/verification';
-import { parseJudgeReply } from '../domain/judge';
+import { buildBaselineMessages, buildJudgeMessages, buildSolverMessages, FINAL_ANSWER_SCHEMA } from '../domain/verification';
+import { parseAnswerReply, parseJudgeReply, parseSolverReply } from '../domain/verification-replies';
 import { buildActionMessages, buildQaMessages, QA_JSON_SCHEMA, withIntent } from '../domain/prompts';
 import { parseActionReply, parseQaReply, ParseReason } from '../domain/parse';
 import { ChatEndpoint, type ChatRequestBody, type ChatResult } from '../llm/chat';

@@ -1,15 +1,12 @@
 /**
  * The judge of the verification stage, the part that needs no model: a normaliser for short answers and a match
  * that settles what it can (equal after normalisation, different numbers, no answer at all) and leaves the rest
- * (`undecided`) to the LLM judge; and the reader of the LLM judge's reply. Pure, workflow-safe.
+ * (`undecided`) to the LLM judge (whose reply is read by src/domain/verification-replies.ts). Pure, workflow-safe,
+ * and free of the JSON-repair code (the workflow bundle imports it).
  *
  * The normaliser is small on purpose and local to the judge; src/domain/normalize.ts (grounding) normalises
  * answers for another purpose, and the two should become one module.
  */
-import type { ModelReply } from './parse';
-import { extractJsonObject, splitThinking } from './parse';
-import { isPlainObject } from './format';
-
 const NUMBER_WORDS: Readonly<Record<string, number>> = {
   zero: 0, one: 1, two: 2, three: 3, four: 4, five: 5, six: 6, seven: 7, eight: 8, nine: 9, ten: 10,
   eleven: 11, twelve: 12, thirteen: 13, fourteen: 14, fifteen: 15, sixteen: 16, seventeen: 17, eighteen: 18,
@@ -141,47 +138,4 @@ export function matchAnswer(reference: string, candidate: string): MatchResult {
   const rw = new Set(r.split(' '));
   const cw = c.split(' ');
   return { verdict: 'undecided', rule: cw.some((w) => rw.has(w)) ? 'overlap' : 'different_text' };
-}
-
-/** The LLM judge's reply, read: a verdict with a one-line reason, or why none could be read. */
-export type JudgeReply = { ok: true; correct: boolean; reason: string } | { ok: false; reason: string };
-
-/** Most characters of a judge's reason kept. */
-export const JUDGE_REASON_CHARS = 200;
-
-function oneLine(s: string): string {
-  const line = s.replace(/\s+/g, ' ').trim();
-  return line.length > JUDGE_REASON_CHARS ? `${line.slice(0, JUDGE_REASON_CHARS - 1)}…` : line;
-}
-
-/** `correct`/`yes`/`true`/`equivalent`… → true; `incorrect`/`no`/`false`/`wrong`… → false; else null. */
-function verdictWord(v: unknown): boolean | null {
-  if (typeof v === 'boolean') return v;
-  if (typeof v !== 'string') return null;
-  const w = v.trim().toLowerCase().replace(/^[^a-z]+/, '');
-  if (/^(incorrect|not[\s_-]?correct|no\b|false|wrong|different|not[\s_-]?equivalent|mismatch|fail)/.test(w)) return false;
-  if (/^(correct|yes\b|true|right|equivalent|same|match|pass)/.test(w)) return true;
-  return null;
-}
-
-/**
- * Reads the LLM judge's reply: a JSON object `{"verdict": "correct"|"incorrect", "reason": "…"}` (also `correct:
- * true`, `equivalent`, `judgement`, in a fence or after `<think>`, via src/domain/parse.ts), else text that starts
- * with a verdict word (`Correct — same city`). Never throws.
- */
-export function parseJudgeReply(reply: ModelReply): JudgeReply {
-  const texts = [reply.content, reply.reasoning].filter((t) => t.trim());
-  if (!texts.length) return { ok: false, reason: 'empty_output: the judge replied with no text' };
-  for (const text of texts) {
-    const ex = extractJsonObject(text, (o) => ['verdict', 'correct', 'equivalent', 'judgement', 'judgment', 'is_correct'].some((k) => k in o));
-    if (ex.ok && isPlainObject(ex.value)) {
-      const o = ex.value;
-      const v = verdictWord(o.verdict ?? o.correct ?? o.is_correct ?? o.equivalent ?? o.judgement ?? o.judgment);
-      if (v !== null) return { ok: true, correct: v, reason: oneLine(typeof o.reason === 'string' ? o.reason : typeof o.explanation === 'string' ? o.explanation : '') };
-    }
-    const plain = splitThinking(text).answer.trim().replace(/^(verdict|answer)\s*[:：]\s*/i, '');
-    const v = verdictWord(plain);
-    if (v !== null) return { ok: true, correct: v, reason: oneLine(plain.replace(/^\W*\w+\W*/, '')) };
-  }
-  return { ok: false, reason: `judge_unreadable: no verdict in the reply (${oneLine(texts[0]!).slice(0, 80)})` };
 }

@@ -6,7 +6,6 @@
 import type { QaVerification, SolverStepInput, ToolSchema, VerificationKeep } from '../shared/types';
 import type { ChatMessage } from './prompts';
 import { formatToolList, TOOLS_BLOCK_CLOSE, TOOLS_BLOCK_OPEN } from './prompts';
-import { extractJsonObject, parseActionReply, splitThinking, type ModelReply } from './parse';
 import { truncate } from './format';
 
 /**
@@ -103,68 +102,6 @@ export function buildJudgeMessages(question: string, reference: string, candidat
       ].join('\n\n'),
     },
   ];
-}
-
-/** Most characters of an answer kept (a model that writes an essay instead of an answer is cut). */
-export const MAX_ANSWER_CHARS = 300;
-
-/** A plain-text answer: the first non-empty line, without an `Answer:` label, at most MAX_ANSWER_CHARS. */
-function plainAnswer(text: string): string {
-  const line = splitThinking(text).answer.split(/\r?\n/).map((l) => l.trim()).find((l) => l) ?? '';
-  return truncate(line.replace(/^(final\s+)?answer\s*[:：]\s*/i, '').trim(), MAX_ANSWER_CHARS);
-}
-
-function asAnswer(v: unknown): string | null {
-  if (typeof v === 'string') return truncate(v.trim(), MAX_ANSWER_CHARS);
-  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
-  return null;
-}
-
-/**
- * Reads the baseline's reply: `{"answer": …}` (or `final_answer`) anywhere parse.ts finds JSON, else the first line of
- * plain text. `ok: false` only for a reply without any text.
- */
-export function parseAnswerReply(reply: ModelReply): { ok: true; answer: string } | { ok: false; reason: string } {
-  const texts = [reply.content, reply.reasoning].filter((t) => t.trim());
-  for (const text of texts) {
-    const ex = extractJsonObject(text, (o) => 'answer' in o || 'final_answer' in o);
-    if (ex.ok) {
-      const a = asAnswer(ex.value.answer ?? ex.value.final_answer);
-      if (a !== null) return { ok: true, answer: a };
-    }
-  }
-  for (const text of texts) {
-    const a = plainAnswer(text);
-    if (a && !/^[{[]/.test(a)) return { ok: true, answer: a };
-  }
-  if (reply.finish_reason === 'length') return { ok: false, reason: 'truncated_output: the answer was cut at the server\'s token limit' };
-  return { ok: false, reason: 'empty_output: the reply held no answer' };
-}
-
-/**
- * Reads the solver's reply: a tool call (native or written as text, parse.ts) of one of `tools`; a call of
- * FINAL_ANSWER_TOOL, or a JSON object `{"final_answer"|"answer": …}`, is the answer.
- */
-export function parseSolverReply(
-  reply: ModelReply,
-  tools: readonly ToolSchema[],
-): { ok: true; kind: 'tool'; action: { tool_name: string; parameters: Record<string, unknown> } } | { ok: true; kind: 'answer'; answer: string } | { ok: false; reason: string } {
-  const parsed = parseActionReply(reply, tools);
-  if (parsed.ok) {
-    if (parsed.action.tool_name === FINAL_ANSWER_TOOL) {
-      const a = asAnswer(parsed.action.parameters.answer);
-      return a ? { ok: true, kind: 'answer', answer: a } : { ok: false, reason: 'empty_answer: final_answer without an answer' };
-    }
-    return { ok: true, kind: 'tool', action: parsed.action };
-  }
-  for (const text of [reply.content, reply.reasoning].filter((t) => t.trim())) {
-    const ex = extractJsonObject(text, (o) => 'final_answer' in o || 'answer' in o);
-    if (ex.ok) {
-      const a = asAnswer(ex.value.final_answer ?? ex.value.answer);
-      if (a) return { ok: true, kind: 'answer', answer: a };
-    }
-  }
-  return parsed;
 }
 
 /** Passes out of attempts for one role. */

@@ -1,21 +1,14 @@
 /**
  * The verification stage's plain code on fixed inputs whose right values were worked out by hand: the judge's
- * normaliser and match (src/domain/judge.ts), the LLM judge's and the solver's reply readers, the difficulty label
- * and the keep policy (src/domain/verification.ts), and the `verification` config.
+ * normaliser and match (src/domain/judge.ts), the baseline's, solver's and LLM judge's reply readers
+ * (src/domain/verification-replies.ts), the difficulty label and the keep policy (src/domain/verification.ts), and
+ * the `verification` config.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { matchAnswer, normalizeAnswer, parseJudgeReply } from '../../src/domain/judge';
-import {
-  buildSolverMessages,
-  difficultyOf,
-  FINAL_ANSWER_SCHEMA,
-  keepDecision,
-  parseAnswerReply,
-  parseSolverReply,
-  solverNeeded,
-  VERIFY_MARKERS,
-} from '../../src/domain/verification';
+import { matchAnswer, normalizeAnswer } from '../../src/domain/judge';
+import { buildSolverMessages, difficultyOf, FINAL_ANSWER_SCHEMA, keepDecision, solverNeeded, VERIFY_MARKERS } from '../../src/domain/verification';
+import { parseAnswerReply, parseJudgeReply, parseSolverReply } from '../../src/domain/verification-replies';
 import { parseConfig } from '../../src/config/schema';
 import type { ModelReply } from '../../src/domain/parse';
 import type { ToolSchema } from '../../src/shared/types';
