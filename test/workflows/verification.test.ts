@@ -202,6 +202,19 @@ describe('verification stage', () => {
       const medium = byId.get(qas[2]!.qa_id)!.verification!.verdicts!;
       assert.deepEqual(medium.map((v) => v.reason), ['no_answer', 'no_answer', 'no_answer', 'exact', 'the candidate names the reference']);
 
+      // A seed whose QAs were all dropped ends without QA, saying why; the others succeed.
+      for (const f of files) {
+        const reasons = [...new Set((f.rejected_qas ?? []).map((q) => q.rejection.reason))];
+        if (f.qas.length) assert.equal(f.status, 'succeeded');
+        else {
+          assert.equal(f.status, 'no_qa');
+          assert.equal(reasons.length, 1, 'the cases of one seed share their drop reason (qa_id order groups seeds)');
+          assert.equal(f.error_type, `no_qa:verification:${reasons[0]}`);
+          assert.equal(f.error, `no QA: verification dropped all 2 QA written (${reasons[0]} ×2; keep: solver_pass_baseline_fail)`);
+        }
+      }
+      assert.equal(result.seeds_no_qa, files.filter((f) => f.qas.length === 0).length);
+      assert.equal(result.seeds_no_qa, 2);
       // The QA file holds the kept QAs with their verification.
       const written = readJsonl<QaRecord>(result.qa_path);
       assert.deepEqual(written.map((q) => q.qa_id).sort(), kept.map((q) => q.qa_id).sort());
@@ -229,13 +242,13 @@ describe('verification stage', () => {
     }
   });
 
-  test('the seed budget covers verification: no call past the cap, unverified QAs rejected as budget_exhausted', async () => {
+  test('the seed budget covers verification: no call past the cap, unverified QAs rejected as budget_exhausted (json tool calling)', async () => {
     const sim = await startSimulator();
     const queue = uniqueQueue('verify-budget');
     const worker = await startTestWorker({ t, taskQueue: queue, llmBaseUrl: sim.url });
     const outDir = tempDir();
     try {
-      const base = smallConfig({ max_workers: 1, pause_after_failures: 0 });
+      const base = smallConfig({ max_workers: 1, pause_after_failures: 0, tool_calling: 'json' });
       const seeds = SEEDS.slice(0, 1);
       const learnt = await (await submitBatch(t.client, { run_id: 'vbudget-learn', config: base, seeds, output_dir: outDir }, { taskQueue: queue })).handle.result();
       const [learnFile] = seedResults(outDir, 'vbudget-learn');
@@ -254,6 +267,9 @@ describe('verification stage', () => {
         sim.requests().filter((r) => r.role).map((r) => r.role),
         ['baseline', 'baseline', 'baseline', 'solver', 'solver'],
       );
+      // json mode: the solver's tools travel in a <tools> block (no `tools` in the request), its first step a tool call.
+      assert.ok(sim.requests().filter((r) => r.role === 'solver').every((r) => r.kind === 'action'));
+      assert.equal(file!.counters.tool_calls.calculator, learnFile!.counters.tool_calls.calculator! + 1, 'the solver\'s one tool call ran');
       assert.equal(file!.qas.length, 0);
       assert.deepEqual(file!.rejected_qas!.map((q) => q.rejection), [
         { stage: 'verification', reason: 'budget_exhausted' },
