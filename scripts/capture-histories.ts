@@ -1,7 +1,9 @@
 /**
  * Records histories for the replay test: on a fresh dev server (math mode, simulator) runs a 2-seed batch with
  * inline seeds (one fails) and a 12-seed batch with seeds by reference and max_workers 2 (the test server
- * suggests continue-as-new after 100 events, so the parent continues as new with seeds running), and saves every
+ * suggests continue-as-new after 100 events, so the parent continues as new with seeds running) and a 1-seed
+ * batch with the verification stage on (scripted so that baseline, solver tool calls and the LLM judge all
+ * occur), and saves every
  * run of each parent and child to test/fixtures/histories/<label>/. Earlier labels are kept: they are what
  * executions started by older code look like.
  *
@@ -27,9 +29,18 @@ async function main(): Promise<void> {
     const dir = tempDir();
     const seedsFile = path.join(dir, 'seeds.jsonl');
     fs.writeFileSync(seedsFile, Array.from({ length: 12 }, (_, i) => JSON.stringify(`replay seed ${i}`)).join('\n') + '\n');
+    // Learn a seed's QAs, then script verification: the baseline guesses (LLM judge), the solver finds the answer.
+    const learnt = await (await submitBatch(t.client, { run_id: `${label}-learn`, config: smallConfig(), seeds: ['prime numbers'], output_dir: tempDir() }, { taskQueue: 'capture' })).handle.result();
+    const qas = fs.readFileSync(learnt.qa_path, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as { question: string; answer: string });
+    sim.verification({
+      baseline: Object.fromEntries(qas.map((q) => [q.question, ['Atlantis', q.answer, "I don't know"]])),
+      solver: Object.fromEntries(qas.map((q) => [q.question, { answers: [q.answer], tool_steps: 1 }])),
+    });
+    const verification = { enabled: true, baseline_attempts: 3, solver_attempts: 1, solver_max_steps: 3, keep: 'all' };
     const runs = [
       { run_id: `${label}-inline`, config: smallConfig(), seeds: ['prime numbers', 'POISON seed'], output_dir: dir },
       { run_id: `${label}-by-ref`, config: smallConfig({ max_workers: 2 }), seeds_file: seedsFile, output_dir: dir },
+      { run_id: `${label}-verification`, config: smallConfig({ verification }), seeds: ['prime numbers'], output_dir: tempDir() },
     ];
     const { historyToJSON } = await import('@temporalio/common/lib/proto-utils');
     for (const input of runs) {

@@ -12,13 +12,22 @@ import type OpenAI from 'openai';
 import { Context, log } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type {
+  AnswerResult,
+  BaselineAnswerInput,
   ChooseActionInput,
   ChooseActionResult,
+  JudgeInput,
+  JudgeResult,
+  LlmCallAccounting,
+  SolverStepInput,
+  SolverStepResult,
   SynthesizeQaInput,
   SynthesizeQaResult,
 } from '../shared/types';
+import { buildBaselineMessages, buildJudgeMessages, buildSolverMessages, FINAL_ANSWER_SCHEMA } from '../domain/verification';
+import { parseAnswerReply, parseJudgeReply, parseSolverReply } from '../domain/verification-replies';
 import { buildActionMessages, buildQaMessages, QA_JSON_SCHEMA, withIntent } from '../domain/prompts';
-import { parseActionReply, parseQaReply, ParseReason } from '../domain/parse';
+import { parseActionReply, parseQaReply, ParseReason, type ModelReply } from '../domain/parse';
 import { ChatEndpoint, type ChatRequestBody, type ChatResult } from '../llm/chat';
 import { classifyLlmError } from '../llm/errors';
 import { toolSchemas } from '../tools/registry';
@@ -143,6 +152,21 @@ export function createLlmActivities(deps: LlmDeps) {
     }
   }
 
+  /**
+   * One call whose reply is read by `parse`: a context overflow or a reply without an answer becomes an unusable
+   * result (`ok: false` with the reason), and every result carries the call's accounting.
+   */
+  async function completeAndParse<T extends { ok: boolean }>(
+    body: ChatRequestBody,
+    parse: (reply: ModelReply) => T,
+  ): Promise<(T | { ok: false; reason: string }) & LlmCallAccounting> {
+    const r = await completeOrOverflow(body);
+    if ('overflow' in r) return r.overflow;
+    const accounting = { usage: r.usage, requests: r.requests_total, ...(r.usage_estimated ? { usage_estimated: true } : {}) };
+    if (!r.reply) return { ok: false, reason: r.malformed ?? 'empty_output', ...accounting };
+    return { ...parse(r.reply), ...accounting };
+  }
+
   return {
     /** Asks the model for the next exploration step: one tool and its arguments, with an intent. */
     async chooseAction(input: ChooseActionInput): Promise<ChooseActionResult> {
@@ -166,18 +190,16 @@ export function createLlmActivities(deps: LlmDeps) {
               tool_choice: 'required',
             }
           : { ...base, response_format: { type: 'json_object' } };
-      const r = await completeOrOverflow(body);
-      if ('overflow' in r) return r.overflow;
-      const accounting = { usage: r.usage, requests: r.requests_total, ...(r.usage_estimated ? { usage_estimated: true } : {}) };
-      if (!r.reply) return { ok: false, reason: r.malformed ?? 'empty_output', ...accounting };
-      const parsed = parseActionReply(r.reply, tools);
-      if (!parsed.ok) log.debug('no usable action in the reply', { reason: parsed.reason });
-      return { ...parsed, ...accounting };
+      return completeAndParse(body, (reply) => {
+        const parsed = parseActionReply(reply, tools);
+        if (!parsed.ok) log.debug('no usable action in the reply', { reason: parsed.reason });
+        return parsed;
+      });
     },
 
     /** Turns one selected path into a QA pair (structured JSON output). */
     async synthesizeQa(input: SynthesizeQaInput): Promise<SynthesizeQaResult> {
-      const r = await completeOrOverflow({
+      return completeAndParse({
         model: input.model,
         messages: buildQaMessages(input),
         temperature: input.temperature,
@@ -186,11 +208,54 @@ export function createLlmActivities(deps: LlmDeps) {
           type: 'json_schema',
           json_schema: { name: 'qa_synthesis', strict: true, schema: QA_JSON_SCHEMA },
         },
-      });
-      if ('overflow' in r) return r.overflow;
-      const accounting = { usage: r.usage, requests: r.requests_total, ...(r.usage_estimated ? { usage_estimated: true } : {}) };
-      if (!r.reply) return { ok: false, reason: r.malformed ?? 'empty_output', ...accounting };
-      return { ...parseQaReply(r.reply), ...accounting };
+      }, parseQaReply);
+    },
+
+    /** Verification: the no-tool baseline answers the question from the model's own knowledge (one attempt). */
+    async answerBaseline(input: BaselineAnswerInput): Promise<AnswerResult> {
+      return completeAndParse({
+        model: input.model,
+        messages: buildBaselineMessages(input.question),
+        temperature: input.temperature,
+        seed: input.sampling_seed,
+        ...(input.max_tokens ? { max_tokens: input.max_tokens } : {}),
+        response_format: { type: 'json_object' },
+      }, parseAnswerReply);
+    },
+
+    /**
+     * Verification: one step of the solver agent — a call of one of the tools, or a final answer (the pseudo-tool
+     * `final_answer`, offered alone when `must_answer`). The workflow runs the tool and calls this again.
+     */
+    async solverStep(input: SolverStepInput): Promise<SolverStepResult> {
+      const tools = input.must_answer ? [FINAL_ANSWER_SCHEMA] : [...toolSchemas(input.tools), FINAL_ANSWER_SCHEMA];
+      const base = {
+        model: input.model,
+        messages: buildSolverMessages(input, tools),
+        temperature: input.temperature,
+        seed: input.sampling_seed,
+        ...(input.max_tokens ? { max_tokens: input.max_tokens } : {}),
+      };
+      const body: ChatRequestBody =
+        input.tool_calling === 'native'
+          ? {
+              ...base,
+              tools: tools.map((t) => ({ type: 'function' as const, function: { name: t.name, description: t.description, parameters: t.parameters } })),
+              tool_choice: 'required',
+            }
+          : { ...base, response_format: { type: 'json_object' } };
+      return completeAndParse(body, (reply) => parseSolverReply(reply, tools));
+    },
+
+    /** Verification: the LLM judge compares one answer with the reference (for answers the normalised match left open). */
+    async judgeAnswer(input: JudgeInput): Promise<JudgeResult> {
+      return completeAndParse({
+        model: input.model,
+        messages: buildJudgeMessages(input.question, input.reference, input.candidate),
+        temperature: 0,
+        ...(input.max_tokens ? { max_tokens: input.max_tokens } : {}),
+        response_format: { type: 'json_object' },
+      }, parseJudgeReply);
     },
   };
 }

@@ -4,7 +4,7 @@
  * schema for every workflow execution (the Temporal SDK gives each workflow its own module instances).
  * src/config/schema.ts takes its defaults from here, so the two cannot drift apart.
  */
-import type { SynthesisConfig } from '../shared/types';
+import type { SynthesisConfig, VerificationConfig } from '../shared/types';
 
 export const CONFIG_DEFAULTS: Readonly<SynthesisConfig> = Object.freeze({
   environment_mode: 'web',
@@ -37,11 +37,21 @@ export const CONFIG_DEFAULTS: Readonly<SynthesisConfig> = Object.freeze({
   local_tools: true,
   pause_after_failures: 3,
   qa_model_name: null,
+  verification: Object.freeze({
+    enabled: false,
+    baseline_attempts: 3,
+    solver_attempts: 1,
+    solver_max_steps: 6,
+    solver_model: null,
+    judge_model: null,
+    keep: 'solver_pass_baseline_fail',
+  } satisfies VerificationConfig),
 } satisfies SynthesisConfig);
 
 /**
  * A validated config, completed with the defaults of keys added after it was recorded (a workflow input from an
- * older version). Shallow: every nested default is an empty object or list.
+ * older version). Shallow: every nested default is an empty object or list, or (`verification`) a complete object
+ * that a validated config always carries whole.
  */
 export function withConfigDefaults(config: Partial<SynthesisConfig>): SynthesisConfig {
   return { ...CONFIG_DEFAULTS, ...config } as SynthesisConfig;

@@ -75,6 +75,43 @@ const qaExampleSchema = z
   })
   .describe('A QA example; extra keys (e.g. OSWorld `evaluator`) are kept.');
 
+const V = CONFIG_DEFAULTS.verification;
+function intRange(min: number, max: number, description: string, dflt: number) {
+  const msg = `expected an integer ${min}–${max}`;
+  return z.number({ error: msg }).int({ error: msg }).min(min, { error: msg }).max(max, { error: msg }).default(dflt).describe(description);
+}
+function modelOrNull(description: string) {
+  return z
+    .string({ error: 'expected a model name or null' })
+    .min(1, { error: 'expected a non-empty model name or null' })
+    .nullable()
+    .default(null)
+    .describe(description);
+}
+
+/** `verification` (see VerificationConfig in src/shared/types.ts and the README section "Verification"). */
+const verificationSchema = z
+  .strictObject(
+    {
+      enabled: z.boolean({ error: 'expected true or false' }).default(V.enabled).describe('Run the verification stage on every QA written.'),
+      baseline_attempts: intRange(0, 10, 'No-tool baseline answers per QA (k of pass@k); 0 = no baseline.', V.baseline_attempts),
+      solver_attempts: intRange(1, 5, 'Independent solver-agent runs per QA.', V.solver_attempts),
+      solver_max_steps: intRange(1, 20, 'LLM calls per solver run (tool calls ≤ this − 1; the last call must answer).', V.solver_max_steps),
+      solver_model: modelOrNull('Model for the baseline and the solver; null = model_name.'),
+      judge_model: modelOrNull('Model for the LLM judge (used only when the normalised match does not settle an answer); null = model_name.'),
+      keep: z
+        .enum(['solver_pass_baseline_fail', 'solver_pass', 'all'], { error: 'expected "solver_pass_baseline_fail", "solver_pass" or "all"' })
+        .default(V.keep)
+        .describe(
+          'Which QAs stay: solver_pass_baseline_fail (the solver answers it at least once, the baseline never), ' +
+            'solver_pass (the solver answers it at least once), all (label only). Dropped QAs go to the rejected-QA file with the reason.',
+        ),
+    },
+    { error: 'expected an object {enabled, baseline_attempts, solver_attempts, solver_max_steps, solver_model, judge_model, keep}' },
+  )
+  .default({ ...V })
+  .describe('Verification stage: no-tool baseline, solver agent with the tools, judge. Off by default.');
+
 const configShape = {
   environment_mode: z
     .enum([...MODES, 'py'], { error: `expected one of ${MODES.join(', ')} (or py)` })
@@ -227,6 +264,7 @@ const configShape = {
     .nullable()
     .default(CONFIG_DEFAULTS.qa_model_name)
     .describe('Model for QA synthesis; null = model_name.'),
+  verification: verificationSchema,
 };
 
 /** Valid top-level config keys, in schema order. */
@@ -263,7 +301,11 @@ function crossFieldIssues(c: Record<string, unknown>): { path: (string | number)
   if (isPlainObject(budget) && (budget.max_cost_usd !== undefined || budget.per_seed_max_cost_usd !== undefined)) {
     const prices = isPlainObject(c.prices) ? c.prices : {};
     const models = new Set(
-      [c.model_name ?? 'gpt-4.1-2025-04-14', c.qa_model_name].filter((m): m is string => typeof m === 'string' && m.length > 0),
+      [
+        c.model_name ?? 'gpt-4.1-2025-04-14',
+        c.qa_model_name,
+        ...(isPlainObject(c.verification) && c.verification.enabled === true ? [c.verification.solver_model, c.verification.judge_model] : []),
+      ].filter((m): m is string => typeof m === 'string' && m.length > 0),
     );
     for (const m of models) {
       if (!(m in prices)) {

@@ -9,6 +9,48 @@ import { callCost } from './budget';
 import { expectedTreeSize } from './tree';
 import { absurdRun, seedHistoryEstimate, type SeedHistoryEstimate } from './limits';
 import { ACTION_HISTORY_OBSERVATION_CHARS, QA_OBSERVATION_CHARS } from './prompts';
+import { SOLVER_OBSERVATION_CHARS } from './verification';
+
+/**
+ * Verification (config `verification`), per QA, as upper bounds: every solver run uses all its steps and every
+ * answer needs the LLM judge. Prompt sizes: the fixed text of each prompt and a typical question.
+ */
+export const VERIFICATION_ASSUMPTIONS = {
+  question_chars: 200,
+  baseline_prompt_fixed_chars: 350,
+  baseline_output_tokens: 20,
+  solver_prompt_fixed_chars: 450,
+  judge_prompt_fixed_chars: 700,
+  judge_output_tokens: 40,
+} as const;
+
+/** Upper bounds of one seed's verification: LLM calls, tool calls, and tokens by model role. */
+export function verificationEstimate(config: SynthesisConfig, qaPerSeed: number, observationChars: number, toolCount: number) {
+  const v = config.verification;
+  const none = { llm_calls: 0, tool_calls: 0, solver: { input_tokens: 0, output_tokens: 0 }, judge: { input_tokens: 0, output_tokens: 0 } };
+  if (!v?.enabled || qaPerSeed === 0) return none;
+  const A = VERIFICATION_ASSUMPTIONS;
+  const cpt = DEFAULT_ASSUMPTIONS.chars_per_token;
+  const k = v.baseline_attempts;
+  const S = v.solver_attempts;
+  const M = v.solver_max_steps;
+  const judgeCalls = k + S;
+  const stepFixed = A.solver_prompt_fixed_chars + A.question_chars + (toolCount + 1) * DEFAULT_ASSUMPTIONS.tool_schema_chars;
+  const step = Math.min(observationChars, SOLVER_OBSERVATION_CHARS) + 120;
+  const solverIn = k * (A.baseline_prompt_fixed_chars + A.question_chars) + S * (M * stepFixed + (step * M * (M - 1)) / 2);
+  return {
+    llm_calls: qaPerSeed * (k + S * M + judgeCalls),
+    tool_calls: qaPerSeed * S * Math.max(0, M - 1),
+    solver: {
+      input_tokens: Math.round((qaPerSeed * solverIn) / cpt),
+      output_tokens: qaPerSeed * (k * A.baseline_output_tokens + S * M * DEFAULT_ASSUMPTIONS.action_output_tokens),
+    },
+    judge: {
+      input_tokens: Math.round((qaPerSeed * judgeCalls * (A.judge_prompt_fixed_chars + A.question_chars + 100)) / cpt),
+      output_tokens: qaPerSeed * judgeCalls * A.judge_output_tokens,
+    },
+  };
+}
 
 /** Typical observation length per mode (characters), used when the caller gives none. */
 export const TYPICAL_OBSERVATION_CHARS: Record<EnvironmentMode, number> = {
@@ -48,6 +90,8 @@ export interface CallEstimate {
 
 export interface RunEstimate {
   seeds: number;
+  /** Verification's share of `per_seed` (upper bounds; zeros when it is off). */
+  verification?: { llm_calls: number; tool_calls: number };
   tree: { nodes: number; leaves: number; qa_per_seed: number };
   /** No failures: every action parses first time. */
   per_seed: CallEstimate;
@@ -89,18 +133,23 @@ export function estimateRun(config: SynthesisConfig, seeds: number, observationC
   const qaInChars =
     qaPerSeed *
     (a.qa_prompt_fixed_chars + config.synthesis_tips.length + examples(config.qa_examples.length) + D * (Math.min(a.observation_chars, QA_OBSERVATION_CHARS) + 250));
-  const inputTokens = Math.round((actionInChars + qaInChars) / a.chars_per_token);
-  const outputTokens = nodes * a.action_output_tokens + qaPerSeed * a.qa_output_tokens;
+  const ver = verificationEstimate(config, qaPerSeed, a.observation_chars, tools);
+  const inputTokens = Math.round((actionInChars + qaInChars) / a.chars_per_token) + ver.solver.input_tokens + ver.judge.input_tokens;
+  const outputTokens = nodes * a.action_output_tokens + qaPerSeed * a.qa_output_tokens + ver.solver.output_tokens + ver.judge.output_tokens;
 
   const qaModel = config.qa_model_name ?? config.model_name;
-  const priced = config.model_name in config.prices && qaModel in config.prices;
+  const solverModel = config.verification?.solver_model ?? config.model_name;
+  const judgeModel = config.verification?.judge_model ?? config.model_name;
+  const priced =
+    config.model_name in config.prices && qaModel in config.prices && (ver.llm_calls === 0 || (solverModel in config.prices && judgeModel in config.prices));
   const seedCost = priced
     ? callCost(config.prices, config.model_name, { input_tokens: Math.round(actionInChars / a.chars_per_token), output_tokens: nodes * a.action_output_tokens }) +
-      callCost(config.prices, qaModel, { input_tokens: Math.round(qaInChars / a.chars_per_token), output_tokens: qaPerSeed * a.qa_output_tokens })
+      callCost(config.prices, qaModel, { input_tokens: Math.round(qaInChars / a.chars_per_token), output_tokens: qaPerSeed * a.qa_output_tokens }) +
+      (ver.llm_calls ? callCost(config.prices, solverModel, ver.solver) + callCost(config.prices, judgeModel, ver.judge) : 0)
     : null;
   const perSeed: CallEstimate = {
-    llm_calls: nodes + qaPerSeed,
-    tool_calls: nodes,
+    llm_calls: nodes + qaPerSeed + ver.llm_calls,
+    tool_calls: nodes + ver.tool_calls,
     input_tokens: inputTokens,
     output_tokens: outputTokens,
     cost_usd: seedCost,
@@ -121,10 +170,11 @@ export function estimateRun(config: SynthesisConfig, seeds: number, observationC
   const funded = Math.min(...limits);
   return {
     seeds,
+    verification: { llm_calls: ver.llm_calls, tool_calls: ver.tool_calls },
     tree: { nodes, leaves, qa_per_seed: qaPerSeed },
     per_seed: perSeed,
     total,
-    worst_case_llm_calls: (nodes + qaPerSeed) * config.max_retries * seeds,
+    worst_case_llm_calls: ((nodes + qaPerSeed) * config.max_retries + ver.llm_calls) * seeds,
     assumptions: a,
     seeds_funded_by_budget: Number.isFinite(funded) ? Math.min(seeds, Math.floor(funded)) : null,
     history: seedHistoryEstimate(config),
@@ -144,6 +194,9 @@ export function formatEstimate(e: RunEstimate): string {
     `input tokens     ${n(e.per_seed.input_tokens).padEnd(15)} ${n(e.total.input_tokens)}`,
     `output tokens    ${n(e.per_seed.output_tokens).padEnd(15)} ${n(e.total.output_tokens)}`,
     `estimated cost   ${usd(e.per_seed.cost_usd).padEnd(15)} ${usd(e.total.cost_usd)}${e.total.cost_usd === null ? '  (add a prices table to the config)' : ''}`,
+    ...(e.verification?.llm_calls
+      ? [`verification: up to ${n(e.verification.llm_calls)} LLM calls and ${n(e.verification.tool_calls)} tool calls per seed (included above; every solver run using all its steps, every answer judged by the LLM)`]
+      : []),
     ...(e.seeds_funded_by_budget !== null ? [`the budget funds about ${n(e.seeds_funded_by_budget)} of ${n(e.seeds)} seeds`] : []),
     `seed workflow history: ~${(e.history.expected_bytes / 1024 / 1024).toFixed(1)} MB expected of Temporal's 50 MB limit, ` +
       `at most ${n(e.history.worst_events)} events of 51,200`,

@@ -6,6 +6,7 @@
  * pending children than the server allows fails its workflow task forever. Pure; used by the config schema (so
  * the CLI and the workflows refuse alike) and by `--dry-run`.
  */
+import { SOLVER_OBSERVATION_CHARS } from './verification';
 import type { SynthesisConfig } from '../shared/types';
 import { expectedTreeSize } from './tree';
 import { ACTION_HISTORY_OBSERVATION_CHARS, QA_OBSERVATION_CHARS } from './prompts';
@@ -77,7 +78,8 @@ export interface SeedHistoryEstimate {
 
 /** What one seed workflow's history may grow to. Saturates instead of overflowing on huge trees. */
 export function seedHistoryEstimate(
-  config: Pick<SynthesisConfig, 'max_depth' | 'branching_factor' | 'depth_threshold' | 'max_retries' | 'min_depth' | 'max_selected_traj' | 'environment_mode' | 'local_tools' | 'sampling_tips' | 'synthesis_tips' | 'qa_examples'>,
+  config: Pick<SynthesisConfig, 'max_depth' | 'branching_factor' | 'depth_threshold' | 'max_retries' | 'min_depth' | 'max_selected_traj' | 'environment_mode' | 'local_tools' | 'sampling_tips' | 'synthesis_tips' | 'qa_examples'> &
+    Partial<Pick<SynthesisConfig, 'verification'>>,
 ): SeedHistoryEstimate {
   const D = config.max_depth;
   const b = config.branching_factor;
@@ -108,9 +110,22 @@ export function seedHistoryEstimate(
   bytes += qaPaths * A * (qaInput(D, SIZES.typicalSeedBytes, observation) + SIZES.qaAnswerBytes);
   const largestAction = actionFixed + SIZES.maxSeedBytes + Math.max(0, D - 1) * historyStep + SIZES.maxObservationBytes;
   const largestPayload = Math.max(largestAction, qaInput(D, SIZES.maxSeedBytes, SIZES.maxObservationBytes));
+  // Verification (when on), per QA: k baseline calls, each solver attempt's steps (LLM call + tool call, the
+  // input carrying the earlier steps' observations), and at most one judge call per answer.
+  const v = config.verification?.enabled ? config.verification : null;
+  let verifyEvents = 0;
+  if (v) {
+    const calls = v.baseline_attempts + v.solver_attempts * v.solver_max_steps + v.baseline_attempts + v.solver_attempts;
+    const tools = v.solver_attempts * Math.max(0, v.solver_max_steps - 1);
+    verifyEvents = qaPaths * (calls * EVENTS_PER_CALL + tools * (localTools ? EVENTS_PER_LOCAL_TOOL : EVENTS_PER_REMOTE_TOOL));
+    const solverObs = Math.min(observation, SOLVER_OBSERVATION_CHARS * 1.5) + SIZES.stepBytes;
+    const perAttempt = v.solver_max_steps * SIZES.fixedBytes + ((v.solver_max_steps * (v.solver_max_steps - 1)) / 2) * solverObs + (v.solver_max_steps - 1) * observation;
+    bytes += qaPaths * (calls * SIZES.fixedBytes + v.solver_attempts * perAttempt);
+  }
   const events =
     nodes * (config.max_retries * EVENTS_PER_CALL + (localTools ? EVENTS_PER_LOCAL_TOOL : EVENTS_PER_REMOTE_TOOL)) +
     qaPaths * config.max_retries * EVENTS_PER_CALL +
+    verifyEvents +
     20;
   return { nodes, qa_paths: qaPaths, worst_events: events, expected_bytes: Math.round(bytes), largest_payload_bytes: Math.round(largestPayload) };
 }
@@ -137,7 +152,9 @@ export function limitIssues(config: Parameters<typeof seedHistoryEstimate>[0] & 
   }
   const e = seedHistoryEstimate(config);
   const tree = `a tree of ${n(e.nodes)} nodes (max_depth ${config.max_depth}, branching_factor ${config.branching_factor}, depth_threshold ${config.depth_threshold})`;
-  const fix = 'lower max_depth, branching_factor or depth_threshold (or max_retries)';
+  const fix =
+    'lower max_depth, branching_factor or depth_threshold (or max_retries' +
+    (config.verification?.enabled ? ", or verification's baseline_attempts, solver_attempts and solver_max_steps)" : ')');
   if (e.worst_events > TEMPORAL_LIMITS.historyEvents) {
     out.push({
       path: ['max_depth'],

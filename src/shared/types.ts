@@ -76,7 +76,36 @@ export interface SynthesisConfig {
    * same kind of error; 0 = never. Default 3.
    */
   pause_after_failures: number;
+  /** New: the verification stage (no-tool baseline, solver agent, judge); off by default. See VerificationConfig. */
+  verification: VerificationConfig;
 }
+
+/**
+ * The verification stage (issue 10, README "Verification"): each QA a seed writes is answered k times by the model
+ * without tools (baseline) and by a solver agent with the mode's tools; a judge compares each answer with the
+ * reference; `keep` decides which QAs stay. Off by default.
+ */
+export interface VerificationConfig {
+  enabled: boolean;
+  /** No-tool baseline answers per QA (k of pass@k); 0 = no baseline. */
+  baseline_attempts: number;
+  /** Independent solver runs per QA. */
+  solver_attempts: number;
+  /** LLM calls one solver run may make (its tool calls ≤ solver_max_steps − 1; the last call must answer). */
+  solver_max_steps: number;
+  /** Model for the baseline and the solver; null = model_name. */
+  solver_model: string | null;
+  /** Model for the LLM judge; null = model_name. */
+  judge_model: string | null;
+  /**
+   * Which QAs stay in the QA file: `solver_pass_baseline_fail` (default: the solver answers it at least once and
+   * the baseline never), `solver_pass` (the solver answers it at least once), `all` (label only, drop nothing).
+   */
+  keep: VerificationKeep;
+}
+
+/** See VerificationConfig.keep. */
+export type VerificationKeep = 'solver_pass_baseline_fail' | 'solver_pass' | 'all';
 
 /** Caps on spending (all optional). Run caps are shared by all seeds; per-seed caps bound each seed. */
 export interface BudgetConfig {
@@ -439,6 +468,60 @@ export interface SynthesizeQaInput {
   max_tokens?: number | null;
 }
 
+/** Input of the `answerBaseline` LLM activity: the question alone, answered from the model's own knowledge. */
+export interface BaselineAnswerInput {
+  model: string;
+  question: string;
+  temperature: number;
+  /** The attempt number (0-based), sent as the OpenAI `seed` so the k attempts are k distinct requests. */
+  sampling_seed: number;
+  max_tokens?: number | null;
+}
+
+/** An answer of the baseline or the solver (`ok: false`: the reply held no usable answer; reason says why). */
+export type AnswerResult = ({ ok: true; answer: string } & LlmCallAccounting) | ({ ok: false; reason: string } & LlmCallAccounting);
+
+/** One step the solver took: the tool call and its (truncated) observation. */
+export interface SolverStep {
+  tool_name: string;
+  parameters: Record<string, unknown>;
+  observation: string;
+}
+
+/** Input of the `solverStep` LLM activity: the question, the solver's own steps so far, the tools. */
+export interface SolverStepInput {
+  model: string;
+  tool_calling: ToolCallingMode;
+  question: string;
+  /** Tool names offered (the seed's tools). */
+  tools: string[];
+  steps: SolverStep[];
+  /** True on the last step of the budget: only a final answer is accepted. */
+  must_answer: boolean;
+  temperature: number;
+  /** The solver attempt (0-based), sent as the OpenAI `seed`. */
+  sampling_seed: number;
+  max_tokens?: number | null;
+}
+
+/** What the solver chose: a tool call, a final answer, or nothing usable. */
+export type SolverStepResult =
+  | ({ ok: true; kind: 'tool'; action: ToolAction } & LlmCallAccounting)
+  | ({ ok: true; kind: 'answer'; answer: string } & LlmCallAccounting)
+  | ({ ok: false; reason: string } & LlmCallAccounting);
+
+/** Input of the `judgeAnswer` LLM activity. */
+export interface JudgeInput {
+  model: string;
+  question: string;
+  reference: string;
+  candidate: string;
+  max_tokens?: number | null;
+}
+
+/** The LLM judge's verdict (`ok: false`: no verdict could be read from the reply, counted as incorrect). */
+export type JudgeResult = ({ ok: true; correct: boolean; reason: string } & LlmCallAccounting) | ({ ok: false; reason: string } & LlmCallAccounting);
+
 export type SynthesizeQaResult =
   | ({ ok: true; question: string; answer: string; reasoning_steps: unknown[] } & LlmCallAccounting)
   | ({ ok: false; reason: string } & LlmCallAccounting);
@@ -497,13 +580,33 @@ export interface QaVerification {
   baseline: { attempts: number; correct: number; answers: string[] };
   /** Solver agent with the tools: its answers and how many were accepted. */
   solver: { attempts: number; correct: number; answers: string[]; steps: number };
-  /** How answers were judged: a normalised match, or an LLM judge for the rest. */
+  /**
+   * How answers were judged: a normalised match, or an LLM judge for the rest (answers, not calls: an answer given
+   * again in the same QA's verification reuses the LLM verdict of its first occurrence).
+   */
   judged_by: { match: number; llm: number };
   /** Difficulty from the pass rates. */
   difficulty: 'trivial' | 'easy' | 'medium' | 'hard' | 'unsolved';
   kept: boolean;
   /** Why it was dropped, when it was. */
   reason?: string;
+  /**
+   * Added by the verification stage: one verdict per answer, baseline attempts first, then solver attempts, with
+   * who settled it (`match`: the normalised match of src/domain/judge.ts, `llm`: the LLM judge) and a one-line reason.
+   */
+  verdicts?: AnswerVerdict[];
+}
+
+/** The judge's verdict on one answer of the baseline or the solver (QaVerification.verdicts). */
+export interface AnswerVerdict {
+  role: 'baseline' | 'solver';
+  /** 0-based attempt of that role. */
+  attempt: number;
+  answer: string;
+  correct: boolean;
+  by: 'match' | 'llm';
+  /** One line: the match rule (`normalized_equal`, `numbers_differ`, …) or the LLM judge's reason. */
+  reason: string;
 }
 
 /**

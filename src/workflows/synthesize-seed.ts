@@ -20,7 +20,7 @@ import type { ToolActivities } from '../activities/tools';
 import type { OutputActivities } from '../activities/outputs';
 import { MODE_TOOLS, taskQueues, toolTaskQueue } from '../shared/constants';
 import { StatusAttr } from '../shared/search-attributes';
-import type { LlmCallAccounting, QaRecord, SeedCounters, SeedInput, SeedResultFile, SeedSummary, SynthesisConfig } from '../shared/types';
+import type { LlmCallAccounting, QaRecord, RejectedQaRecord, SeedCounters, SeedInput, SeedResultFile, SeedSummary, SynthesisConfig } from '../shared/types';
 import { callCost, emptySpend, mayCall, qaReserve } from '../domain/budget';
 import { withConfigDefaults } from '../config/defaults';
 import { truncate } from '../domain/format';
@@ -35,10 +35,13 @@ import { seedFinishedSignal, seedStoppedSignal } from './messages';
 import { HEARTBEAT_TIMEOUT_SECONDS, LLM_ACTIVITY, LOCAL_TOOL_ACTIVITY, OUTPUT_ACTIVITY, TOOL_ACTIVITY } from './options';
 import { llmRoute, toolRoute } from '../domain/routing';
 import { expectedTreeSize } from '../domain/tree';
+import { verifyQas } from './verify';
 import { chooseActionSummary, qaSummary, seedDetails, seedWorkflowSummary, toolSummary, type SeedDetailsState } from '../domain/metadata';
 
 /** Patch id: executions with this marker route activities as src/domain/routing.ts says. */
 const PATCH_ROUTING = 'qasynth-routing-v2';
+/** Patch id: executions with this marker run the verification stage when config `verification.enabled`. */
+const PATCH_VERIFICATION = 'qasynth-verification';
 /**
  * Patch id: executions with this marker end a failed or no-QA seed as a failed workflow (after writing its result
  * and reporting to the parent), so the Web UI shows it as Failed; older ones complete with the summary.
@@ -415,11 +418,58 @@ async function runSeed(input: SeedInput): Promise<SeedSummary> {
         lastRejection = rejection;
       }
     }
+    // Verification (config `verification`, off by default): every QA verified; dropped ones kept with the reason.
+    let rejectedQas: RejectedQaRecord[] = [];
+    let verificationDropped = 0;
+    if (config.verification?.enabled && qas.length > 0 && patched(PATCH_VERIFICATION)) {
+      const runTool = (action: { tool_name: string; parameters: Record<string, unknown> }) =>
+        tool(action.tool_name)(
+          {
+            mode: config.environment_mode,
+            environment_kwargs: config.environment_kwargs,
+            tool_name: action.tool_name,
+            parameters: action.parameters,
+            summary_model: summaryModel,
+          },
+          `solver · ${toolSummary(action.tool_name, action.parameters)}`,
+        );
+      const verified = await verifyQas({
+        qas,
+        config,
+        toolNames,
+        deps: {
+          llm,
+          runTool,
+          charge,
+          mayCall: () => mayCall(allowance, spent),
+          countTool: (name, error) => {
+            counters.tool_calls[name] = (counters.tool_calls[name] ?? 0) + 1;
+            if (error) counters.tool_errors[name] = (counters.tool_errors[name] ?? 0) + 1;
+          },
+          countFailedOutput: () => {
+            counters.llm_failed_outputs += 1;
+          },
+          progress: (text) => setCurrentDetails(`${text} for \`${seed.source_id}\``),
+        },
+      });
+      verificationDropped = verified.rejected.length;
+      qas.splice(0, qas.length, ...verified.kept);
+      rejectedQas = verified.rejected;
+      if (verified.budgetHit) budgetHit = true;
+    }
     counters.cost_usd = spent.cost_usd;
     // Zero QA is not a success: say why, so the user (and the run's circuit breaker) can act on it.
     let noQa: { error: string; error_type: string } | null = null;
     if (qas.length === 0 && !budgetHit) {
-      if (selected.length === 0) {
+      if (verificationDropped > 0) {
+        const reasons: Record<string, number> = {};
+        for (const r of rejectedQas) reasons[r.rejection.reason] = (reasons[r.rejection.reason] ?? 0) + 1;
+        const key = Object.entries(reasons).sort((a, b) => b[1] - a[1])[0]![0];
+        noQa = {
+          error_type: `no_qa:verification:${key}`,
+          error: `no QA: verification dropped all ${verificationDropped} QA written (${countsText(reasons)}; keep: ${config.verification.keep})`,
+        };
+      } else if (selected.length === 0) {
         const reasons = countsText(tree.failed_output_reasons);
         const key = Object.entries(tree.failed_output_reasons).sort((a, b) => b[1] - a[1])[0]?.[0] ?? 'no_path';
         noQa = {
@@ -446,6 +496,7 @@ async function runSeed(input: SeedInput): Promise<SeedSummary> {
       qas,
       trajectories: selected.map((s) => buildTrajectoryRecord(s, seed.source_id, seed.text)),
       tree: tree.nodes.map(compactNode),
+      ...(rejectedQas.length ? { rejected_qas: rejectedQas } : {}),
     };
   } catch (err) {
     if (isCancellation(err)) throw err;

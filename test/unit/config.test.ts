@@ -50,6 +50,15 @@ test('defaults are the original ones plus tool_calling, rate_limits and qa_model
     budget: {},
     prices: {},
     qa_model_name: null,
+    verification: {
+      enabled: false,
+      baseline_attempts: 3,
+      solver_attempts: 1,
+      solver_max_steps: 6,
+      solver_model: null,
+      judge_model: null,
+      keep: 'solver_pass_baseline_fail',
+    },
   });
   assert.deepEqual(Object.keys(r.config), CONFIG_KEYS);
 });
@@ -367,6 +376,9 @@ test('run fingerprints (and so the run ids derived from them) survive keys added
   // Settings that only drive the run do not make it another run; a result-changing one does.
   assert.equal(runFingerprint({ ...parsed.config, max_workers: 9, pause_after_failures: 0, task_queues: 'dedicated', local_tools: false }, parsed.seeds), '9cb79bb337c4d11d');
   assert.notEqual(runFingerprint({ ...parsed.config, max_tokens: 512 }, parsed.seeds), '9cb79bb337c4d11d');
+  // Verification off (the default) is not part of it; on, it changes what a run keeps.
+  assert.equal(runFingerprint({ ...parsed.config, verification: { ...parsed.config.verification, keep: 'all' } }, parsed.seeds), '9cb79bb337c4d11d');
+  assert.notEqual(runFingerprint({ ...parsed.config, verification: { ...parsed.config.verification, enabled: true } }, parsed.seeds), '9cb79bb337c4d11d');
 });
 
 test('CONFIG_DEFAULTS (zod-free, used by workflow code) is exactly what the schema fills in', async () => {

@@ -38,3 +38,25 @@ test('estimate: QA per seed is capped by leaves and max_selected_traj; cost from
   assert.match(formatEstimate(e), /LLM calls\s+12\s+120/);
   assert.match(formatEstimate(e), /the budget funds about 5 of 10 seeds/);
 });
+
+test('estimate: verification adds its upper bounds (calls, tool calls, tokens, cost at the solver and judge prices)', () => {
+  const base = { environment_mode: 'math', max_depth: 3, branching_factor: 2, depth_threshold: 2, max_selected_traj: 2, model_name: 'm', prices: { m: { input_per_million: 1, output_per_million: 1 }, s: { input_per_million: 10, output_per_million: 10 } } };
+  const off = parseConfig(base);
+  const on = parseConfig({ ...base, verification: { enabled: true, baseline_attempts: 3, solver_attempts: 2, solver_max_steps: 3, solver_model: 's', judge_model: 'm' } });
+  assert.ok(off.ok && on.ok);
+  const eOff = estimateRun(off.config, 10);
+  const eOn = estimateRun(on.config, 10);
+  // 10 nodes, 2 QA per seed; per QA: 3 baseline + 2 × 3 solver steps + (3 + 2) judge = 14 calls, 2 × 2 tool calls.
+  assert.equal(eOff.per_seed.llm_calls, 12);
+  assert.equal(eOn.per_seed.llm_calls, 12 + 2 * 14);
+  assert.equal(eOn.per_seed.tool_calls, 10 + 2 * 4);
+  assert.deepEqual(eOn.verification, { llm_calls: 28, tool_calls: 8 });
+  assert.equal(eOn.worst_case_llm_calls, eOff.worst_case_llm_calls + 28 * 10);
+  assert.ok(eOn.per_seed.input_tokens > eOff.per_seed.input_tokens && eOn.per_seed.cost_usd! > eOff.per_seed.cost_usd!);
+  assert.match(formatEstimate(eOn), /verification: up to 28 LLM calls and 8 tool calls per seed/);
+  assert.doesNotMatch(formatEstimate(eOff), /verification/);
+  // Without a price for the solver model, no cost estimate.
+  const unpriced = parseConfig({ ...base, verification: { enabled: true, solver_model: 'x' } });
+  assert.ok(unpriced.ok);
+  assert.equal(estimateRun(unpriced.config, 1).per_seed.cost_usd, null);
+});

@@ -15,6 +15,8 @@ test('workflow bundle contains no openai, no Node built-ins and no activity impl
   assert.ok(/"\.\/src\/workflows\//.test(code), 'module ids are recognisable');
   assert.ok(!/"\.\/src\/(activities|tools|llm|worker|cli|server)\//.test(code), 'no activity / tool / LLM / worker modules');
   assert.ok(!/"\.\/src\/config\/(seeds-stream|load)\./.test(code), 'no seed-file readers');
+  assert.ok(/"\.\/src\/workflows\/verify\.ts"/.test(code), 'the verification stage is in the bundle');
+  assert.ok(!/"\.\/src\/domain\/verification-replies\./.test(code), 'its reply readers are not (activity side)');
   for (const impl of ['createLlmActivities', 'createToolActivities', 'createOutputActivities', 'createSeedActivities', 'readSeedsFile', 'executeTool', 'startSimulator']) {
     assert.ok(!code.includes(impl), `no ${impl}`);
   }

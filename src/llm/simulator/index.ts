@@ -6,7 +6,10 @@
  * - `POST /v1/embeddings`: deterministic feature-hashed vectors (word unigrams + character trigrams, 256 dims,
  *   L2-normalised; `encoding_format` float or base64), so texts sharing words and word pieces score higher;
  * - control endpoints for out-of-process use: `POST /_sim/script` (JSON rules), `POST /_sim/reset`,
- *   `GET /_sim/requests`, `GET|POST /_sim/profile` (see {@link connectSimulator}).
+ *   `GET /_sim/requests`, `GET|POST /_sim/profile`, `POST /_sim/verification` (see {@link connectSimulator}).
+ *
+ * Requests of qasynth's verification stage (no-tool baseline, solver agent, LLM judge; recognised by the first line
+ * of their prompts) are answered from a script keyed by question (verification.ts) and logged with their `role`.
  *
  * Answers depend on the request body only (a sha256 of messages + tools + temperature + seed drives every choice),
  * so the same request always gets the same answer and sibling branches with different `seed`s differ:
@@ -33,6 +36,7 @@ import { analyse, answer } from './answers';
 import { canonicalJson, sha256 } from './determinism';
 import { EMBEDDING_DIMS, embedText } from './embeddings';
 import { FaultScript, scriptedReply, SlidingWindowLimiter, type FaultRule, type RateLimitOptions } from './faults';
+import { validateVerificationScript, verificationAnswer, verificationRole, type VerificationScript } from './verification';
 import { completion, createReplyServer, errorBody, json, MAX_BODY_BYTES, readBody, tokens, type Reply, type RequestLogEntry } from './protocol';
 import {
   DEFAULT_CONTEXT_CHARS,
@@ -52,6 +56,7 @@ export { canonicalJson } from './determinism';
 export { EMBEDDING_DIMS, embedText } from './embeddings';
 export { validateFaultRules, type FaultRule, type MalformedKind, type RateLimitOptions } from './faults';
 export type { RequestLogEntry, SimRequestKind } from './protocol';
+export { validateVerificationScript, verificationRole, type VerificationScript, type VerifyRole } from './verification';
 export { DEFAULT_CONTEXT_CHARS, DEFAULT_PROFILE, getProfile, PROFILE_NAMES, PROFILES, type Profile, type ProfileName } from './profiles';
 
 /** Options of {@link startSimulator}. */
@@ -96,6 +101,11 @@ export interface Simulator {
    * returns it; without a name, returns the profile in effect. An unknown name throws, listing the valid ones.
    */
   profile(name?: ProfileName | string): ProfileName;
+  /**
+   * Sets what the verification roles (baseline, solver, judge) answer (see verification.ts); an invalid script
+   * throws, naming the problem. `reset` (and `{}`) clears it.
+   */
+  verification(script: VerificationScript): void;
 }
 
 /** Starts the simulator on 127.0.0.1 (port 0 = any free port). Throws on an invalid option. */
@@ -113,6 +123,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
   let count = 0;
   let profile: Profile = initialProfile;
   let profileState: ProfileState = { seen: new Set() };
+  let verifyScript: VerificationScript = {};
   /** `single-slot`: settles when the last request in the queue has been answered (or its client left). */
   let slotTail: Promise<void> = Promise.resolve();
   /** `single-slot`: requests holding or waiting for the slot. */
@@ -187,10 +198,12 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
 
     const a = analyse(b);
     const n = ++count;
+    const role = verificationRole(a);
     const base = {
       n, kind: a.kind, model: a.model,
       temperature: typeof b.temperature === 'number' ? b.temperature : null,
       seed: typeof b.seed === 'number' ? b.seed : null,
+      ...(role ? { role } : {}),
     };
     const limited = limiter?.admit();
     if (limited) return record({ ...base, status: 429, fingerprint: a.fingerprint, at_ms, fault: 'rate_limit' }, limited);
@@ -210,7 +223,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       else {
         const malformed = respond.malformed;
         if (malformed) labels.unshift(`malformed:${malformed}`);
-        const generated = answer(a, malformed);
+        const generated = role && !malformed ? verificationAnswer(a, role, verifyScript) : answer(a, malformed);
         const out = completion(a, generated);
         const encoded = profile.encode?.(out, generated, preq, profileState);
         if (encoded) labels.push(`profile:${encoded.label}`);
@@ -306,8 +319,18 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
         return json(400, errorBody(400, (e as Error).message));
       }
     }
+    if (path === '/_sim/verification' && req.method === 'POST') {
+      const raw = (await readBody(req)) ?? '';
+      try {
+        verifyScript = validateVerificationScript(JSON.parse(raw) as unknown);
+        return json(200, { ok: true });
+      } catch (e) {
+        return json(400, errorBody(400, (e as Error).message));
+      }
+    }
     if (path === '/_sim/reset' && req.method === 'POST') {
       await readBody(req);
+      verifyScript = {};
       faults.set([]);
       log = [];
       count = 0;
@@ -381,6 +404,9 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       count = 0;
     },
     profile: (name) => (name === undefined ? profile.name : setProfile(name)),
+    verification: (script) => {
+      verifyScript = validateVerificationScript(script);
+    },
   };
 }
 
@@ -394,6 +420,8 @@ export interface SimulatorControl {
   requests(): Promise<RequestLogEntry[]>;
   /** Selects the profile `name` and returns it, or returns the profile in effect; an unknown name rejects (HTTP 400). */
   profile(name?: ProfileName | string): Promise<ProfileName>;
+  /** Sets the verification script (see Simulator.verification); an invalid one rejects (HTTP 400). */
+  verification(script: VerificationScript): Promise<void>;
 }
 
 /** Controls a simulator running in another process, given its `/v1` URL (or root URL). */
@@ -413,6 +441,7 @@ export function connectSimulator(url: string): SimulatorControl {
     script: async (rules) => void (await call('POST', '/_sim/script', rules)),
     reset: async () => void (await call('POST', '/_sim/reset', {})),
     requests: async () => (await call('GET', '/_sim/requests')) as RequestLogEntry[],
+    verification: async (script) => void (await call('POST', '/_sim/verification', script)),
     profile: async (name) =>
       ((await (name === undefined ? call('GET', '/_sim/profile') : call('POST', '/_sim/profile', { profile: name }))) as { profile: ProfileName }).profile,
   };

@@ -39,6 +39,8 @@ export interface RequestLogEntry {
   queued_ms?: number;
   /** Embedding requests: how many inputs were embedded. */
   inputs?: number;
+  /** Requests of qasynth's verification stage: which role asked (see verification.ts). */
+  role?: 'baseline' | 'solver' | 'judge';
 }
 
 // ---------------------------------------------------------------------------------------------------- replies
