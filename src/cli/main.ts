@@ -58,8 +58,7 @@ function addInputOptions(cmd: Command, required: boolean, opts: { outputDir?: bo
   const c = required
     ? cmd.requiredOption('--config <file>', 'config file (.json, .yaml)').requiredOption('--seeds <file>', 'seeds file (JSONL or a JSON array: any size; YAML or {"entities": [...]}: up to 64 MiB)')
     : cmd.option('--config <file>', 'config file (.json, .yaml)').option('--seeds <file>', 'seeds file');
-  return c
-    .option('--run-id <id>', 'names the run; default: derived from config + seeds, so re-running resumes');
+  c.option('--run-id <id>', 'names the run; default: derived from config + seeds, so re-running resumes');
   if (opts.outputDir !== false) c.option('--output-dir <dir>', 'output root; files go to <dir>/<run-id>/', 'out');
   return c
     .option('--max-workers <n>', 'seeds processed at once (overrides config max_workers)', positiveInt('--max-workers'))
