@@ -169,12 +169,12 @@ export { ConfigError };
 /**
  * Reads and validates a config file (.json, .yaml/.yml). Returns the config as written (defaults not filled
  * in: submit() and the workers apply them). Throws ConfigError whose `issues` name each problem
- * (`config.max_depth: expected …, got …`, `<file>: config file not found`).
+ * (`<file>: max_depth: expected …, got …`, `<file>: config file not found`).
  */
 export function loadConfig(file: string): Config {
   const raw = loadConfigFile(file);
   const parsed = parseConfig(raw);
-  if (!parsed.ok) throw new ConfigError(parsed.issues);
+  if (!parsed.ok) throw new ConfigError(parsed.issues.map((i) => `${file}: ${i}`)); // as src/config/load.ts's loadConfig
   return raw as Config;
 }
 

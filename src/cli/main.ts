@@ -421,7 +421,7 @@ async function main(argv: string[]): Promise<number> {
     const { input, config, seeds_total, duplicated_seeds, duplicates_dropped, by_reference } = await prepareInput(flags);
     const dups = describeDuplicates(duplicates_dropped, duplicated_seeds);
     process.stdout.write(
-      `ok: ${config.environment_mode} mode, ${seeds_total} seeds${dups ? ` (${dups})` : ''}, run id ${input.run_id}` +
+      `ok: ${config.environment_mode} mode, ${seeds_total} seeds${dups ? `, ${dups}` : ''}, run id ${input.run_id}` +
         `${by_reference ? `, seeds passed by reference (${input.seeds_file})` : ''}\n`,
     );
   });
