@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
- * `qasynth` command line. Exit codes: 0 success, 1 seeds failed (or the run was cancelled), 2 bad input,
- * 3 infrastructure problem (no Temporal server, no Temporal CLI, …).
+ * `qasynth` command line. Exit codes: 0 success, 1 seeds failed (or the run was cancelled), 2 bad input (also an
+ * unknown command or flag), 3 infrastructure problem (no Temporal server, no worker polling the run's task queue,
+ * no Temporal CLI, …), 130 interrupted by Ctrl-C (`run`, `demo`).
  */
 import fs from 'node:fs';
 import path from 'node:path';
