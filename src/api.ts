@@ -141,6 +141,11 @@ export function batchHandle(client: Client, runId: string): BatchHandle {
   return client.workflow.getHandle(batchWorkflowId(runId)) as BatchHandle;
 }
 
+/**
+ * The `progress` query of a running batch (needs a worker: it waits for one up to the connection's deadline, and
+ * a finished batch whose workers are gone cannot answer it). For any state, without waiting for a worker that is
+ * not there, use {@link queryRun} or {@link watch}: a finished run answers with its result.
+ */
 export const queryProgress = (h: BatchHandle): Promise<BatchProgress> => h.query(progressQuery);
 export const pauseBatch = (h: BatchHandle): Promise<void> => h.signal(pauseSignal);
 export const resumeBatch = (h: BatchHandle): Promise<void> => h.signal(resumeSignal);
