@@ -33,8 +33,10 @@ import { isPlainObject } from './domain/format';
 import { describeRun, NoWorkerError, requireWorker, withControlDeadline, workflowPollers, workerCommand } from './client/pollers';
 import type { QasynthConnection } from './client/connect';
 
+/** Handle of a batch's parent workflow (`synthesizeBatch`), typed for its queries, signals and updates. */
 export type BatchHandle = WorkflowHandle<typeof synthesizeBatch>;
 
+/** What {@link submitBatch} found or started. */
 export interface SubmitResult {
   workflowId: string;
   handle: BatchHandle;
@@ -47,6 +49,7 @@ export interface SubmitResult {
   state: 'started' | 'running' | 'completed' | 'retrying' | 'retry_requested';
 }
 
+/** Options of {@link submitBatch}: task queue (default `qasynth`), mode and seed count for the Web UI summary. */
 export interface SubmitOptions {
   taskQueue?: string;
   mode?: string;
@@ -137,6 +140,7 @@ async function retryUnknownSearchAttribute<T>(client: Client, start: () => Promi
   }
 }
 
+/** The handle of run `runId` (workflow id `qasynth-<runId>`, its latest execution). */
 export function batchHandle(client: Client, runId: string): BatchHandle {
   return client.workflow.getHandle(batchWorkflowId(runId)) as BatchHandle;
 }
@@ -147,10 +151,14 @@ export function batchHandle(client: Client, runId: string): BatchHandle {
  * not there, use {@link queryRun} or {@link watch}: a finished run answers with its result.
  */
 export const queryProgress = (h: BatchHandle): Promise<BatchProgress> => h.query(progressQuery);
+/** Stops launching new seeds (running seeds finish). A signal: recorded even with no worker polling. */
 export const pauseBatch = (h: BatchHandle): Promise<void> => h.signal(pauseSignal);
+/** Launches seeds again after a pause (also one by the circuit breaker). */
 export const resumeBatch = (h: BatchHandle): Promise<void> => h.signal(resumeSignal);
+/** Sets how many seeds run at once (an update: needs a worker; rejected values fail with WorkflowUpdateFailedError). */
 export const setMaxWorkers = (h: BatchHandle, n: number): Promise<number> =>
   h.executeUpdate(setMaxWorkersUpdate, { args: [n] });
+/** Waits for the batch to finish and returns its result (counts and output paths). */
 export const batchResult = (h: BatchHandle): Promise<BatchResult> => h.result();
 /** Asks a running batch to re-run its failed seeds once its current pass is done. */
 export const retryFailed = (h: BatchHandle): Promise<{ seeds_done: number; seeds_total: number }> => h.executeUpdate(retryFailedUpdate);
