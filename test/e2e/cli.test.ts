@@ -9,30 +9,9 @@ import path from 'node:path';
 import { startSimulator, type Simulator } from '../../src/llm/simulator';
 import type { QaRecord } from '../../src/shared/types';
 import { readJsonl, tempDir, testTemporal, uniqueQueue, type TestTemporal } from '../helpers/temporal';
+import { CLI, ROOT, runCli } from '../helpers/cli';
 
-const ROOT = path.join(__dirname, '..', '..');
-const CLI = path.join(ROOT, 'bin', 'qasynth.js');
-
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function qasynth(args: string[], env: Record<string, string | undefined> = {}): Promise<CliResult> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [CLI, ...args], {
-      cwd: ROOT,
-      env: { ...process.env, OPENAI_BASE_URL: undefined, OPENAI_API_KEY: undefined, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (b) => (stdout += b));
-    p.stderr.on('data', (b) => (stderr += b));
-    p.on('exit', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
+const qasynth = runCli;
 
 let t: TestTemporal;
 let sim: Simulator;
