@@ -13,6 +13,18 @@ import type { DuplicateSeed } from '../domain/ids';
 import { isPlainObject } from '../domain/format';
 import { absurdRun } from '../domain/limits';
 
+/**
+ * The one wording of duplicate seeds for `validate`, `run` and the result line: the copies dropped (what
+ * BatchResult.duplicates_dropped counts), then how many distinct seeds had copies. "" when there are none.
+ * Example: `3 duplicate copies dropped (2 seeds appear more than once)`.
+ */
+export function describeDuplicates(dropped: number, distinct?: number): string {
+  if (!dropped) return '';
+  const copies = `${dropped} duplicate cop${dropped === 1 ? 'y' : 'ies'} dropped`;
+  if (distinct === undefined) return copies;
+  return `${copies} (${distinct} seed${distinct === 1 ? ' appears' : 's appear'} more than once)`;
+}
+
 /** Bad input: the CLI prints each line and exits with code 2. */
 export class UsageError extends Error {
   constructor(readonly issues: string[]) {

@@ -1,19 +1,23 @@
 #!/usr/bin/env node
 /**
- * `qasynth` command line. Exit codes: 0 success, 1 seeds failed (or the run was cancelled), 2 bad input,
- * 3 infrastructure problem (no Temporal server, no Temporal CLI, …).
+ * `qasynth` command line. Exit codes: 0 success, 1 seeds failed (or the run was cancelled), 2 bad input (also an
+ * unknown command or flag), 3 infrastructure problem (no Temporal server, no worker polling the run's task queue,
+ * no Temporal CLI, …), 130 interrupted by Ctrl-C (`run`, `demo`).
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { Client, WorkflowUpdateFailedError, type Connection } from '@temporalio/client';
 import { DEFAULT_TASK_QUEUE } from '../shared/constants';
-import { MAX_INLINE_INPUT_BYTES, prepareInput, UsageError } from './inputs';
+import { describeDuplicates, MAX_INLINE_INPUT_BYTES, prepareInput, UsageError } from './inputs';
 import type { RunFlags } from './run';
-import { batchHandle, pauseBatch, queryProgress, resumeBatch, scaleBatch, submitBatch } from '../api';
+import { batchHandle, pauseBatch, queryRun, readProgress, resumeBatch, RunNotFoundError, scaleBatch, submitBatch } from '../api';
+import { describeRun, NoWorkerError, requireWorker, withControlDeadline, WorkerTimeoutError, workerCommand, workflowPollers } from '../client/pollers';
 import type { TemporalTarget } from '../worker/connection';
 import type { WorkerRoles } from '../worker/worker';
 import { backgroundServer, ensureBackgroundServer, startDevServer, stateDir, stopBackgroundServer } from '../server/dev-server';
 import { projectRoot } from '../server/temporal-cli';
+import { cliCommand } from './command';
 import { buildCorpus, DEFAULT_CORPUS_PORT, defaultCorpusDir } from '../corpus';
 import { estimateRun, formatEstimate } from '../domain/estimate';
 import { loadConfig, ConfigError } from '../config/load';
@@ -39,20 +43,26 @@ function positiveInt(name: string) {
   };
 }
 
-function addTemporalOptions(cmd: Command): Command {
-  return cmd
+/**
+ * `--address`, `--namespace` and (unless `taskQueue: false`: commands on an existing run read its task queue from
+ * the server) `--task-queue`.
+ */
+function addTemporalOptions(cmd: Command, opts: { taskQueue?: boolean } = {}): Command {
+  const c = cmd
     .option('--address <host:port>', 'Temporal frontend (default: $TEMPORAL_ADDRESS, else the local dev server)')
-    .option('--namespace <ns>', 'Temporal namespace (default: $TEMPORAL_NAMESPACE or "default")')
-    .option('--task-queue <name>', 'base task queue; workers serve <name>, <name>-llm, <name>-tool-<tool>, <name>-output', DEFAULT_TASK_QUEUE);
+    .option('--namespace <ns>', 'Temporal namespace (default: $TEMPORAL_NAMESPACE or "default")');
+  if (opts.taskQueue === false) return c;
+  return c.option('--task-queue <name>', 'base task queue; workers serve <name>, <name>-llm, <name>-tool-<tool>, <name>-output', DEFAULT_TASK_QUEUE);
 }
 
-function addInputOptions(cmd: Command, required: boolean): Command {
+/** Input flags; `outputDir: false` for commands that write nothing (`validate`). */
+function addInputOptions(cmd: Command, required: boolean, opts: { outputDir?: boolean } = {}): Command {
   const c = required
     ? cmd.requiredOption('--config <file>', 'config file (.json, .yaml)').requiredOption('--seeds <file>', 'seeds file (JSONL or a JSON array: any size; YAML or {"entities": [...]}: up to 64 MiB)')
     : cmd.option('--config <file>', 'config file (.json, .yaml)').option('--seeds <file>', 'seeds file');
+  c.option('--run-id <id>', 'names the run; default: derived from config + seeds, so re-running resumes');
+  if (opts.outputDir !== false) c.option('--output-dir <dir>', 'output root; files go to <dir>/<run-id>/', 'out');
   return c
-    .option('--run-id <id>', 'names the run; default: derived from config + seeds, so re-running resumes')
-    .option('--output-dir <dir>', 'output root; files go to <dir>/<run-id>/', 'out')
     .option('--max-workers <n>', 'seeds processed at once (overrides config max_workers)', positiveInt('--max-workers'))
     .option('--number-of-seed <n>', 'process only the first n seeds (overrides config)', positiveInt('--number-of-seed'))
     .option('--force', 'run even what looks absurd (more than 1,000 nodes per seed, or 100 million LLM calls); the server\'s limits still apply')
@@ -64,18 +74,16 @@ function addRetryOption(cmd: Command): Command {
   return cmd.option('--retry-failed', 're-run the failed, no-QA and not-run seeds of this run id (finished seeds are kept, not paid again)');
 }
 
-/** Connects to the given/env server, or (for commands that need one running) the project's background server. */
+/**
+ * Connects to the given/env server, or the project's background server (src/client/connect.ts: the same
+ * resolution as the package's `connect()`).
+ */
 async function connectExisting(flags: { address?: string; namespace?: string }): Promise<{ client: Client; connection: Connection; target: TemporalTarget; ui: string | null; close: () => Promise<void> }> {
-  const { clientConnection, targetFromEnv } = await connectionModule();
-  let target = targetFromEnv(flags);
-  let ui: string | null = null;
-  if (!target) {
-    const bg = backgroundServer();
-    target = { address: bg?.address ?? '127.0.0.1:7233', namespace: flags.namespace ?? 'default' };
-    ui = bg?.uiUrl ?? 'http://127.0.0.1:8233';
-  }
+  const { clientConnection } = await connectionModule();
+  const { resolveServer } = await import('../client/connect');
+  const { target, uiUrl: ui } = resolveServer(flags);
   const connection = await clientConnection(target).catch((e: Error) => {
-    throw new InfraError(`cannot reach a Temporal server at ${target!.address} (${errorText(e)}). Start one with \`qasynth server\`, or set TEMPORAL_ADDRESS.`);
+    throw new InfraError(`cannot reach a Temporal server at ${target.address} (${errorText(e)}). Start one with \`${cliCommand()} server start --background\`, or set TEMPORAL_ADDRESS.`);
   });
   return { client: new Client({ connection, namespace: target.namespace }), connection, target, ui, close: () => connection.close() };
 }
@@ -125,10 +133,69 @@ function usageErrorLine(str: string): string {
   return m ? `error: ${m[1]}` : str;
 }
 
+/** The version in package.json (read at run time: package.json is outside the compiled tree). */
+function packageVersion(): string {
+  try {
+    return (JSON.parse(fs.readFileSync(path.join(projectRoot(), 'package.json'), 'utf8')) as { version?: string }).version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+/**
+ * `qasynth nosuch --help` would print the general help and exit 0, as if `nosuch` existed: when the first
+ * word is not a command (nor a subcommand of a command without a default one), the help flags are dropped so
+ * that commander reports `error: unknown command 'nosuch'` (exit 2) instead.
+ */
+export function withoutHelpForUnknownCommand(program: Command, argv: string[]): string[] {
+  const args = argv.slice(2);
+  let cmd = program;
+  for (const word of args) {
+    if (word.startsWith('-')) continue;
+    if (!cmd.commands.length) break;
+    const sub = cmd.commands.find((c) => c.name() === word || c.aliases().includes(word));
+    if (sub) {
+      cmd = sub;
+      continue;
+    }
+    if (word === 'help') {
+      // `help nosuch`: as `nosuch` (unknown command); `help run`: commander's own help for run.
+      const i = args.indexOf(word);
+      const next = args.slice(i + 1).find((a) => !a.startsWith('-'));
+      if (next && !cmd.commands.some((c) => c.name() === next || c.aliases().includes(next))) {
+        return [...argv.slice(0, 2), ...args.slice(0, i), ...args.slice(i + 1)];
+      }
+      break;
+    }
+    if ((cmd as unknown as { _defaultCommandName?: string | null })._defaultCommandName) break;
+    return [...argv.slice(0, 2), ...args.filter((a) => a !== '--help' && a !== '-h')];
+  }
+  return argv;
+}
+
+/** Control errors as the CLI reports them: an unknown run is bad input (exit 2), no worker / no answer exit 3. */
+function controlError(e: unknown): never {
+  if (e instanceof RunNotFoundError) throw new UsageError([e.message]);
+  if (e instanceof NoWorkerError || e instanceof WorkerTimeoutError) throw new InfraError(e.message);
+  throw e;
+}
+
+/**
+ * Fails fast unless `runId` is a running batch with a worker polling its task queue (`what`: what cannot happen
+ * without one). A finished or unknown run is bad input (exit 2); no worker is exit 3.
+ */
+async function runningWithWorker(client: Client, runId: string, command: string, what: string): Promise<void> {
+  const run = await describeRun(client, runId);
+  if (!run) throw new UsageError([`run-id: no batch named ${JSON.stringify(runId)} (workflow ${batchHandle(client, runId).workflowId})`]);
+  if (run.status !== 'RUNNING') throw new UsageError([`run-id: run ${runId} is ${run.status}, not running; nothing to ${command}`]);
+  await requireWorker(client, runId, run.taskQueue, what).catch(controlError);
+}
+
 async function main(argv: string[]): Promise<number> {
   const program = new Command()
     .name('qasynth')
     .description('Durable synthesis of multi-hop QA data for tool-using LLM agents, on Temporal.')
+    .version(packageVersion(), '-V, --version', 'print the version')
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ outputError: (str, write) => write(usageErrorLine(str)) })
     .exitOverride();
@@ -262,6 +329,12 @@ async function main(argv: string[]): Promise<number> {
         if (flags.json && !flags.wait) process.stdout.write(`${JSON.stringify({ workflow_id: sub.workflowId, run_id: input.run_id, state: sub.state })}\n`);
         else if (!flags.json) process.stdout.write(`${sub.workflowId}\n`);
         err(`run ${input.run_id}: ${sub.state}; output on the worker serving ${flags.taskQueue}-output under ${input.output_dir}`);
+        if (sub.state !== 'completed') {
+          const pollers = await workflowPollers(c.client, flags.taskQueue ?? DEFAULT_TASK_QUEUE).catch(() => null);
+          if (pollers && pollers.live === 0) {
+            err(`warning: run ${input.run_id} ${sub.state}, but no worker is polling task queue ${flags.taskQueue}; start one with \`${workerCommand(flags.taskQueue ?? DEFAULT_TASK_QUEUE)}\``);
+          }
+        }
         if (flags.wait) {
           const result = await sub.handle.result();
           printResult(result, flags.json);
@@ -272,19 +345,17 @@ async function main(argv: string[]): Promise<number> {
       }
     });
 
-  addTemporalOptions(program.command('status').argument('<run-id>').description('progress of a running batch, or the result of a finished one'))
+  addTemporalOptions(program.command('status').argument('<run-id>').description('progress of a running batch, or the result of a finished one'), { taskQueue: false })
     .option('--json', 'print JSON')
     .action(async (runId: string, flags: { address?: string; namespace?: string; json?: boolean }) => {
       const { printResult, uiLink } = await runModule();
       const c = await connectExisting(flags);
       try {
-        const h = batchHandle(c.client, runId);
-        const desc = await h.describe().catch(() => null);
-        if (!desc) throw new UsageError([`run-id: no batch named ${JSON.stringify(runId)} (workflow ${h.workflowId}) on ${c.target.address}`]);
-        const status = desc.status.name;
-        if (status === 'RUNNING') {
-          const p = await queryProgress(h);
-          if (flags.json) process.stdout.write(`${JSON.stringify({ status, progress: p })}\n`);
+        // Checks the run's pollers before querying: without a worker this answers at once (src/client/pollers.ts).
+        const u = await queryRun(c.client, runId).catch(controlError);
+        if (u.state === 'running') {
+          const p = u.progress;
+          if (flags.json) process.stdout.write(`${JSON.stringify({ status: 'RUNNING', progress: p })}\n`);
           else {
             const k = p.counters;
             process.stdout.write(
@@ -293,28 +364,31 @@ async function main(argv: string[]): Promise<number> {
                 (p.pause_reason ? `${p.pause_reason}\n` : ''),
             );
           }
-        } else if (status === 'COMPLETED') {
-          const r = await h.result();
-          if (flags.json) process.stdout.write(`${JSON.stringify({ status, result: r })}\n`);
-          else printResult(r);
+        } else if (u.state === 'completed') {
+          if (flags.json) process.stdout.write(`${JSON.stringify({ status: 'COMPLETED', result: u.result })}\n`);
+          else printResult(u.result);
+        } else if (u.state === 'ended') {
+          process.stdout.write(flags.json ? `${JSON.stringify({ status: u.status, message: u.message })}\n` : `${u.message}\n`);
         } else {
-          process.stdout.write(flags.json ? `${JSON.stringify({ status })}\n` : `run ${runId}: ${status}\n`);
+          if (flags.json) process.stdout.write(`${JSON.stringify({ status: 'RUNNING', no_worker: true, task_queue: u.task_queue, message: u.message })}\n`);
+          throw new InfraError(u.message);
         }
-        const link = uiLink(c.ui, c.target.namespace, h.workflowId);
+        const link = uiLink(c.ui, c.target.namespace, batchHandle(c.client, runId).workflowId);
         if (link && !flags.json) err(`Web UI: ${link}`);
       } finally {
         await c.close();
       }
     });
 
-  for (const [name, desc] of [
-    ['pause', 'stop launching new seeds (running seeds finish)'],
-    ['resume', 'launch seeds again after pause'],
-    ['cancel', 'cancel gracefully: running seeds stop, outputs of finished seeds are written'],
+  for (const [name, desc, what] of [
+    ['pause', 'stop launching new seeds (running seeds finish)', 'the pause would not take effect'],
+    ['resume', 'launch seeds again after pause', 'nothing would resume'],
+    ['cancel', 'cancel gracefully: running seeds stop, outputs of finished seeds are written', 'the cancellation (which writes the outputs of finished seeds) cannot run; nothing was sent'],
   ] as const) {
-    addTemporalOptions(program.command(name).argument('<run-id>').description(desc)).action(async (runId: string, flags: { address?: string; namespace?: string }) => {
+    addTemporalOptions(program.command(name).argument('<run-id>').description(desc), { taskQueue: false }).action(async (runId: string, flags: { address?: string; namespace?: string }) => {
       const c = await connectExisting(flags);
       try {
+        await runningWithWorker(c.client, runId, name, name === 'cancel' ? what : `${what}; nothing was sent`);
         const h = batchHandle(c.client, runId);
         if (name === 'pause') await pauseBatch(h);
         else if (name === 'resume') await resumeBatch(h);
@@ -326,23 +400,27 @@ async function main(argv: string[]): Promise<number> {
     });
   }
 
-  addTemporalOptions(program.command('scale').argument('<run-id>').argument('<max-workers>', 'seeds at once', positiveInt('max-workers')).description('change how many seeds of a running batch run at once'))
+  addTemporalOptions(program.command('scale').argument('<run-id>').argument('<max-workers>', 'seeds at once', positiveInt('max-workers')).description('change how many seeds of a running batch run at once; prints the new value'), { taskQueue: false })
     .action(async (runId: string, n: number, flags: { address?: string; namespace?: string }) => {
       const c = await connectExisting(flags);
       try {
-        const change = await scaleBatch(batchHandle(c.client, runId), n).catch((e: Error) => {
-          throw e instanceof WorkflowUpdateFailedError ? new UsageError([(e.cause as Error | undefined)?.message ?? e.message]) : e;
+        await runningWithWorker(c.client, runId, 'scale', 'max_workers cannot be changed; nothing was sent');
+        const h = batchHandle(c.client, runId);
+        const change = await withControlDeadline(c.client, `run ${runId}: setMaxWorkers`, () => scaleBatch(h, n)).catch((e: Error) => {
+          throw e instanceof WorkflowUpdateFailedError ? new UsageError([(e.cause as Error | undefined)?.message ?? e.message]) : controlError(e);
         });
+        process.stdout.write(`${change.current}\n`);
         err(`run ${runId}: max_workers is now ${change.current} (was ${change.previous})`);
       } finally {
         await c.close();
       }
     });
 
-  addInputOptions(program.command('validate').description('check a config and seeds file without running anything'), true).action(async (flags: RunFlags) => {
-    const { input, config, seeds_total, duplicated_seeds, by_reference } = await prepareInput(flags);
+  addInputOptions(program.command('validate').description('check a config and seeds file without running anything'), true, { outputDir: false }).action(async (flags: RunFlags) => {
+    const { input, config, seeds_total, duplicated_seeds, duplicates_dropped, by_reference } = await prepareInput(flags);
+    const dups = describeDuplicates(duplicates_dropped, duplicated_seeds);
     process.stdout.write(
-      `ok: ${config.environment_mode} mode, ${seeds_total} seeds (${duplicated_seeds} duplicated), run id ${input.run_id}` +
+      `ok: ${config.environment_mode} mode, ${seeds_total} seeds${dups ? `, ${dups}` : ''}, run id ${input.run_id}` +
         `${by_reference ? `, seeds passed by reference (${input.seeds_file})` : ''}\n`,
     );
   });
@@ -390,8 +468,20 @@ async function main(argv: string[]): Promise<number> {
     .option('--headless', 'no Web UI')
     .action(async (flags: { port: number; uiPort?: number; dbFile: string; background?: boolean; headless?: boolean }) => {
       if (flags.background) {
-        const bg = await ensureBackgroundServer({ port: flags.port, log: err });
-        err(`${bg.started ? 'started' : 'already running'}: ${bg.address}, Web UI ${bg.uiUrl}, state ${bg.dbFile}`);
+        const uiPort = flags.headless ? null : (flags.uiPort ?? flags.port + 1000);
+        const dbFile = path.resolve(flags.dbFile);
+        const bg = await ensureBackgroundServer({ port: flags.port, uiPort, dbFile, log: err });
+        err(`${bg.started ? 'started' : 'already running'}: ${bg.address}, ${bg.uiUrl ? `Web UI ${bg.uiUrl}` : 'no Web UI (headless)'}, state ${bg.dbFile}`);
+        if (!bg.started) {
+          // Reused as it runs: say which of the asked settings it does not have.
+          const wantedUi = uiPort === null ? null : `http://127.0.0.1:${uiPort}`;
+          const differs = [
+            bg.address !== `127.0.0.1:${flags.port}` ? `port ${flags.port}` : '',
+            bg.uiUrl !== wantedUi ? (uiPort === null ? '--headless' : `Web UI port ${uiPort}`) : '',
+            bg.dbFile !== dbFile ? `state ${dbFile}` : '',
+          ].filter(Boolean);
+          if (differs.length) err(`warning: not ${differs.join(', ')}: stop it first with \`${cliCommand()} server stop\` to start it with these settings`);
+        }
         return;
       }
       const srv = await startDevServer({
@@ -425,7 +515,7 @@ async function main(argv: string[]): Promise<number> {
   registerArtefactCommands(program);
 
   try {
-    await program.parseAsync(argv);
+    await program.parseAsync(withoutHelpForUnknownCommand(program, argv));
     return exitCode;
   } catch (e) {
     const code = (e as { code?: string }).code;

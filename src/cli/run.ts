@@ -8,7 +8,7 @@ import { Client } from '@temporalio/client';
 import { SingleBar, Presets } from 'cli-progress';
 import { DEFAULT_TASK_QUEUE } from '../shared/constants';
 import type { BatchProgress, BatchResult } from '../shared/types';
-import { prepareInput, UsageError, type InputFlags, type PreparedInput } from './inputs';
+import { describeDuplicates, prepareInput, UsageError, type InputFlags, type PreparedInput } from './inputs';
 import { submitBatch, queryProgress, resumeBatch } from '../api';
 import { ensureBackgroundServer } from '../server/dev-server';
 import { clientConnection, ensureSearchAttributes, targetFromEnv, workerConnection, type TemporalTarget } from '../worker/connection';
@@ -17,6 +17,7 @@ import { startSimulator, type Simulator } from '../llm/simulator';
 import { BASE_URL_VARIABLES, resolveLlmEndpoint } from '../llm/client';
 import type { CorpusSite } from '../corpus';
 import { ensureCorpusSite } from './corpus';
+import { cliCommand } from './command';
 
 export interface RunFlags extends InputFlags {
   address?: string;
@@ -70,7 +71,7 @@ export async function resolveTarget(flags: { address?: string; namespace?: strin
     target: { address: bg.address, namespace: flags.namespace ?? 'default' },
     ui: bg.uiUrl,
     note: bg.started
-      ? `started a local Temporal dev server at ${bg.address} (state in ${bg.dbFile}; stop it with \`qasynth server stop\`)`
+      ? `started a local Temporal dev server at ${bg.address} (state in ${bg.dbFile}; stop it with \`${cliCommand()} server stop\`)`
       : `using the local Temporal dev server at ${bg.address}`,
   };
 }
@@ -90,9 +91,9 @@ export function exitCodeOf(r: BatchResult): number {
 
 export async function runBatch(flags: RunFlags, opts: { demo?: boolean; prepared?: PreparedInput } = {}): Promise<RunOutcome> {
   const prepared = opts.prepared ?? (await prepareInput(flags));
-  const { input, config, seeds_total: seedCount, duplicates, duplicated_seeds } = prepared;
-  if (duplicated_seeds) {
-    err(`note: ${duplicated_seeds} seed(s) appear more than once; each is processed once:`);
+  const { input, config, seeds_total: seedCount, duplicates, duplicated_seeds, duplicates_dropped } = prepared;
+  if (duplicates_dropped) {
+    err(`note: ${describeDuplicates(duplicates_dropped, duplicated_seeds)}; each seed is processed once:`);
     for (const d of duplicates.slice(0, 5)) err(`  ${d.source_id}: ${JSON.stringify(d.text.slice(0, 60))} (${d.count} more cop${d.count === 1 ? 'y' : 'ies'} dropped)`);
   }
 
@@ -179,7 +180,7 @@ export async function runBatch(flags: RunFlags, opts: { demo?: boolean; prepared
       const p = await queryProgress(sub.handle).catch(() => null);
       if (p?.pause_reason) {
         await resumeBatch(sub.handle);
-        err('the run was paused by its circuit breaker; resumed it (run `qasynth pause <run-id>` to stop it again)');
+        err(`the run was paused by its circuit breaker; resumed it (run \`${cliCommand()} pause <run-id>\` to stop it again)`);
       }
     }
 
@@ -255,7 +256,7 @@ export function printResult(r: BatchResult, json = false): void {
       (r.seeds_no_qa ? `, ${r.seeds_no_qa} without QA` : '') +
       (r.seeds_budget_exhausted ? `, ${r.seeds_budget_exhausted} stopped by the budget` : '') +
       (r.seeds_missing ? `, ${r.seeds_missing} not run` : '') +
-      (r.duplicates_dropped ? `, ${r.duplicates_dropped} duplicate seeds dropped` : '') +
+      (r.duplicates_dropped ? `, ${describeDuplicates(r.duplicates_dropped)}` : '') +
       (r.estimated_cost_usd ? `, estimated cost $${r.estimated_cost_usd.toFixed(4)}` : ''),
     `  QA pairs      ${r.qa_count}  ${r.qa_path}`,
     `  trajectories  ${r.trajectory_count}  ${r.trajectories_path}`,

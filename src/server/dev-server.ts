@@ -171,26 +171,29 @@ export function backgroundServer(root = projectRoot()): BackgroundServerInfo | n
 }
 
 /**
- * Reuses the project's background dev server or starts one (SQLite file under `.state/`, Web UI on
- * port + 1000). It outlives this process so the Web UI link keeps working; `qasynth server stop` ends it.
+ * Reuses the project's background dev server or starts one: `port` (default 7233), Web UI on `uiPort` (default
+ * port + 1000; null = headless), SQLite state in `dbFile` (default `.state/temporal.db`). It outlives this process
+ * so the Web UI link keeps working; `qasynth server stop` ends it. A server already running is reused as it is
+ * (`started: false`; its own port, UI and file are returned, which the caller compares with what it asked for).
  */
 export async function ensureBackgroundServer(
-  opts: { port?: number; log?: (s: string) => void } = {},
+  opts: { port?: number; uiPort?: number | null; dbFile?: string; log?: (s: string) => void } = {},
 ): Promise<BackgroundServerInfo & { started: boolean }> {
   const root = projectRoot();
   const existing = backgroundServer(root);
   if (existing && (await isTemporalUp(existing.address))) return { ...existing, started: false };
   const port = opts.port ?? 7233;
+  const uiPort = opts.uiPort === undefined ? port + 1000 : opts.uiPort;
   const address = `127.0.0.1:${port}`;
   if (await isTemporalUp(address)) {
     // Someone else's server on the default port (e.g. `temporal server start-dev`): use it.
-    return { pid: 0, address, uiUrl: `http://127.0.0.1:${port + 1000}`, dbFile: '(not managed by qasynth)', started: false };
+    return { pid: 0, address, uiUrl: uiPort === null ? null : `http://127.0.0.1:${uiPort}`, dbFile: '(not managed by qasynth)', started: false };
   }
-  const dbFile = path.join(stateDir(root), 'temporal.db');
+  const dbFile = path.resolve(opts.dbFile ?? path.join(stateDir(root), 'temporal.db'));
   const srv = await startDevServer({
     dbFile,
     port,
-    uiPort: port + 1000,
+    uiPort,
     detached: true,
     logTo: path.join(stateDir(root), 'server.log'),
     log: opts.log,

@@ -13,10 +13,9 @@
  */
 import fs from 'node:fs';
 import { Connection } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
+import type { NativeConnection } from '@temporalio/worker';
 import { SEARCH_ATTRIBUTES } from '../shared/constants';
 import { unknownSearchAttribute } from '../shared/search-attributes';
-import { installRuntime } from './runtime';
 
 export interface TlsSettings {
   clientCertPair?: { crt: Buffer; key: Buffer };
@@ -103,8 +102,12 @@ export async function clientConnection(t: TemporalTarget): Promise<Connection> {
 }
 
 export async function workerConnection(t: TemporalTarget): Promise<NativeConnection> {
+  // Loaded here, not at the top: the client side (the CLI's control commands, the `qasynth` package) uses this
+  // module without the worker SDK's native bridge.
+  const { installRuntime } = await import('./runtime');
+  const { NativeConnection: Native } = await import('@temporalio/worker');
   installRuntime();
-  return NativeConnection.connect(connectOptions(t));
+  return Native.connect(connectOptions(t));
 }
 
 /**

@@ -9,30 +9,9 @@ import path from 'node:path';
 import { startSimulator, type Simulator } from '../../src/llm/simulator';
 import type { QaRecord } from '../../src/shared/types';
 import { readJsonl, tempDir, testTemporal, uniqueQueue, type TestTemporal } from '../helpers/temporal';
+import { CLI, ROOT, runCli } from '../helpers/cli';
 
-const ROOT = path.join(__dirname, '..', '..');
-const CLI = path.join(ROOT, 'bin', 'qasynth.js');
-
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function qasynth(args: string[], env: Record<string, string | undefined> = {}): Promise<CliResult> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [CLI, ...args], {
-      cwd: ROOT,
-      env: { ...process.env, OPENAI_BASE_URL: undefined, OPENAI_API_KEY: undefined, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (b) => (stdout += b));
-    p.stderr.on('data', (b) => (stderr += b));
-    p.on('exit', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
+const qasynth = runCli;
 
 let t: TestTemporal;
 let sim: Simulator;
@@ -67,7 +46,12 @@ describe('qasynth CLI', () => {
     assert.equal(result.seeds_total, 2);
     assert.equal(result.duplicates_dropped, 1);
     assert.equal(result.seeds_succeeded, 2);
-    assert.match(r.stderr, /1 seed\(s\) appear more than once/);
+    // One wording of duplicates for run and validate: copies dropped (= duplicates_dropped), distinct seeds with copies.
+    const dups = '1 duplicate copy dropped (1 seed appears more than once)';
+    assert.ok(r.stderr.includes(`note: ${dups}; each seed is processed once:`), r.stderr);
+    const v = await qasynth(['validate', '--config', config, '--seeds', seeds], env);
+    assert.equal(v.code, 0, v.stderr);
+    assert.ok(v.stdout.startsWith(`ok: math mode, 2 seeds, ${dups}, run id ${result.run_id}`), v.stdout);
     const qas = readJsonl<QaRecord>(result.qa_path);
     assert.equal(qas.length, result.qa_count);
     assert.ok(qas.length >= 2);
