@@ -25,6 +25,7 @@ export function runCli(args: string[], env: Record<string, string | undefined> =
     let stderr = '';
     p.stdout.on('data', (b) => (stdout += b));
     p.stderr.on('data', (b) => (stderr += b));
-    p.on('exit', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    // 'close', not 'exit': the output pipes may still hold data when the process has exited.
+    p.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
   });
 }

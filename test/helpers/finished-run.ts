@@ -3,11 +3,11 @@
  * real Temporal server with the LLM simulator, in math mode, with a seed whose text is markup (`<script>`) so the
  * report's escaping is tested on what a run really writes.
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { startSimulator } from '../../src/llm/simulator';
 import { tempDir, testTemporal, uniqueQueue } from './temporal';
+import { runCli } from './cli';
 
 const ROOT = path.join(__dirname, '..', '..');
 export const CLI = path.join(ROOT, 'bin', 'qasynth.js');
@@ -24,21 +24,8 @@ export interface FinishedRun {
   result: { qa_path: string; trajectories_path: string; statistics_path: string; qa_count: number; trajectory_count: number };
 }
 
-/** Spawns the CLI; resolves with its exit code and output. */
-export function runCli(args: string[], env: Record<string, string | undefined> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [CLI, ...args], {
-      cwd: ROOT,
-      env: { ...process.env, OPENAI_BASE_URL: undefined, OPENAI_API_KEY: undefined, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (b) => (stdout += b));
-    p.stderr.on('data', (b) => (stderr += b));
-    p.on('exit', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
+/** The compiled CLI, as a user runs it (test/helpers/cli.ts). */
+export { runCli };
 
 /** Runs a small math-mode batch to completion (3 seeds, depth 2, branching 2) and returns its folder. */
 export async function produceFinishedRun(): Promise<FinishedRun> {
