@@ -37,6 +37,7 @@ export const CONFIG_DEFAULTS: Readonly<SynthesisConfig> = Object.freeze({
   local_tools: true,
   pause_after_failures: 3,
   qa_model_name: null,
+  cache: Object.freeze({ enabled: true, path: null }),
 } satisfies SynthesisConfig);
 
 /**
