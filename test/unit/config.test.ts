@@ -50,6 +50,7 @@ test('defaults are the original ones plus tool_calling, rate_limits and qa_model
     budget: {},
     prices: {},
     qa_model_name: null,
+    cache: { enabled: true, path: null },
   });
   assert.deepEqual(Object.keys(r.config), CONFIG_KEYS);
 });
