@@ -13,6 +13,7 @@ import { buildCorpus, startCorpusSite, type CorpusSite } from '../../src/corpus'
 import type { BatchResult, QaRecord } from '../../src/shared/types';
 import type { RunStatistics } from '../../src/domain/statistics';
 import { readJsonl, tempDir, testTemporal, uniqueQueue, type TestTemporal } from '../helpers/temporal';
+import { startWorkerProcess } from '../helpers/worker-process';
 
 const ROOT = path.join(__dirname, '..', '..');
 const CLI = path.join(ROOT, 'bin', 'qasynth.js');
@@ -134,5 +135,48 @@ describe('call cache (qasynth run, same --output-dir)', () => {
     assert.deepEqual(requestsByKind(log3), paidA);
     assert.deepEqual(d.stats.cache, { enabled: false, llm: { hits: 0, misses: 0 }, tools: { hits: 0, misses: 0 } });
     ctx.diagnostic(`first run paid ${JSON.stringify(paidA)}, cache ${JSON.stringify(a.stats.cache)}; tips changed: paid ${JSON.stringify(paidC)}, cache ${JSON.stringify(c.stats.cache)}`);
+  });
+});
+
+describe('call cache (standalone `qasynth worker` processes)', () => {
+  test('two workers sharing one --cache-dir: a second run of the same work sends no request; --no-cache beats --config', async (ctx) => {
+    const queue = uniqueQueue('cache-workers');
+    const shared = path.join(dir, 'shared-cache');
+    const workers = [0, 1].map((i) =>
+      startWorkerProcess({ address: t.address, taskQueue: queue, llmUrl: sim.url, args: ['--cache-dir', shared, '--identity', `cache-worker-${i}`] }),
+    );
+    const cfgFile = path.join(dir, 'worker-config.json');
+    fs.writeFileSync(cfgFile, JSON.stringify({ cache: { path: path.join(dir, 'from-config') } }));
+    const off = startWorkerProcess({ address: t.address, taskQueue: uniqueQueue('cache-off'), llmUrl: sim.url, args: ['--config', cfgFile, '--no-cache'] });
+    try {
+      await Promise.all([...workers.map((w) => w.ready), off.ready]);
+      for (const w of workers) assert.ok(w.logs().includes(`call cache ${shared}`), w.logs());
+      assert.doesNotMatch(off.logs(), /call cache/);
+
+      const config = path.join(dir, 'math-config.json');
+      fs.writeFileSync(config, JSON.stringify({ environment_mode: 'math', model_name: 'sim', max_depth: 2, branching_factor: 2, depth_threshold: 1, min_depth: 1, max_selected_traj: 1, max_workers: 4 }));
+      const seeds = path.join(dir, 'math-seeds.json');
+      fs.writeFileSync(seeds, JSON.stringify(['prime numbers', 'Fibonacci sequence', 'golden ratio', 'compound interest']));
+      const env = { TEMPORAL_ADDRESS: t.address };
+      const submit = async (runId: string) => {
+        const r = await qasynth(['submit', '--config', config, '--seeds', seeds, '--output-dir', path.join(dir, 'worker-out'), '--task-queue', queue, '--run-id', runId, '--wait', '--json'], env);
+        assert.equal(r.code, 0, r.stderr);
+        const result = JSON.parse(r.stdout.trim().split('\n').pop()!) as BatchResult;
+        return JSON.parse(fs.readFileSync(result.statistics_path, 'utf8')) as RunStatistics;
+      };
+      const log0 = sim.requests().length;
+      const first = await submit('cache-w1');
+      const paid = sim.requests().length - log0;
+      assert.ok(paid > 0);
+      assert.equal(first.cache!.llm.misses, first.llm.calls);
+      const log1 = sim.requests().length;
+      const second = await submit('cache-w2');
+      assert.equal(sim.requests().length - log1, 0, 'the second run was answered from the shared cache');
+      assert.deepEqual(second.cache, { enabled: true, llm: { hits: first.llm.calls, misses: 0 }, tools: { hits: 0, misses: 0 } });
+      assert.ok(!fs.existsSync(path.join(dir, 'worker-out', '.qasynth-cache')), 'a standalone worker uses the folder it was given');
+      ctx.diagnostic(`first run: ${paid} requests; second: 0 (${second.cache!.llm.hits} hits)`);
+    } finally {
+      await Promise.all([...workers, off].map((w) => w.kill('SIGTERM')));
+    }
   });
 });
