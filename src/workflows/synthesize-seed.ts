@@ -28,10 +28,9 @@ import { ACTION_HISTORY_OBSERVATION_CHARS, QA_OBSERVATION_CHARS } from '../domai
 import { sampleTree } from '../domain/tree';
 import { selectTrajectories } from '../domain/selection';
 import { buildEvidence, buildQaRecord, buildTrajectoryRecord, compactNode } from '../domain/records';
-import { emptySeedCounters } from '../domain/statistics';
+import { countCacheOutcome, emptySeedCounters } from '../domain/statistics';
 import { validateQa } from '../domain/validate';
 import { actionCallPlace, qaCallPlace, qaId } from '../domain/ids';
-import { countCacheOutcome } from '../domain/statistics';
 import { seedFinishedSignal, seedStoppedSignal } from './messages';
 import { HEARTBEAT_TIMEOUT_SECONDS, LLM_ACTIVITY, LOCAL_TOOL_ACTIVITY, OUTPUT_ACTIVITY, TOOL_ACTIVITY } from './options';
 import { llmRoute, toolRoute } from '../domain/routing';
