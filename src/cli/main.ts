@@ -186,7 +186,7 @@ async function main(argv: string[]): Promise<number> {
     .option('--llm-concurrency <n>', 'concurrent LLM calls in this process', positiveInt('--llm-concurrency'))
     .option('--tool-concurrency <n>', 'concurrent calls per tool in this process', positiveInt('--tool-concurrency'))
     .option('--max-cached-workflows <n>', 'workflow executions kept in memory (≥ max_workers + 1 avoids replays)', positiveInt('--max-cached-workflows'))
-    .option('--config <file>', 'take server-side rate limits from this config file (its rate_limits key)')
+    .option('--config <file>', 'take server-side rate limits (its rate_limits key) and the call cache folder (cache.path) from this config file')
     .option('--llm-rps <n>', 'LLM requests per second across all workers (overrides --config)', positiveNumber('--llm-rps'))
     .option('--tool-rps <tool=n...>', 'calls per second for a tool across all workers, e.g. web_search=2 (repeatable)', collectToolRps, {})
     .option('--identity <id>', 'worker identity in histories and the Web UI (default: $QASYNTH_WORKER_IDENTITY, else <pid>@<hostname>); unique per process')
