@@ -7,6 +7,11 @@
  * how many HTTP requests were sent in all (reported as `requests`, so statistics can tell provider requests
  * from logical calls), and the last failure, so that the same request answered with the same failure
  * {@link SAME_FAILURE_LIMIT} times in a row is declared permanent instead of being retried as an outage.
+ *
+ * With a call cache (deps.cache) and a `cache_place` in the input, a call first looks for its key
+ * (src/cache/key.ts): a hit is answered without a request (requests 0, usage 0: nothing is paid); a miss is sent,
+ * and a usable reply is stored. Failures, malformed answers and refusals (finish_reason `content_filter`, empty
+ * replies) are never stored.
  */
 import type OpenAI from 'openai';
 import { Context, log } from '@temporalio/activity';
@@ -14,6 +19,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type {
   AnswerResult,
   BaselineAnswerInput,
+  CacheOutcome,
   ChooseActionInput,
   ChooseActionResult,
   JudgeInput,
@@ -34,6 +40,9 @@ import { toolSchemas } from '../tools/registry';
 import { withHeartbeat } from './heartbeat';
 import type { AdaptiveLimiter } from '../llm/adaptive-limiter';
 import { FailureType } from '../shared/constants';
+import type { CallCache } from '../cache/store';
+import { llmCacheKey } from '../cache/key';
+import type { TokenUsage } from '../shared/types';
 
 export interface LlmDeps {
   /** Returns the OpenAI-compatible client (created lazily from the worker's environment). */
@@ -42,6 +51,42 @@ export interface LlmDeps {
   limiter?: AdaptiveLimiter;
   /** The worker's chat endpoint; built from `client` and `limiter` when absent. */
   endpoint?: ChatEndpoint;
+  /** The worker's call cache (src/cache/store.ts); null or absent = no caching. */
+  cache?: CallCache | null;
+  /**
+   * Names the endpoint in cache keys (src/cache/key.ts); default: the client's base URL. The built-in simulator is
+   * named by a fixed label, so runs that each start one on another port share its answers.
+   */
+  endpointLabel?: string;
+}
+
+/** What the cache keeps of a chat answer: enough to rebuild the activity's result. */
+interface CachedChat {
+  reply: ModelReply;
+  /** The usage the call was paid with (for reference; a hit reports 0). */
+  usage: TokenUsage;
+  usage_estimated: boolean;
+}
+
+function isCachedChat(v: unknown): v is CachedChat {
+  const c = v as CachedChat | null;
+  const r = c?.reply;
+  return (
+    !!c && typeof c === 'object' && !!r && typeof r === 'object' &&
+    typeof r.content === 'string' && typeof r.reasoning === 'string' && Array.isArray(r.tool_calls) &&
+    (r.finish_reason === null || typeof r.finish_reason === 'string') &&
+    !!c.usage && typeof c.usage.input_tokens === 'number' && typeof c.usage.output_tokens === 'number'
+  );
+}
+
+/**
+ * True for an answer the cache may keep: a well-formed reply with content or tool calls that is not a refusal
+ * (finish_reason `content_filter`). Malformed and empty answers are re-sampled, not replayed.
+ */
+export function cacheableReply(r: Pick<ChatResult, 'reply' | 'malformed'>): r is { reply: ModelReply; malformed?: undefined } {
+  if (!r.reply || r.malformed) return false;
+  if (r.reply.finish_reason === 'content_filter') return false;
+  return r.reply.content.trim() !== '' || r.reply.tool_calls.length > 0;
 }
 
 /**
@@ -82,12 +127,46 @@ export function createLlmActivities(deps: LlmDeps) {
     warn: (message, meta) => log.warn(message, meta),
   });
 
-  /** One logical call with attempt accounting (see the module comment). */
-  async function complete(body: ChatRequestBody): Promise<ChatResult & { requests_total: number }> {
+  const cache = deps.cache ?? null;
+  let label: string | null = deps.endpointLabel ?? null;
+  const endpointLabel = () => (label ??= deps.client().baseURL);
+
+  /** One logical call with attempt accounting and the call cache (see the module comment). */
+  async function complete(body: ChatRequestBody, place?: string): Promise<ChatResult & { requests_total: number; cache?: CacheOutcome }> {
     const ctx = Context.current();
     const info = ctx.info;
     const started = Date.now();
     const state = readState(info.heartbeatDetails);
+    const key = cache && place ? llmCacheKey({ endpoint: endpointLabel(), body, place }) : null;
+    if (key) {
+      const hit = await cache!.get(key, isCachedChat);
+      if (hit) {
+        return {
+          reply: hit.reply,
+          usage: { input_tokens: 0, output_tokens: 0 },
+          usage_estimated: false,
+          requests: 0,
+          adjustments: [],
+          requests_total: state.requests,
+          cache: 'hit',
+        };
+      }
+    }
+    const result = await send(body, ctx, info, started, state);
+    if (key && cacheableReply(result)) {
+      await cache!.put(key, { reply: result.reply, usage: result.usage, usage_estimated: result.usage_estimated } satisfies CachedChat);
+    }
+    return key ? { ...result, cache: 'miss' } : result;
+  }
+
+  /** Sends one logical call (retries of its attempt state in the heartbeat details). */
+  async function send(
+    body: ChatRequestBody,
+    ctx: Context,
+    info: Context['info'],
+    started: number,
+    state: AttemptState,
+  ): Promise<ChatResult & { requests_total: number }> {
     return withHeartbeat(async (signal) => {
       // Never run (or wait in this worker's queue) longer than the activity may live: past its timeout the server
       // has given up on this attempt and a call made now would be paid twice. Hand the wait to Temporal instead.
@@ -138,15 +217,16 @@ export function createLlmActivities(deps: LlmDeps) {
    * result (`context_overflow`, final for this prompt) rather than a failure of the whole seed: the branch is
    * given up and what the seed explored elsewhere is kept.
    */
-  async function completeOrOverflow(body: ChatRequestBody): Promise<Awaited<ReturnType<typeof complete>> | { overflow: { ok: false; reason: string; usage: { input_tokens: number; output_tokens: number }; requests: number } }> {
+  async function completeOrOverflow(body: ChatRequestBody, place?: string): Promise<Awaited<ReturnType<typeof complete>> | { overflow: { ok: false; reason: string; usage: { input_tokens: number; output_tokens: number }; requests: number; cache?: CacheOutcome } }> {
     try {
-      return await complete(body);
+      return await complete(body, place);
     } catch (err) {
       const f = err as ApplicationFailure;
       const d = (f.details?.[0] ?? {}) as { kind?: unknown };
       const requests = (f.details ?? []).map((x) => (x as { provider_requests?: unknown } | null)?.provider_requests).find((n): n is number => typeof n === 'number') ?? 1;
       if (f instanceof ApplicationFailure && d.kind === 'context_overflow') {
-        return { overflow: { ok: false, reason: `${ParseReason.ContextOverflow}: ${f.message}`, usage: { input_tokens: 0, output_tokens: 0 }, requests } };
+        const outcome: CacheOutcome | undefined = cache && place ? 'miss' : undefined;
+        return { overflow: { ok: false, reason: `${ParseReason.ContextOverflow}: ${f.message}`, usage: { input_tokens: 0, output_tokens: 0 }, requests, ...(outcome ? { cache: outcome } : {}) } };
       }
       throw err;
     }
@@ -154,15 +234,22 @@ export function createLlmActivities(deps: LlmDeps) {
 
   /**
    * One call whose reply is read by `parse`: a context overflow or a reply without an answer becomes an unusable
-   * result (`ok: false` with the reason), and every result carries the call's accounting.
+   * result (`ok: false` with the reason), and every result carries the call's accounting. `place`: the call's
+   * place in the run for the call cache (absent: not cached).
    */
   async function completeAndParse<T extends { ok: boolean }>(
     body: ChatRequestBody,
     parse: (reply: ModelReply) => T,
+    place?: string,
   ): Promise<(T | { ok: false; reason: string }) & LlmCallAccounting> {
-    const r = await completeOrOverflow(body);
+    const r = await completeOrOverflow(body, place);
     if ('overflow' in r) return r.overflow;
-    const accounting = { usage: r.usage, requests: r.requests_total, ...(r.usage_estimated ? { usage_estimated: true } : {}) };
+    const accounting = {
+      usage: r.usage,
+      requests: r.requests_total,
+      ...(r.usage_estimated ? { usage_estimated: true } : {}),
+      ...(r.cache ? { cache: r.cache } : {}),
+    };
     if (!r.reply) return { ok: false, reason: r.malformed ?? 'empty_output', ...accounting };
     return { ...parse(r.reply), ...accounting };
   }
@@ -194,7 +281,7 @@ export function createLlmActivities(deps: LlmDeps) {
         const parsed = parseActionReply(reply, tools);
         if (!parsed.ok) log.debug('no usable action in the reply', { reason: parsed.reason });
         return parsed;
-      });
+      }, input.cache_place);
     },
 
     /** Turns one selected path into a QA pair (structured JSON output). */
@@ -208,7 +295,7 @@ export function createLlmActivities(deps: LlmDeps) {
           type: 'json_schema',
           json_schema: { name: 'qa_synthesis', strict: true, schema: QA_JSON_SCHEMA },
         },
-      }, parseQaReply);
+      }, parseQaReply, input.cache_place);
     },
 
     /** Verification: the no-tool baseline answers the question from the model's own knowledge (one attempt). */

@@ -28,7 +28,7 @@ import type {
   WriteOutputsInput,
   WriteOutputsResult,
 } from '../shared/types';
-import { PER_SEED_INLINE_MAX, StatisticsBuilder } from '../domain/statistics';
+import { paidRequests, PER_SEED_INLINE_MAX, StatisticsBuilder } from '../domain/statistics';
 import { seedListFingerprint } from '../config/seeds-stream';
 import { preparedSeeds, readPreparedSeeds, SEEDS_JSONL } from './prepared-seeds';
 import { progressHeartbeat } from './heartbeat';
@@ -94,7 +94,7 @@ export function runFingerprint(config: SynthesisConfig, seeds: readonly Pick<See
 function fingerprintConfig(config: SynthesisConfig): Record<string, unknown> {
   // So is a setting added after runs existed while it has its default value (or every earlier run would get a new
   // fingerprint, and re-running its command would start it over).
-  const { max_workers: _workers, pause_after_failures: _breaker, task_queues: _queues, local_tools: _local, explore_concurrency: _explore, max_tokens, verification, ...rest } = config;
+  const { max_workers: _workers, pause_after_failures: _breaker, task_queues: _queues, local_tools: _local, explore_concurrency: _explore, cache: _cache, max_tokens, verification, ...rest } = config;
   const stable: Record<string, unknown> = { ...rest };
   if (max_tokens != null) stable.max_tokens = max_tokens;
   if (verification?.enabled) stable.verification = verification;
@@ -134,8 +134,10 @@ export function summarize(result: SeedResultFile, cached: boolean): SeedSummary 
     input_tokens: c.input_tokens,
     output_tokens: c.output_tokens,
     cost_usd: c.cost_usd ?? 0,
-    // Every logical call sent at least one request (files from before requests were counted have none).
-    llm_requests: Math.max(c.llm_requests ?? 0, c.llm_calls),
+    // Every logical call sent at least one request (files from before requests were counted have none), but a
+    // call answered from the call cache.
+    llm_requests: paidRequests(c),
+    ...(c.cache?.llm.hits ? { llm_cache_hits: c.cache.llm.hits } : {}),
     ...(result.error ? { error: result.error } : {}),
     ...(result.error_type ? { error_type: result.error_type } : {}),
   };

@@ -1,4 +1,8 @@
-/** Tool activities (task queue `<base>-tool-<name>`, one per tool): run one tool call, return a bounded observation. */
+/**
+ * Tool activities (task queue `<base>-tool-<name>`, one per tool): run one tool call, return a bounded observation.
+ * Calls of the network tools (src/cache/key.ts CACHED_TOOLS) go through the worker's call cache when the input
+ * asks for it (`cache`): a hit is answered without running the tool; an observation that is not an error is stored.
+ */
 import type OpenAI from 'openai';
 import type { ChatEndpoint } from '../llm/chat';
 import { ApplicationFailure } from '@temporalio/common';
@@ -6,12 +10,28 @@ import type { Observation, RunToolInput } from '../shared/types';
 import { FailureType, MODE_TOOLS } from '../shared/constants';
 import { executeTool } from '../tools/registry';
 import { withHeartbeat } from './heartbeat';
+import type { CallCache } from '../cache/store';
+import { CACHED_TOOLS, toolCacheKey } from '../cache/key';
 
 export interface ToolDeps {
   /** OpenAI-compatible client for tools that call an LLM (web_visit summaries). */
   llmClient?: () => OpenAI;
   /** The worker's chat endpoint, shared with its LLM activities (capabilities learnt once, one limiter). */
   endpoint?: ChatEndpoint;
+  /** The worker's call cache (src/cache/store.ts); null or absent = no caching. */
+  cache?: CallCache | null;
+  /** Names the LLM endpoint in web_visit's cache keys (see LlmDeps.endpointLabel); default its base URL. */
+  endpointLabel?: string;
+}
+
+function isObservation(v: unknown): v is Observation {
+  const o = v as Observation | null;
+  return (
+    !!o && typeof o === 'object' && typeof o.text === 'string' &&
+    (o.error === undefined || typeof o.error === 'boolean') &&
+    (o.sources === undefined || (Array.isArray(o.sources) && o.sources.every((x) => typeof x === 'string'))) &&
+    (o.truncated_chars === undefined || typeof o.truncated_chars === 'number')
+  );
 }
 
 export function createToolActivities(deps: ToolDeps = {}) {
@@ -24,13 +44,30 @@ export function createToolActivities(deps: ToolDeps = {}) {
           message: `tool ${input.tool_name} is not available in ${input.mode} mode (valid: ${MODE_TOOLS[input.mode]?.join(', ')})`,
         });
       }
-      return withHeartbeat((signal) =>
-        executeTool(input.tool_name, input.parameters, {
-          environment_kwargs: input.environment_kwargs,
-          signal,
-          ...(deps.llmClient ? { llm: { client: deps.llmClient, model: input.summary_model, endpoint: deps.endpoint } } : {}),
-        }),
-      );
+      const run = () =>
+        withHeartbeat((signal) =>
+          executeTool(input.tool_name, input.parameters, {
+            environment_kwargs: input.environment_kwargs,
+            signal,
+            ...(deps.llmClient ? { llm: { client: deps.llmClient, model: input.summary_model, endpoint: deps.endpoint } } : {}),
+          }),
+        );
+      const cache = deps.cache;
+      if (!cache || !input.cache || !CACHED_TOOLS.has(input.tool_name)) return run();
+      const key = toolCacheKey({
+        tool_name: input.tool_name,
+        parameters: input.parameters,
+        environment_kwargs: input.environment_kwargs,
+        ...(input.tool_name === 'web_visit'
+          ? { summary: { model: input.summary_model, endpoint: deps.endpointLabel ?? deps.llmClient?.().baseURL ?? '' } }
+          : {}),
+      });
+      const hit = await cache.get(key, isObservation);
+      if (hit) return { ...hit, cache: 'hit' };
+      const obs = await run();
+      // Errors are never stored: the next run tries again.
+      if (!obs.error) await cache.put(key, obs);
+      return { ...obs, cache: 'miss' };
     },
   };
 }

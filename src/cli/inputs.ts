@@ -43,6 +43,8 @@ export interface InputFlags {
   force?: boolean;
   /** Pass the seeds by reference (`seeds_file`) even when they would fit inline. */
   seedsByReference?: boolean;
+  /** False (`--no-cache`): the run does not use the call cache (config `cache.enabled: false`). */
+  cache?: boolean;
 }
 
 export interface PreparedInput {
@@ -92,6 +94,10 @@ export async function prepareInput(flags: InputFlags): Promise<PreparedInput> {
     const overrides: Record<string, unknown> = {};
     if (flags.maxWorkers !== undefined) overrides.max_workers = flags.maxWorkers;
     if (flags.numberOfSeed !== undefined) overrides.number_of_seed = flags.numberOfSeed;
+    if (flags.cache === false) {
+      const given = (rawConfig as Record<string, unknown>).cache;
+      overrides.cache = { ...(isPlainObject(given) ? given : {}), enabled: false };
+    }
     rawConfig = { ...rawConfig, ...overrides };
   }
   const outputDir = path.resolve(flags.outputDir ?? 'out');

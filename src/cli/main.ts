@@ -215,6 +215,7 @@ async function main(argv: string[]): Promise<number> {
     .option('--observation-chars <n>', 'for --dry-run: typical observation length in characters', positiveInt('--observation-chars'))
     .option('--no-progress', 'no progress bar / progress lines')
     .option('--json', 'print the result as one JSON line on stdout')
+    .option('--no-cache', 'do not use the call cache (config cache.enabled: false): every LLM and web tool call is made and paid')
     .action(async (flags: RunFlags & { dryRun?: boolean; observationChars?: number }) => {
       if (flags.dryRun) {
         // The estimate is shown for any run; what would be refused without --force says so in it.
@@ -232,6 +233,7 @@ async function main(argv: string[]): Promise<number> {
     .option('--output-dir <dir>', 'output root', 'out')
     .option('--run-id <id>', 'run id (default: derived from the demo inputs)')
     .option('--no-progress', 'no progress bar')
+    .option('--no-cache', 'do not use the call cache')
     .action(async (flags: RunFlags) => {
       const root = projectRoot();
       const { runBatch } = await runModule();
@@ -252,11 +254,13 @@ async function main(argv: string[]): Promise<number> {
     .option('--llm-concurrency <n>', 'concurrent LLM calls in this process', positiveInt('--llm-concurrency'))
     .option('--tool-concurrency <n>', 'concurrent calls per tool in this process', positiveInt('--tool-concurrency'))
     .option('--max-cached-workflows <n>', 'workflow executions kept in memory (≥ max_workers + 1 avoids replays)', positiveInt('--max-cached-workflows'))
-    .option('--config <file>', 'take server-side rate limits from this config file (its rate_limits key)')
+    .option('--config <file>', 'take server-side rate limits (its rate_limits key) and the call cache folder (cache.path) from this config file')
     .option('--llm-rps <n>', 'LLM requests per second across all workers (overrides --config)', positiveNumber('--llm-rps'))
     .option('--tool-rps <tool=n...>', 'calls per second for a tool across all workers, e.g. web_search=2 (repeatable)', collectToolRps, {})
     .option('--identity <id>', 'worker identity in histories and the Web UI (default: $QASYNTH_WORKER_IDENTITY, else <pid>@<hostname>); unique per process')
-    .action(async (flags: { address?: string; namespace?: string; taskQueue: string; output: boolean; roles: string; llmConcurrency?: number; toolConcurrency?: number; maxCachedWorkflows?: number; config?: string; llmRps?: number; toolRps: Record<string, number>; identity?: string }) => {
+    .option('--cache-dir <dir>', 'call cache folder for this worker\'s LLM and web tool calls (overrides --config\'s cache.path); several workers on a machine may share one')
+    .option('--no-cache', 'no call cache, even if --config names one')
+    .action(async (flags: { address?: string; namespace?: string; taskQueue: string; output: boolean; roles: string; llmConcurrency?: number; toolConcurrency?: number; maxCachedWorkflows?: number; config?: string; llmRps?: number; toolRps: Record<string, number>; identity?: string; cacheDir?: string; cache: boolean }) => {
       const { ALL_ROLES, createWorkers, runWorkers } = await workerModule();
       const { llmConfigured, checkLlmEndpoint } = await runModule();
       const { ensureSearchAttributes, workerConnection } = await connectionModule();
@@ -281,7 +285,11 @@ async function main(argv: string[]): Promise<number> {
         err(`  temporal operator search-attribute create --namespace ${target.namespace} ${missing.map((m) => `--name ${m}`).join(' ')} --type Keyword`);
         err(`  or on Temporal Cloud: tcld namespace search-attributes add -n ${target.namespace} ${missing.map((m) => `--sa "${m}=Keyword"`).join(' ')}`);
       }
-      const rateLimits: RateLimits = flags.config ? { ...loadConfig(flags.config).rate_limits } : {};
+      const workerConfig = flags.config ? loadConfig(flags.config) : null;
+      const rateLimits: RateLimits = workerConfig ? { ...workerConfig.rate_limits } : {};
+      // A standalone worker caches only into a folder it is given: it does not know the runs' output folders.
+      const configCache = workerConfig?.cache?.enabled === false ? null : (workerConfig?.cache?.path ?? null);
+      const cacheDir = !flags.cache ? null : flags.cacheDir ? path.resolve(flags.cacheDir) : configCache ? path.resolve(configCache) : null;
       if (flags.llmRps) rateLimits.llm_requests_per_second = flags.llmRps;
       if (Object.keys(flags.toolRps).length) rateLimits.tool_calls_per_second = { ...rateLimits.tool_calls_per_second, ...flags.toolRps };
       const identity = flags.identity?.trim() || process.env.QASYNTH_WORKER_IDENTITY?.trim() || undefined;
@@ -293,6 +301,7 @@ async function main(argv: string[]): Promise<number> {
         roles,
         rateLimits,
         identity,
+        cacheDir,
         concurrency: {
           ...(flags.llmConcurrency ? { llm: flags.llmConcurrency } : {}),
           ...(flags.toolConcurrency ? { tools: flags.toolConcurrency } : {}),
@@ -304,7 +313,7 @@ async function main(argv: string[]): Promise<number> {
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
       const served = Object.entries(roles).filter(([, on]) => on).map(([r]) => r).join(', ');
-      err(`qasynth worker: ${target.address} namespace ${target.namespace}, task queue ${flags.taskQueue} (${served})${identity ? `, identity ${identity}` : ''}; Ctrl-C to stop`);
+      err(`qasynth worker: ${target.address} namespace ${target.namespace}, task queue ${flags.taskQueue} (${served})${identity ? `, identity ${identity}` : ''}${cacheDir ? `, call cache ${cacheDir}` : ''}; Ctrl-C to stop`);
       await runWorkers(workers, stopped);
       await connection.close();
     });

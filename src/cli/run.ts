@@ -7,7 +7,8 @@ import OpenAI from 'openai';
 import { Client } from '@temporalio/client';
 import { SingleBar, Presets } from 'cli-progress';
 import { DEFAULT_TASK_QUEUE } from '../shared/constants';
-import type { BatchProgress, BatchResult } from '../shared/types';
+import path from 'node:path';
+import type { BatchProgress, BatchResult, SynthesisConfig } from '../shared/types';
 import { describeDuplicates, prepareInput, UsageError, type InputFlags, type PreparedInput } from './inputs';
 import { submitBatch, queryProgress, resumeBatch } from '../api';
 import { ensureBackgroundServer } from '../server/dev-server';
@@ -89,6 +90,22 @@ export function exitCodeOf(r: BatchResult): number {
   return r.seeds_failed > 0 || (r.seeds_no_qa ?? 0) > 0 || r.status !== 'complete' ? 1 : 0;
 }
 
+/** How cache keys name the built-in simulator's endpoint (it gets a new port each run). */
+export const SIMULATOR_ENDPOINT_LABEL = 'qasynth-simulator';
+
+/**
+ * The call-cache folder of `qasynth run`'s embedded worker: config `cache.path` (relative to the current folder),
+ * default `<output root>/.qasynth-cache`; null when `cache.enabled` is false (`--no-cache`).
+ */
+export function runCacheDir(config: Pick<SynthesisConfig, 'cache'>, outputDir: string): string | null {
+  const c = config.cache;
+  if (c && c.enabled === false) return null;
+  return c?.path ? path.resolve(c.path) : path.join(outputDir, DEFAULT_CACHE_DIR_NAME);
+}
+
+/** Name of the default cache folder under the output root. */
+export const DEFAULT_CACHE_DIR_NAME = '.qasynth-cache';
+
 export async function runBatch(flags: RunFlags, opts: { demo?: boolean; prepared?: PreparedInput } = {}): Promise<RunOutcome> {
   const prepared = opts.prepared ?? (await prepareInput(flags));
   const { input, config, seeds_total: seedCount, duplicates, duplicated_seeds, duplicates_dropped } = prepared;
@@ -138,12 +155,17 @@ export async function runBatch(flags: RunFlags, opts: { demo?: boolean; prepared
   }
   const client = new Client({ connection, namespace: target.namespace });
   const nativeConnection = await workerConnection(target);
+  const cacheDir = runCacheDir(config, input.output_dir);
+  if (cacheDir) err(`call cache: ${cacheDir} (--no-cache to run without it)`);
   const workers = await createWorkers({
     connection: nativeConnection,
     namespace: target.namespace,
     taskQueue,
     llmClient,
     rateLimits: config.rate_limits,
+    cacheDir,
+    // The simulator listens on a new port each run: name it by a label so its answers are found again.
+    ...(sim ? { llmEndpointLabel: SIMULATOR_ENDPOINT_LABEL } : {}),
   });
   let stopWorkers!: () => void;
   const stopped = new Promise<void>((r) => (stopWorkers = r));

@@ -46,6 +46,7 @@ export const CONFIG_DEFAULTS: Readonly<SynthesisConfig> = Object.freeze({
     judge_model: null,
     keep: 'solver_pass_baseline_fail',
   } satisfies VerificationConfig),
+  cache: Object.freeze({ enabled: true, path: null }),
 } satisfies SynthesisConfig);
 
 /**

@@ -265,6 +265,27 @@ const configShape = {
     .default(CONFIG_DEFAULTS.qa_model_name)
     .describe('Model for QA synthesis; null = model_name.'),
   verification: verificationSchema,
+  cache: z
+    .strictObject(
+      {
+        enabled: z
+          .boolean({ error: 'expected true or false' })
+          .default(CONFIG_DEFAULTS.cache!.enabled)
+          .describe('Answer LLM and network tool calls made before (same request, same place in the run) from the cache.'),
+        path: z
+          .string({ error: 'expected a folder path or null' })
+          .min(1, { error: 'expected a non-empty folder path or null' })
+          .nullable()
+          .default(CONFIG_DEFAULTS.cache!.path)
+          .describe('Cache folder for `qasynth run`; null = <output-dir>/.qasynth-cache. Several workers may share one folder.'),
+      },
+      { error: 'expected {enabled, path}' },
+    )
+    .default({ enabled: CONFIG_DEFAULTS.cache!.enabled, path: CONFIG_DEFAULTS.cache!.path })
+    .describe(
+      'Content-addressed cache of LLM and web tool calls, outside workflow history: a re-run of the same config and ' +
+        'seeds pays only for calls whose request changed (README "Cache"). `qasynth run --no-cache` turns it off.',
+    ),
 };
 
 /** Valid top-level config keys, in schema order. */

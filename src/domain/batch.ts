@@ -35,7 +35,7 @@ export function countSeed(c: BatchCounters, s: SeedSummary): void {
   c.qa += s.qa_count;
   c.trajectories += s.trajectory_count;
   c.llm_calls += s.llm_calls;
-  c.llm_requests = (c.llm_requests ?? 0) + Math.max(s.llm_requests ?? 0, s.llm_calls);
+  c.llm_requests = (c.llm_requests ?? 0) + Math.max(s.llm_requests ?? 0, s.llm_calls - (s.llm_cache_hits ?? 0));
   c.tool_calls += s.tool_calls;
   c.input_tokens += s.input_tokens ?? 0;
   c.output_tokens += s.output_tokens ?? 0;

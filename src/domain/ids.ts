@@ -214,3 +214,22 @@ export function normalizeSeeds(raw: readonly unknown[], numberOfSeed: number | n
     .map(({ source_id, text, count }) => ({ source_id, text, count }));
   return { ok: true, seeds, duplicates };
 }
+
+/**
+ * Place of an action-choice call in its run, the sample discriminator of its call-cache key (src/cache/key.ts):
+ * the seed, the branch path of the node the call creates (branch indices from the root, e.g. `0.1.0`: first child
+ * of the second child of the first child of the root) and the attempt (0-based retry of that slot). Branch paths,
+ * unlike node ids (`d<depth>_t<creation index>_b<branch>`), do not depend on the order in which concurrent
+ * branches finish, so a re-run of the same config and seeds gives every call the same place.
+ */
+export function actionCallPlace(sourceId: string, branchPath: string, attempt: number): string {
+  return `${sourceId}/action/${branchPath}#${attempt}`;
+}
+
+/**
+ * Place of a QA-synthesis call (see actionCallPlace): the selected path's trajectory id (`<source_id>_traj_<rank>`)
+ * and the attempt (0-based), so retries of one path whose prompts happen to be identical stay distinct samples.
+ */
+export function qaCallPlace(trajectoryId: string, attempt: number): string {
+  return `${trajectoryId}/qa#${attempt}`;
+}

@@ -1,5 +1,5 @@
 /** Per-seed counters and the run's statistics file. Workflow-safe (time comes in as ISO strings). */
-import type { BatchCompletion, SeedCounters, SeedResultFile, SeedStatus, SynthesisConfig } from '../shared/types';
+import type { BatchCompletion, CacheStatistics, SeedCounters, SeedResultFile, SeedStatus, SynthesisConfig } from '../shared/types';
 
 export function emptySeedCounters(): SeedCounters {
   return {
@@ -18,6 +18,25 @@ export function emptySeedCounters(): SeedCounters {
     duplicate_actions: 0,
     cost_usd: 0,
   };
+}
+
+/**
+ * Counts one call's call-cache outcome (`hit` / `miss`, from its activity result) in a seed's counters, creating
+ * `counters.cache` on first use; an absent outcome (the call did not use the cache) counts nothing.
+ */
+export function countCacheOutcome(counters: SeedCounters, kind: 'llm' | 'tools', outcome: 'hit' | 'miss' | undefined): void {
+  if (outcome !== 'hit' && outcome !== 'miss') return;
+  const c = (counters.cache ??= { llm: { hits: 0, misses: 0 }, tools: { hits: 0, misses: 0 } });
+  if (outcome === 'hit') c[kind].hits += 1;
+  else c[kind].misses += 1;
+}
+
+/**
+ * HTTP requests a seed's LLM calls sent: `llm_requests`, but at least one per logical call that was not answered
+ * from the call cache (files from before requests were counted have none; a cache hit sends none).
+ */
+export function paidRequests(c: Pick<SeedCounters, 'llm_calls' | 'llm_requests' | 'cache'>): number {
+  return Math.max(c.llm_requests ?? 0, c.llm_calls - (c.cache?.llm.hits ?? 0));
 }
 
 /** Sum of two count maps (new object; keys in first-seen order). */
@@ -117,6 +136,12 @@ export interface RunStatistics {
    * line, input order, every run). Absent in files written before it existed.
    */
   per_seed_file?: string;
+  /**
+   * The call cache (README "Cache"): LLM and tool calls answered from it (`hits`: no request, no tokens, no cost)
+   * and made with it on (`misses`). `enabled`: at least one call of the run used it. Absent in files written
+   * before it existed.
+   */
+  cache?: CacheStatistics;
   config: SynthesisConfig;
 }
 
@@ -174,6 +199,7 @@ export class StatisticsBuilder {
   private readonly skipped: Record<string, number> = {};
   private readonly rejected: Record<string, number> = {};
   private duplicateActions = 0;
+  private readonly cache: CacheStatistics = { enabled: false, llm: { hits: 0, misses: 0 }, tools: { hits: 0, misses: 0 } };
   private readonly failedSeeds: RunStatistics['failed_seeds'] = [];
   private failedSeedsTotal = 0;
 
@@ -209,7 +235,14 @@ export class StatisticsBuilder {
     this.totalNodes += c.nodes;
     for (const t of r.trajectories) this.depthSum += t.total_depth;
     // Every logical call sent at least one request (files from before requests were counted have none).
-    const requests = Math.max(c.llm_requests ?? 0, c.llm_calls) + (prior?.llm_requests ?? 0);
+    const requests = paidRequests(c) + (prior?.llm_requests ?? 0);
+    if (c.cache) {
+      this.cache.enabled = true;
+      for (const k of ['llm', 'tools'] as const) {
+        this.cache[k].hits += c.cache[k]?.hits ?? 0;
+        this.cache[k].misses += c.cache[k]?.misses ?? 0;
+      }
+    }
     this.llm.calls += c.llm_calls + (prior?.llm_calls ?? 0);
     this.llm.requests += requests;
     this.llm.failed_outputs += c.llm_failed_outputs;
@@ -264,6 +297,7 @@ export class StatisticsBuilder {
       tools: { calls: sortedCounts(this.toolCalls), errors: sortedCounts(this.toolErrors), duplicate_actions_refused: this.duplicateActions },
       skipped_branches: sortedCounts(this.skipped),
       qa_rejected: sortedCounts(this.rejected),
+      cache: { enabled: this.cache.enabled, llm: { ...this.cache.llm }, tools: { ...this.cache.tools } },
       config: a.config,
     };
   }

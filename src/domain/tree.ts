@@ -44,6 +44,11 @@ export interface ChooseActionRequest {
   history: PathStep[];
   current: TreeNode;
   branch: number;
+  /**
+   * Branch indices from the root to the node this call creates, dot-separated (`0.1.0`); unlike node ids it does
+   * not depend on the order concurrent branches finish in (the call's place, src/domain/ids.ts actionCallPlace).
+   */
+  branchPath: string;
   /** 0-based attempt number within this action slot. */
   attempt: number;
   temperature: number;
@@ -212,6 +217,8 @@ export async function sampleTree(opts: {
 
   /** Creation index of the next node (`t` in its id), taken when the node's action is chosen. */
   let created = 1;
+  /** Node id → branch path from the root (ChooseActionRequest.branchPath); the root's is empty. */
+  const branchPaths = new Map<string, string>([[root.node_id, '']]);
   const slots = concurrency > 1 ? new Semaphore(concurrency) : null;
 
   const expand = async (current: TreeNode, history: PathStep[]): Promise<void> => {
@@ -233,6 +240,8 @@ export async function sampleTree(opts: {
   /** Creates the `branch`-th child of `current` (bounded re-sampling of the action, then the tool), then its subtree. */
   const grow = async (current: TreeNode, history: PathStep[], branch: number): Promise<void> => {
     const d = current.depth;
+    const parentPath = branchPaths.get(current.node_id) ?? '';
+    const branchPath = parentPath ? `${parentPath}.${branch}` : String(branch);
     const release = slots ? await slots.acquire() : () => {};
     let child: TreeNode | null = null;
     try {
@@ -247,6 +256,7 @@ export async function sampleTree(opts: {
           history,
           current,
           branch,
+          branchPath,
           attempt,
           temperature: actionTemperature(attempt),
           samplingSeed: samplingSeedFor(sourceId, current.node_id, branch, attempt),
@@ -273,6 +283,7 @@ export async function sampleTree(opts: {
         return;
       }
       const nodeId = `d${d + 1}_t${created++}_b${branch}`;
+      branchPaths.set(nodeId, branchPath);
       const signature = actionSignature(chosen.action);
       const earlier = executed.get(signature);
       let obs: Observation;

@@ -78,6 +78,14 @@ export interface SynthesisConfig {
   pause_after_failures: number;
   /** New: the verification stage (no-tool baseline, solver agent, judge); off by default. See VerificationConfig. */
   verification: VerificationConfig;
+  /**
+   * New: the content-addressed call cache (src/cache/, README "Cache"). `enabled` (default true): LLM and network
+   * tool calls of this run are answered from the cache when the same call was made before. `path`: the cache
+   * folder used by `qasynth run`'s embedded worker (default null = `<output-dir>/.qasynth-cache`); standalone workers
+   * take theirs from `qasynth worker --cache-dir` or their `--config` file. Absent in configs recorded before it
+   * existed (= the default).
+   */
+  cache?: CacheConfig;
 }
 
 /**
@@ -106,6 +114,20 @@ export interface VerificationConfig {
 
 /** See VerificationConfig.keep. */
 export type VerificationKeep = 'solver_pass_baseline_fail' | 'solver_pass' | 'all';
+
+/** The `cache` config key (see SynthesisConfig.cache). */
+export interface CacheConfig {
+  enabled: boolean;
+  /** Cache folder; null = the default of whoever opens it. */
+  path: string | null;
+}
+
+/**
+ * How the call cache answered one call: `hit` (answered from the cache: no provider request, no tokens paid),
+ * `miss` (made and, when it succeeded, stored). Absent when the call did not use the cache (cache off, or a tool
+ * that is never cached).
+ */
+export type CacheOutcome = 'hit' | 'miss';
 
 /** Caps on spending (all optional). Run caps are shared by all seeds; per-seed caps bound each seed. */
 export interface BudgetConfig {
@@ -341,6 +363,8 @@ export interface SeedSummary {
   cost_usd: number;
   /** HTTP requests sent to the LLM endpoint (see SeedCounters.llm_requests). */
   llm_requests?: number;
+  /** LLM calls answered from the call cache (no request); absent when none. */
+  llm_cache_hits?: number;
   error?: string;
   /**
    * Stable kind of the failure, for the run's circuit breaker and statistics: the failure type of the error
@@ -418,6 +442,8 @@ export interface ChooseActionInput {
   max_tokens?: number | null;
   /** Signatures (`tool {canonical args}`) of actions already run in this seed, newest last (at most 40). */
   executed_actions?: string[];
+  /** The call's place in the run (src/domain/ids.ts actionCallPlace); set when the run uses the call cache. */
+  cache_place?: string;
 }
 
 /**
@@ -429,6 +455,8 @@ export interface LlmCallAccounting {
   usage: TokenUsage;
   usage_estimated?: boolean;
   requests?: number;
+  /** Whether the call cache answered it (a hit: requests 0 and usage 0). Absent without the cache. */
+  cache?: CacheOutcome;
 }
 
 export type ChooseActionResult =
@@ -442,6 +470,8 @@ export interface RunToolInput {
   parameters: Record<string, unknown>;
   /** Model for LLM work inside a tool (web_visit's goal-directed summary). */
   summary_model: string;
+  /** Use the call cache for this call, when the worker has one and the tool is cached (src/cache/key.ts). */
+  cache?: boolean;
 }
 
 export interface Observation {
@@ -451,6 +481,8 @@ export interface Observation {
   sources?: string[];
   /** Characters dropped from `text` to keep workflow history small. */
   truncated_chars?: number;
+  /** Whether the call cache answered it. Absent when the cache was not used. */
+  cache?: CacheOutcome;
 }
 
 export interface SynthesizeQaInput {
@@ -466,6 +498,8 @@ export interface SynthesizeQaInput {
   previous_rejection?: string;
   /** config.max_tokens (absent or null: not sent). */
   max_tokens?: number | null;
+  /** The call's place in the run (src/domain/ids.ts qaCallPlace); set when the run uses the call cache. */
+  cache_place?: string;
 }
 
 /** Input of the `answerBaseline` LLM activity: the question alone, answered from the model's own knowledge. */
@@ -666,6 +700,11 @@ export interface SeedCounters {
   duplicate_actions: number;
   /** Estimated cost of this seed's LLM calls (USD, from config.prices; 0 without prices). */
   cost_usd: number;
+  /**
+   * Calls answered from the call cache (`hits`: no request, no tokens, no cost) and calls made with the cache on
+   * (`misses`), per kind. Absent when no call of the seed used the cache.
+   */
+  cache?: { llm: { hits: number; misses: number }; tools: { hits: number; misses: number } };
 }
 
 /** What `writeSeedResult` stores durably for one seed (one JSON file per seed). */

@@ -22,6 +22,7 @@ import { createInspectActivities } from '../activities/inspect';
 import { createSeedActivities } from '../activities/seeds';
 import { createOpenAiClient } from '../llm/client';
 import { AdaptiveLimiter } from '../llm/adaptive-limiter';
+import { CallCache } from '../cache/store';
 
 export interface WorkerRoles {
   workflows: boolean;
@@ -75,6 +76,13 @@ export interface CreateWorkersOptions {
    * default the SDK's `<pid>@<hostname>`. Must differ between processes.
    */
   identity?: string;
+  /**
+   * Folder of the call cache this process's LLM and tool activities use (src/cache/, README "Cache"); several
+   * processes may share one. Absent or null: no cache.
+   */
+  cacheDir?: string | null;
+  /** Names the LLM endpoint in cache keys instead of its base URL (the built-in simulator: a fixed label). */
+  llmEndpointLabel?: string;
 }
 
 export async function createWorkers(opts: CreateWorkersOptions): Promise<Worker[]> {
@@ -92,8 +100,10 @@ export async function createWorkers(opts: CreateWorkersOptions): Promise<Worker[
     limiter: new AdaptiveLimiter({ max: c.llm }),
     warn: (message, meta) => Runtime.instance().logger.warn(message, meta),
   });
-  const llmActivities = createLlmActivities({ client: llmClient, endpoint });
-  const toolActivities = createToolActivities({ llmClient, endpoint });
+  const cache = opts.cacheDir ? new CallCache(opts.cacheDir, (message, meta) => Runtime.instance().logger.warn(message, meta)) : null;
+  const label = opts.llmEndpointLabel ? { endpointLabel: opts.llmEndpointLabel } : {};
+  const llmActivities = createLlmActivities({ client: llmClient, endpoint, cache, ...label });
+  const toolActivities = createToolActivities({ llmClient, endpoint, cache, ...label });
   /** Dedicated queues are idle unless a batch uses them: autoscaled pollers keep an idle queue at one poll. */
   const dedicatedPollers = { type: 'autoscaling' as const, minimum: 1, initial: 2, maximum: 20 };
   const workers: Promise<Worker>[] = [];

@@ -28,9 +28,9 @@ import { ACTION_HISTORY_OBSERVATION_CHARS, QA_OBSERVATION_CHARS } from '../domai
 import { sampleTree } from '../domain/tree';
 import { selectTrajectories } from '../domain/selection';
 import { buildEvidence, buildQaRecord, buildTrajectoryRecord, compactNode } from '../domain/records';
-import { emptySeedCounters } from '../domain/statistics';
+import { countCacheOutcome, emptySeedCounters } from '../domain/statistics';
 import { validateQa } from '../domain/validate';
-import { qaId } from '../domain/ids';
+import { actionCallPlace, qaCallPlace, qaId } from '../domain/ids';
 import { seedFinishedSignal, seedStoppedSignal } from './messages';
 import { HEARTBEAT_TIMEOUT_SECONDS, LLM_ACTIVITY, LOCAL_TOOL_ACTIVITY, OUTPUT_ACTIVITY, TOOL_ACTIVITY } from './options';
 import { llmRoute, toolRoute } from '../domain/routing';
@@ -262,12 +262,16 @@ async function runSeed(input: SeedInput): Promise<SeedSummary> {
     if (r.usage_estimated) counters.usage_estimated_calls = (counters.usage_estimated_calls ?? 0) + 1;
     counters.input_tokens += usage.input_tokens;
     counters.output_tokens += usage.output_tokens;
+    // A call answered from the call cache is still a logical call (max_llm_calls), with no tokens and no cost.
+    countCacheOutcome(counters, 'llm', r.cache);
     spent.llm_calls += 1;
     spent.input_tokens += usage.input_tokens;
     spent.output_tokens += usage.output_tokens;
     spent.cost_usd += callCost(config.prices, model, usage);
   };
   const reserve = qaReserve(allowance, config.max_selected_traj, config.min_depth);
+  // The call cache (README "Cache"): each LLM call names its place in the run, the sample discriminator of its key.
+  const useCache = config.cache?.enabled !== false;
   let budgetHit = false;
   const toolNames = config.available_tools.length ? config.available_tools : [...MODE_TOOLS[config.environment_mode]];
   const qaModel = config.qa_model_name ?? config.model_name;
@@ -313,21 +317,26 @@ async function runSeed(input: SeedInput): Promise<SeedSummary> {
             attempt: req.attempt,
             executed_actions: req.executedActions,
             ...(config.max_tokens ? { max_tokens: config.max_tokens } : {}),
+            ...(useCache ? { cache_place: actionCallPlace(seed.source_id, req.branchPath, req.attempt) } : {}),
           }]);
           charge(config.model_name, r);
           return r;
         },
-        runTool: (action) =>
-          tool(action.tool_name)(
+        runTool: async (action) => {
+          const obs = await tool(action.tool_name)(
             {
               mode: config.environment_mode,
               environment_kwargs: config.environment_kwargs,
               tool_name: action.tool_name,
               parameters: action.parameters,
               summary_model: summaryModel,
+              ...(useCache ? { cache: true } : {}),
             },
             toolSummary(action.tool_name, action.parameters),
-          ),
+          );
+          countCacheOutcome(counters, 'tools', obs.cache);
+          return obs;
+        },
         onNode: (node, total) => {
           details.nodes = total - 1;
           details.depth = node.depth;
@@ -383,6 +392,7 @@ async function runSeed(input: SeedInput): Promise<SeedSummary> {
           steps,
           previous_rejection: rejection,
           ...(config.max_tokens ? { max_tokens: config.max_tokens } : {}),
+          ...(useCache ? { cache_place: qaCallPlace(sel.trajectory_id, attempt) } : {}),
         }]);
         charge(qaModel, res);
         const problem = res.ok ? validateQa(res) : res.reason;

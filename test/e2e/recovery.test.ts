@@ -104,7 +104,9 @@ describe('recovery from the terminal', () => {
     const seeds = write('breaker-seeds.json', ['prime numbers', 'Fibonacci sequence', 'compound interest', 'golden ratio']);
     const env = { TEMPORAL_ADDRESS: t.address, OPENAI_BASE_URL: sim.url, OPENAI_API_KEY: 'sk-breaker-test' };
     const queue = uniqueQueue('breaker');
-    const run = start(['run', '--config', config, '--seeds', seeds, '--output-dir', path.join(dir, 'out'), '--task-queue', queue, '--run-id', 'breaker-cli', '--no-progress'], env);
+    // --no-cache: the seeds of the previous test, answered then, would be answered from the call cache without a
+    // single request, and nothing would fail.
+    const run = start(['run', '--config', config, '--seeds', seeds, '--output-dir', path.join(dir, 'out'), '--task-queue', queue, '--run-id', 'breaker-cli', '--no-progress', '--no-cache'], env);
     try {
       await waitFor(() => /paused by the circuit breaker/.test(run.out.stderr), 90_000, 'the pause on the console');
       assert.match(run.out.stderr, /2 seeds in a row ended with the same error \(LlmAuth\)/);

@@ -59,6 +59,7 @@ test('defaults are the original ones plus tool_calling, rate_limits and qa_model
       judge_model: null,
       keep: 'solver_pass_baseline_fail',
     },
+    cache: { enabled: true, path: null },
   });
   assert.deepEqual(Object.keys(r.config), CONFIG_KEYS);
 });

@@ -281,3 +281,44 @@ test('explore_concurrency keeps the seed-wide de-duplication: concurrent sibling
   assert.equal(tree.duplicate_actions, 3);
   assert.equal(tree.tool_calls.calculator, 2 + 1);
 });
+
+test('branch paths (the call cache\'s places) are structural: the same under any completion order, unique per slot and attempt', async () => {
+  /** Runs a D=3 b=2 t=2 tree with concurrency 4; `delay(req)` turns of the event loop before each answer. */
+  const run = async (delay: (req: ChooseActionRequest) => number) => {
+    const seen: { path: string; attempt: number; intent: string }[] = [];
+    const deps: TreeSamplerDeps = {
+      async chooseAction(req) {
+        for (let i = 0; i < delay(req); i++) await new Promise((r) => setImmediate(r));
+        // The first attempt at branch path 1.0 is unusable: its retry has attempt 1 in the same place.
+        if (req.branchPath === '1.0' && req.attempt === 0) {
+          seen.push({ path: req.branchPath, attempt: req.attempt, intent: '' });
+          return { ok: false, reason: 'invalid_json: x', usage };
+        }
+        // The intent says where the request came from by branch path only (what a cached answer would be keyed on).
+        const intent = `at ${req.branchPath}`;
+        seen.push({ path: req.branchPath, attempt: req.attempt, intent });
+        return { ok: true, intent, action: { tool_name: 'calculator', parameters: { expressions: [req.branchPath] } }, usage };
+      },
+      async runTool(action) {
+        return { text: `obs ${String((action.parameters.expressions as string[])[0])}` };
+      },
+    };
+    const tree = await sampleTree({ config: cfg(3, 2, 2), seedText: 's', sourceId: 'src_x', deps, concurrency: 4 });
+    return { seen, tree };
+  };
+  const a = await run(() => 0);
+  const b = await run((req) => (req.branchPath.endsWith('0') ? 5 : 0)); // first branches answer last
+  const places = (s: typeof a.seen) => s.map((x) => `${x.path}#${x.attempt}`).sort();
+  assert.deepEqual(places(a.seen), ['0#0', '0.0#0', '0.0.0#0', '0.1#0', '0.1.0#0', '1#0', '1.0#0', '1.0#1', '1.0.0#0', '1.1#0', '1.1.0#0']);
+  assert.deepEqual(places(b.seen), places(a.seen), 'the same places whatever the completion order');
+  assert.equal(new Set(places(a.seen)).size, a.seen.length, 'one place per call');
+  // A node's parent is the node at its branch path minus the last index, in both runs.
+  for (const { tree } of [a, b]) {
+    const byId = new Map(tree.nodes.map((n) => [n.node_id, n]));
+    for (const n of tree.nodes.filter((x) => x.depth > 1)) {
+      const own = n.intent.slice(3);
+      const parent = byId.get(n.parent_id!)!;
+      assert.equal(parent.intent.slice(3), own.split('.').slice(0, -1).join('.'));
+    }
+  }
+});
