@@ -12,6 +12,7 @@ import {
   proxyActivities,
   proxyLocalActivities,
   setCurrentDetails,
+  setHandler,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -20,7 +21,7 @@ import type { ToolActivities } from '../activities/tools';
 import type { OutputActivities } from '../activities/outputs';
 import { MODE_TOOLS, taskQueues, toolTaskQueue } from '../shared/constants';
 import { StatusAttr } from '../shared/search-attributes';
-import type { LlmCallAccounting, QaRecord, SeedCounters, SeedInput, SeedResultFile, SeedSummary, SynthesisConfig } from '../shared/types';
+import type { LlmCallAccounting, QaRecord, SeedCounters, SeedInput, SeedLiveProgress, SeedResultFile, SeedSummary, SynthesisConfig } from '../shared/types';
 import { callCost, emptySpend, mayCall, qaReserve } from '../domain/budget';
 import { withConfigDefaults } from '../config/defaults';
 import { truncate } from '../domain/format';
@@ -31,7 +32,7 @@ import { buildEvidence, buildQaRecord, buildTrajectoryRecord, compactNode } from
 import { emptySeedCounters } from '../domain/statistics';
 import { validateQa } from '../domain/validate';
 import { qaId } from '../domain/ids';
-import { seedFinishedSignal, seedStoppedSignal } from './messages';
+import { seedFinishedSignal, seedProgressQuery, seedStoppedSignal } from './messages';
 import { HEARTBEAT_TIMEOUT_SECONDS, LLM_ACTIVITY, LOCAL_TOOL_ACTIVITY, OUTPUT_ACTIVITY, TOOL_ACTIVITY } from './options';
 import { llmRoute, toolRoute } from '../domain/routing';
 
@@ -170,6 +171,23 @@ async function runSeed(input: SeedInput): Promise<SeedSummary> {
   // complete it with their defaults. (The parent validated it; no zod here, see src/config/defaults.ts.)
   const config: SynthesisConfig = withConfigDefaults(input.config);
   const { llm, tool, output } = proxies(config);
+  const counters: SeedCounters = emptySeedCounters();
+  const spent = emptySpend();
+  // The live view's query (no commands, no history events): counters so far, read from the state below.
+  let livePhase: SeedLiveProgress['phase'] = 'checking';
+  let liveNodes = 0;
+  let liveQa = 0;
+  setHandler(seedProgressQuery, (): SeedLiveProgress => ({
+    source_id: seed.source_id,
+    phase: livePhase,
+    llm_calls: counters.llm_calls,
+    llm_requests: counters.llm_requests ?? counters.llm_calls,
+    input_tokens: counters.input_tokens,
+    output_tokens: counters.output_tokens,
+    cost_usd: spent.cost_usd,
+    nodes: liveNodes,
+    qa: liveQa,
+  }));
 
   if (input.check_existing !== false) {
     const cached = await output.loadSeedResult({ run_id, output_dir, source_id: seed.source_id });
@@ -177,11 +195,9 @@ async function runSeed(input: SeedInput): Promise<SeedSummary> {
   }
 
   const startedAt = new Date().toISOString();
-  const counters: SeedCounters = emptySeedCounters();
-  // Budget: every LLM call is charged here; no call starts once the seed's allowance is spent, and
-  // exploration stops early enough to leave one QA attempt per path to select.
+  // Budget: every LLM call is charged here (`spent`, above); no call starts once the seed's allowance is spent,
+  // and exploration stops early enough to leave one QA attempt per path to select.
   const allowance = input.allowance ?? null;
-  const spent = emptySpend();
   /** Every finished LLM call, counted as it happens (a seed that fails later still reports what it spent). */
   const charge = (model: string, r: LlmCallAccounting) => {
     const usage = r.usage;
@@ -214,6 +230,7 @@ async function runSeed(input: SeedInput): Promise<SeedSummary> {
 
   let result: SeedResultFile;
   try {
+    livePhase = 'exploring';
     setCurrentDetails(`**exploring** \`${seed.source_id}\``);
     const tree = await sampleTree({
       config,
@@ -251,11 +268,13 @@ async function runSeed(input: SeedInput): Promise<SeedSummary> {
             parameters: action.parameters,
             summary_model: summaryModel,
           }),
-        onNode: (node, total) =>
+        onNode: (node, total) => {
+          liveNodes = total - 1; // the root is not a node explored
           setCurrentDetails(
             `**exploring** \`${seed.source_id}\`: ${total} nodes, last \`${node.node_id}\` ` +
               `(${node.action?.tool_name ?? 'root'})`,
-          ),
+          );
+        },
       },
     });
     counters.llm_failed_outputs += tree.llm_failed_outputs;
@@ -276,6 +295,7 @@ async function runSeed(input: SeedInput): Promise<SeedSummary> {
 
     const qas: QaRecord[] = [];
     let lastRejection: string | undefined;
+    livePhase = 'writing_qa';
     for (const [rank, sel] of selected.entries()) {
       setCurrentDetails(`**writing QA** ${rank + 1}/${selected.length} for \`${seed.source_id}\``);
       const steps = sel.path.map((n) => ({
@@ -322,6 +342,7 @@ async function runSeed(input: SeedInput): Promise<SeedSummary> {
             }),
           );
           qas[qas.length - 1]!.evidence = buildEvidence(sel.path.filter((n) => n.depth > 0));
+          liveQa = qas.length;
           rejection = undefined;
           break;
         }
@@ -383,7 +404,9 @@ async function runSeed(input: SeedInput): Promise<SeedSummary> {
     };
   }
 
+  livePhase = 'saving';
   const summary = await output.writeSeedResult({ output_dir, result });
+  livePhase = 'done';
   upsertSearchAttributes([{ key: StatusAttr, value: result.status }]);
   const done = `${result.qas.length} QA from ${result.trajectories.length} paths, ${counters.nodes} nodes`;
   setCurrentDetails(
