@@ -289,10 +289,6 @@ class RunReader {
       }
     });
   }
-
-  get textCache(): ReadonlyMap<string, string> {
-    return this.texts;
-  }
 }
 
 /** One snapshot of a run now: live while it runs, from its result once it completed, its status otherwise. */
@@ -381,5 +377,5 @@ export async function* watchProgress(client: Client, runId: string, opts: WatchO
   }
   if (opts.signal?.aborted) return;
   await end;
-  yield await ended(client, reader.workflowId, runId, last && { ...last, failed_seeds: last.failed_seeds.map((f) => ({ ...f, text: f.text ?? reader.textCache.get(f.source_id) })) });
+  yield await ended(client, reader.workflowId, runId, last);
 }
