@@ -462,6 +462,10 @@ export function createOutputActivities(opts: { heartbeatMs?: number } = {}) {
       log.info('outputs written', { run_id: input.run_id, seeds: index, qa: qaOut.count, trajectories: trajOut.count });
       return {
         qa_path: qaPath,
+        llm_calls: finished.llm.calls,
+        llm_requests: finished.llm.requests,
+        input_tokens: finished.llm.input_tokens,
+        output_tokens: finished.llm.output_tokens,
         trajectories_path: trajPath,
         statistics_path: statsPath,
         qa_count: qaOut.count,

@@ -11,7 +11,7 @@ import { Client, WorkflowUpdateFailedError, type Connection } from '@temporalio/
 import { DEFAULT_TASK_QUEUE } from '../shared/constants';
 import { describeDuplicates, MAX_INLINE_INPUT_BYTES, prepareInput, UsageError } from './inputs';
 import type { RunFlags } from './run';
-import { batchHandle, pauseBatch, queryRun, readProgress, resumeBatch, RunNotFoundError, scaleBatch, submitBatch } from '../api';
+import { batchHandle, pauseBatch, queryRun, resumeBatch, RunNotFoundError, scaleBatch, submitBatch } from '../api';
 import { describeRun, NoWorkerError, requireWorker, withControlDeadline, WorkerTimeoutError, workerCommand, workflowPollers } from '../client/pollers';
 import type { TemporalTarget } from '../worker/connection';
 import type { WorkerRoles } from '../worker/worker';
@@ -32,6 +32,9 @@ const runModule = () => import('./run');
 const workerModule = () => import('../worker/worker');
 const connectionModule = () => import('../worker/connection');
 const corpusCli = () => import('./corpus');
+const liveModule = () => import('../client/progress');
+const progressModule = () => import('./progress');
+const followModule = () => import('./follow');
 
 function positiveInt(name: string) {
   return (v: string): number => {
@@ -354,37 +357,85 @@ async function main(argv: string[]): Promise<number> {
       }
     });
 
-  addTemporalOptions(program.command('status').argument('<run-id>').description('progress of a running batch, or the result of a finished one'), { taskQueue: false })
-    .option('--json', 'print JSON')
+  addTemporalOptions(program.command('status').argument('<run-id>').description('the live numbers of a running batch once (as the progress line shows them), or the result of a finished one'))
+    .option('--json', 'print JSON: {status, progress} (progress: the live snapshot; see src/client/progress.ts)')
     .action(async (runId: string, flags: { address?: string; namespace?: string; json?: boolean }) => {
       const { printResult, uiLink } = await runModule();
+      const { readProgress } = await liveModule();
+      const { formatProgressLine } = await progressModule();
+      const { failedSeedNote } = await followModule();
       const c = await connectExisting(flags);
       try {
-        // Checks the run's pollers before querying: without a worker this answers at once (src/client/pollers.ts).
+        // Checks the run's pollers first: without a worker this answers at once (src/client/pollers.ts).
         const u = await queryRun(c.client, runId).catch(controlError);
-        if (u.state === 'running') {
-          const p = u.progress;
-          if (flags.json) process.stdout.write(`${JSON.stringify({ status: 'RUNNING', progress: p })}\n`);
-          else {
-            const k = p.counters;
-            process.stdout.write(
-              `run ${runId}: RUNNING (${p.phase}${p.paused ? ', paused' : ''}), ${k.seeds_done}/${p.seeds_total} seeds done, ` +
-                `${k.seeds_failed} failed, ${k.seeds_no_qa ?? 0} without QA, ${k.qa} QA, ${p.running.length}/${p.max_workers} running\n` +
-                (p.pause_reason ? `${p.pause_reason}\n` : ''),
-            );
-          }
-        } else if (u.state === 'completed') {
-          if (flags.json) process.stdout.write(`${JSON.stringify({ status: 'COMPLETED', result: u.result })}\n`);
-          else printResult(u.result);
-        } else if (u.state === 'ended') {
-          process.stdout.write(flags.json ? `${JSON.stringify({ status: u.status, message: u.message })}\n` : `${u.message}\n`);
-        } else {
+        if (u.state === 'no_worker') {
           if (flags.json) process.stdout.write(`${JSON.stringify({ status: 'RUNNING', no_worker: true, task_queue: u.task_queue, message: u.message })}\n`);
           throw new InfraError(u.message);
+        }
+        if (u.state === 'ended') {
+          process.stdout.write(flags.json ? `${JSON.stringify({ status: u.status, message: u.message })}\n` : `${u.message}\n`);
+          return;
+        }
+        // The live numbers: the parent's progress and its running seeds' (src/client/progress.ts).
+        const p = await readProgress(c.client, runId);
+        if (flags.json) process.stdout.write(`${JSON.stringify({ status: p.status, progress: p, ...(p.result ? { result: p.result } : {}) })}\n`);
+        else if (p.result) printResult(p.result, false, p);
+        else if (p.status === 'RUNNING') {
+          const phase = p.phase === 'running' ? '' : `, ${p.phase}`;
+          process.stdout.write(
+            `run ${runId}: RUNNING${phase}${p.paused ? ', paused' : ''} — ${formatProgressLine(p, 200)}\n` +
+              (p.pause_reason ? `${p.pause_reason}\n` : '') +
+              p.failed_seeds.map((f) => `  ${failedSeedNote(f)}\n`).join(''),
+          );
+        } else {
+          process.stdout.write(`run ${runId}: ${p.status}${p.error ? `: ${p.error}` : ''}\n`);
         }
         const link = uiLink(c.ui, c.target.namespace, batchHandle(c.client, runId).workflowId);
         if (link && !flags.json) err(`Web UI: ${link}`);
       } finally {
+        await c.close();
+      }
+    });
+
+  addTemporalOptions(program.command('watch').argument('<run-id>').description('follow a batch until it ends — however it was started (qasynth submit, temporal workflow start, a script) — then print its summary'))
+    .option('--no-progress', 'no progress line; only the summary (and a pause, if the run pauses itself)')
+    .option('--json', 'print the result as one JSON line on stdout')
+    .action(async (runId: string, flags: { address?: string; namespace?: string; json?: boolean; progress?: boolean }) => {
+      const { printResult, exitCodeOf } = await runModule();
+      const { ProgressView } = await progressModule();
+      const { followRun } = await followModule();
+      const c = await connectExisting(flags);
+      const stop = new AbortController();
+      const view = flags.progress === false ? null : new ProgressView(process.stderr);
+      const onSigint = () => {
+        view?.abandon();
+        stop.abort();
+        err('\nstopped watching; the run goes on (`qasynth watch` again to follow it)');
+        process.exit(130);
+      };
+      process.once('SIGINT', onSigint);
+      try {
+        const h = batchHandle(c.client, runId);
+        if (!(await h.describe().catch(() => null))) {
+          throw new UsageError([`run-id: no batch named ${JSON.stringify(runId)} (workflow ${h.workflowId}) on ${c.target.address}`]);
+        }
+        // Without a worker a running batch cannot answer: say so at once (src/client/pollers.ts).
+        const u = await queryRun(c.client, runId).catch(controlError);
+        if (u.state === 'no_worker') throw new InfraError(u.message);
+        const final = await followRun(c.client, runId, view, { signal: stop.signal });
+        if (!final) return;
+        view?.finish(final);
+        if (final.result) {
+          printResult(final.result, flags.json, final);
+          exitCode = exitCodeOf(final.result);
+        } else {
+          const line = `run ${runId}: ${final.status}${final.error ? `: ${final.error}` : ''}`;
+          process.stdout.write(flags.json ? `${JSON.stringify({ status: final.status, error: final.error })}\n` : `${line}\n`);
+          exitCode = 1;
+        }
+      } finally {
+        process.removeListener('SIGINT', onSigint);
+        view?.abandon();
         await c.close();
       }
     });

@@ -5,10 +5,13 @@
  */
 import OpenAI from 'openai';
 import { Client } from '@temporalio/client';
-import { SingleBar, Presets } from 'cli-progress';
-import { DEFAULT_TASK_QUEUE } from '../shared/constants';
 import path from 'node:path';
-import type { BatchProgress, BatchResult, SynthesisConfig } from '../shared/types';
+import { DEFAULT_TASK_QUEUE } from '../shared/constants';
+import type { BatchResult, SynthesisConfig } from '../shared/types';
+import { progressFromResult, type LiveProgress } from '../client/progress';
+import { formatTotals, ProgressView } from './progress';
+import { followRun } from './follow';
+import { logToFile } from '../worker/runtime';
 import { describeDuplicates, prepareInput, UsageError, type InputFlags, type PreparedInput } from './inputs';
 import { submitBatch, queryProgress, resumeBatch } from '../api';
 import { ensureBackgroundServer } from '../server/dev-server';
@@ -75,14 +78,6 @@ export async function resolveTarget(flags: { address?: string; namespace?: strin
       ? `started a local Temporal dev server at ${bg.address} (state in ${bg.dbFile}; stop it with \`${cliCommand()} server stop\`)`
       : `using the local Temporal dev server at ${bg.address}`,
   };
-}
-
-function progressLine(p: BatchProgress): string {
-  const c = p.counters;
-  return (
-    `${c.seeds_done}/${p.seeds_total} seeds, ${p.running.length} running, ${c.qa} QA, ` +
-    `${c.seeds_failed} failed, ${c.seeds_no_qa ?? 0} no QA, ${c.llm_calls} LLM calls${p.paused ? ' (paused)' : ''}`
-  );
 }
 
 /** Exit status of a finished run: 0 only when every seed produced QA and nothing was left undone. */
@@ -171,15 +166,18 @@ export async function runBatch(flags: RunFlags, opts: { demo?: boolean; prepared
   const stopped = new Promise<void>((r) => (stopWorkers = r));
   const workerRun = runWorkers(workers, stopped);
 
+  let view: ProgressView | null = null;
+  let restoreLogs: (() => void) | null = null;
   const onSigint = () => {
+    view?.abandon();
+    restoreLogs?.();
     err('\ninterrupted: stopping the worker. The run is durable — run the same command again to continue.');
     stopWorkers();
     void workerRun.finally(() => process.exit(130));
   };
   process.once('SIGINT', onSigint);
 
-  let bar: SingleBar | null = null;
-  let timer: NodeJS.Timeout | null = null;
+  const following = new AbortController();
   try {
     const sub = await submitBatch(client, input, {
       taskQueue,
@@ -206,53 +204,30 @@ export async function runBatch(flags: RunFlags, opts: { demo?: boolean; prepared
       }
     }
 
+    let final: LiveProgress | null = null;
     if (sub.state !== 'completed') {
-      const tty = flags.progress !== false && process.stderr.isTTY;
-      if (tty) {
-        bar = new SingleBar(
-          { format: ' {bar} {value}/{total} seeds | {info}', hideCursor: true, stream: process.stderr, etaBuffer: 20 },
-          Presets.shades_classic,
-        );
-        bar.start(seedCount, 0, { info: 'starting' });
-      }
-      let last = '';
-      let lastAt = 0;
-      let shownPause: string | null = null;
-      const poll = async () => {
-        try {
-          const p = await queryProgress(sub.handle);
-          const line = progressLine(p);
-          if (p.pause_reason && p.pause_reason !== shownPause) {
-            // Said once, in full, above the bar: the run waits for the user.
-            shownPause = p.pause_reason;
-            bar?.stop();
-            err(`\nrun ${input.run_id} ${p.pause_reason}`);
-            err('(waiting; press Ctrl-C to stop this command — the run stays paused and durable)');
-            bar?.start(seedCount, p.counters.seeds_done, { info: line.replace(/^\S+ seeds, /, '') });
-          } else if (!p.pause_reason) shownPause = null;
-          if (bar) bar.update(p.counters.seeds_done, { info: line.replace(/^\S+ seeds, /, '') });
-          else if (flags.progress !== false && (line !== last && Date.now() - lastAt > 5000)) {
-            err(`progress: ${line}`);
-            last = line;
-            lastAt = Date.now();
-          }
-        } catch {
-          /* the workflow may be between runs (continue-as-new) or finished */
+      if (flags.progress !== false) {
+        view = new ProgressView(process.stderr);
+        if (process.stderr.isTTY) {
+          // Log lines would break into the progress line: they go to a file meanwhile (said once, here).
+          const logFile = path.join(input.output_dir, input.run_id, 'worker.log');
+          restoreLogs = logToFile(logFile);
+          err(`worker log: ${logFile}`);
         }
-      };
-      timer = setInterval(() => void poll(), 1000);
+      }
+      final = await followRun(client, input.run_id, view, { signal: following.signal });
     }
-    const result = await sub.handle.result();
-    if (timer) clearInterval(timer);
-    if (bar) {
-      bar.update(result.seeds_total - result.seeds_missing);
-      bar.stop();
-    }
-    printResult(result, flags.json);
+    const result = final?.result ?? (await sub.handle.result());
+    final ??= progressFromResult(sub.workflowId, result, null, Date.now());
+    view?.finish(final);
+    view = null;
+    restoreLogs?.();
+    printResult(result, flags.json, final);
     return { exitCode: exitCodeOf(result), result };
   } finally {
-    if (timer) clearInterval(timer);
-    bar?.stop();
+    following.abort();
+    view?.abandon();
+    restoreLogs?.();
     process.removeListener('SIGINT', onSigint);
     stopWorkers();
     await workerRun.catch((e) => err(`worker stopped with an error: ${(e as Error).message}`));
@@ -267,7 +242,11 @@ const RETRY_HINT =
   'failed and no-QA seeds are listed with their reasons in the statistics file (failed_seeds); ' +
   'after fixing the cause, re-run just those with the same command plus --retry-failed';
 
-export function printResult(r: BatchResult, json = false): void {
+/**
+ * Prints a finished run: with `json` its result as one JSON line on stdout; otherwise the summary — counts, the
+ * totals line (the words of the progress line's last frame, from `live`, the same snapshot), the output paths.
+ */
+export function printResult(r: BatchResult, json = false, live: LiveProgress | null = null): void {
   if (json) {
     process.stdout.write(`${JSON.stringify(r)}\n`);
     if (r.seeds_failed || r.seeds_no_qa) err(RETRY_HINT);
@@ -280,6 +259,7 @@ export function printResult(r: BatchResult, json = false): void {
       (r.seeds_missing ? `, ${r.seeds_missing} not run` : '') +
       (r.duplicates_dropped ? `, ${describeDuplicates(r.duplicates_dropped)}` : '') +
       (r.estimated_cost_usd ? `, estimated cost $${r.estimated_cost_usd.toFixed(4)}` : ''),
+    `  totals        ${formatTotals(live ?? progressFromResult('', r, null, Date.now()))}`,
     `  QA pairs      ${r.qa_count}  ${r.qa_path}`,
     `  trajectories  ${r.trajectory_count}  ${r.trajectories_path}`,
     `  statistics    ${r.statistics_path}`,

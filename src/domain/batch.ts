@@ -2,7 +2,7 @@
  * The batch's bookkeeping, as pure functions the parent workflow calls (and unit tests cover without Temporal):
  * counters of finished seeds, the window of running seeds, and the pages in which seeds are fetched.
  */
-import type { BatchCounters, RunningSeed, SeedSummary } from '../shared/types';
+import type { BatchCarry, BatchCounters, FailedSeedNote, RunningSeed, SeedSummary } from '../shared/types';
 
 /** Counters of a batch that has finished nothing yet. */
 export function emptyBatchCounters(): BatchCounters {
@@ -40,6 +40,23 @@ export function countSeed(c: BatchCounters, s: SeedSummary): void {
   c.input_tokens += s.input_tokens ?? 0;
   c.output_tokens += s.output_tokens ?? 0;
   c.cost_usd += s.cost_usd ?? 0;
+}
+
+/** Most failed seeds the parent keeps by name (the newest; carried across continue-as-new). */
+export const FAILED_SEEDS_SHOWN = 20;
+
+/**
+ * Notes a failed or no-QA seed by name in `state.failed_seeds` (in place; the oldest dropped past
+ * FAILED_SEEDS_SHOWN; the error cut to 160 characters). Other seeds are ignored.
+ */
+export function noteFailedSeed(state: Pick<BatchCarry, 'failed_seeds'>, s: SeedSummary): void {
+  if (s.status !== 'failed' && s.status !== 'no_qa') return;
+  const note: FailedSeedNote = { source_id: s.source_id, status: s.status };
+  if (s.error_type) note.error_type = s.error_type;
+  if (s.error) note.error = s.error.length > 160 ? `${s.error.slice(0, 159)}…` : s.error;
+  const list = (state.failed_seeds ??= []);
+  list.push(note);
+  if (list.length > FAILED_SEEDS_SHOWN) list.splice(0, list.length - FAILED_SEEDS_SHOWN);
 }
 
 /**

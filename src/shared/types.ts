@@ -299,6 +299,39 @@ export interface BatchCarry {
   seeds_total?: number;
   /** Duplicate seeds dropped when the run was prepared. */
   duplicates_dropped?: number;
+  /** The last failed and no-QA seeds of this pass (≤ FAILED_SEEDS_SHOWN, newest last), for the progress query. */
+  failed_seeds?: FailedSeedNote[];
+}
+
+/** A seed that failed or produced no QA, as the `progress` query names it (the live view shows it by name). */
+export interface FailedSeedNote {
+  source_id: string;
+  status: 'failed' | 'no_qa';
+  /** See SeedSummary.error_type. */
+  error_type?: string;
+  /** The error, cut to 160 characters. */
+  error?: string;
+}
+
+/**
+ * Answer of a seed workflow's `seedProgress` query: what the seed has done so far (its counters grow as each
+ * LLM call, node and QA happens; queries add no history events). Read by the live view (src/client/progress.ts).
+ */
+export interface SeedLiveProgress {
+  source_id: string;
+  /** `checking` (is it done already?), `exploring` the tree, `writing_qa`, `saving` the result, `done`. */
+  phase: 'checking' | 'exploring' | 'writing_qa' | 'saving' | 'done';
+  llm_calls: number;
+  /** HTTP requests sent for those calls (retries included; see SeedCounters.llm_requests). */
+  llm_requests: number;
+  input_tokens: number;
+  output_tokens: number;
+  /** USD, from config.prices (0 without prices). */
+  cost_usd: number;
+  /** Tree nodes explored so far (the root not counted). */
+  nodes: number;
+  /** Accepted QA so far. */
+  qa: number;
 }
 
 export interface BatchCounters {
@@ -780,6 +813,11 @@ export interface WriteOutputsInput {
 
 export interface WriteOutputsResult {
   qa_path: string;
+  /** LLM calls, HTTP requests and tokens of the run as the statistics file counts them (earlier attempts included; absent in results recorded before they existed). */
+  llm_calls?: number;
+  llm_requests?: number;
+  input_tokens?: number;
+  output_tokens?: number;
   trajectories_path: string;
   statistics_path: string;
   qa_count: number;
@@ -809,8 +847,20 @@ export interface BatchProgress {
   running: string[];
   paused: boolean;
   max_workers: number;
+  /** Finished seeds only: running seeds' partial counters come from their `seedProgress` query (src/client/progress.ts). */
   counters: BatchCounters;
+  /**
+   * `preparing` the run, `running` seeds (until the last one has ended), `writing` the outputs, `done`,
+   * `cancelling`. `draining` is no longer sent (it meant `running` after the last seed had started); clients read
+   * it as `running`.
+   */
   phase: 'preparing' | 'running' | 'draining' | 'writing' | 'done' | 'cancelling';
   /** Why the run paused itself (the circuit breaker), with the fix; null when it did not. */
   pause_reason?: string | null;
+  /** When this execution chain of the run started (ms since epoch; carried across continue-as-new). Absent from older workers. */
+  started_at_ms?: number;
+  /** Seeds started so far (finished ones included); absent from older workers. */
+  seeds_started?: number;
+  /** The last failed and no-QA seeds of this pass (≤ 20, newest last); absent from older workers. */
+  failed_seeds?: FailedSeedNote[];
 }

@@ -1,3 +1,6 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import util from 'node:util';
 import { DefaultLogger, Runtime, type LogEntry, type LogLevel } from '@temporalio/worker';
 
 /**
@@ -37,17 +40,52 @@ export function expectedSeedFailure(entry: Pick<LogEntry, 'message' | 'meta'>): 
   return entry.message === 'Workflow failed' && entry.meta?.workflowType === 'synthesizeSeed';
 }
 
+/** Where log lines go: stderr, or a file while a progress line holds the terminal (see logToFile). */
+let sink: (line: string) => void = (line) => process.stderr.write(line);
+
 function print(entry: LogEntry): void {
   if (EXPECTED_NOISE.test(entry.message) || expectedSeedFailure(entry)) return;
   const at = new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString();
   const meta = entry.meta && Object.keys(entry.meta).length ? ` ${logJson(entry.meta)}` : '';
-  process.stderr.write(`${at} [${entry.level}] ${entry.message}${meta}\n`);
+  sink(`${at} [${entry.level}] ${entry.message}${meta}\n`);
+}
+
+/**
+ * Sends this process's log lines (the Temporal SDK's, the worker's, console.warn/error) to `file` (appended,
+ * created with its folder) until the returned function is called, which puts them back on stderr. For the time
+ * a progress line is shown: a log line written to the terminal would break into it.
+ */
+export function logToFile(file: string): () => void {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const fd = fs.openSync(file, 'a');
+  const write = (line: string) => {
+    try {
+      fs.writeSync(fd, line);
+    } catch {
+      /* a full disk must not stop the run */
+    }
+  };
+  const previous = sink;
+  const { warn, error } = console;
+  sink = write;
+  console.warn = (...args: unknown[]) => write(`${new Date().toISOString()} [console.warn] ${util.format(...args)}\n`);
+  console.error = (...args: unknown[]) => write(`${new Date().toISOString()} [console.error] ${util.format(...args)}\n`);
+  let restored = false;
+  return () => {
+    if (restored) return;
+    restored = true;
+    sink = previous;
+    console.warn = warn;
+    console.error = error;
+    fs.closeSync(fd);
+  };
 }
 
 let installed = false;
 /**
  * Sets the Temporal SDK's log level once per process, before any worker or native connection exists
- * (default WARN keeps terminals readable; QASYNTH_LOG_LEVEL=INFO or DEBUG for more). Logs go to stderr.
+ * (default WARN keeps terminals readable; QASYNTH_LOG_LEVEL=INFO or DEBUG for more). Logs go to stderr, or to
+ * a file while `logToFile` is in effect.
  */
 export function installRuntime(level: LogLevel = (process.env.QASYNTH_LOG_LEVEL?.toUpperCase() as LogLevel) || 'WARN'): void {
   if (installed) return;

@@ -1,6 +1,6 @@
 /** Queries, signals and updates of `synthesizeBatch`; importable by clients (the CLI) and workflows alike. */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { BatchProgress, SeedSummary } from '../shared/types';
+import type { BatchProgress, SeedLiveProgress, SeedSummary } from '../shared/types';
 
 /** Current counters, running seeds, pause state. */
 export const progressQuery = defineQuery<BatchProgress>('progress');
@@ -34,3 +34,8 @@ export const retryFailedUpdate = defineUpdate<{ seeds_done: number; seeds_total:
 export const seedFinishedSignal = defineSignal<[SeedSummary]>('seedFinished');
 /** A seed workflow that was cancelled reports that it stopped (its seed counts as not run). */
 export const seedStoppedSignal = defineSignal<[{ source_id: string }]>('seedStopped');
+/**
+ * A seed workflow's counters so far (LLM calls, tokens, cost, nodes, QA, phase): the live view sums them over the
+ * running seeds the parent's `progress` query lists. A query adds no event to any history.
+ */
+export const seedProgressQuery = defineQuery<SeedLiveProgress>('seedProgress');

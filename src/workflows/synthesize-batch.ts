@@ -62,7 +62,7 @@ import type {
 import { hasBudget, seedAllowance } from '../domain/budget';
 import { duplicatesDropped } from '../domain/ids';
 import { emptySeedCounters } from '../domain/statistics';
-import { countSeed, emptyBatchCounters, RunningWindow, SEED_PAGE } from '../domain/batch';
+import { countSeed, emptyBatchCounters, noteFailedSeed, RunningWindow, SEED_PAGE } from '../domain/batch';
 import { breakerStep, breakerReason } from '../domain/breaker';
 import { absurdRun } from '../domain/limits';
 import { CONTINUE_AS_NEW_EVENTS, LEGACY_CONTINUE_AS_NEW_EVENTS, OUTPUT_ACTIVITY, WRITE_OUTPUTS_ACTIVITY } from './options';
@@ -172,6 +172,9 @@ export async function synthesizeBatch(input: BatchInput, carry?: BatchCarry): Pr
     counters: state.counters,
     phase,
     pause_reason: state.pause_reason ?? null,
+    started_at_ms: state.started_at_ms,
+    seeds_started: state.next_index,
+    failed_seeds: state.failed_seeds ?? [],
   });
   const showDetails = () => {
     const c = state.counters;
@@ -236,6 +239,7 @@ export async function synthesizeBatch(input: BatchInput, carry?: BatchCarry): Pr
   /** Counts a finished seed (and lets the circuit breaker see it). */
   const record = (s: SeedSummary) => {
     countSeed(state.counters, s);
+    noteFailedSeed(state, s);
     if (breakerOn && !s.cached) {
       state.breaker = breakerStep(state.breaker, s);
       if (!state.pause_reason && state.breaker && state.breaker.count >= config.pause_after_failures) {
@@ -655,7 +659,7 @@ export async function synthesizeBatch(input: BatchInput, carry?: BatchCarry): Pr
           () => inFlight.delete(p),
         );
       }
-      phase = 'draining';
+      // (Until the last seed ends the phase stays `running`; it said `draining` once, which read as 'stopping'.)
       await Promise.all(inFlight);
       return false;
     } catch (err) {

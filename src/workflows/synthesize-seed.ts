@@ -12,6 +12,7 @@ import {
   proxyActivities,
   proxyLocalActivities,
   setCurrentDetails,
+  setHandler,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -20,7 +21,7 @@ import type { ToolActivities } from '../activities/tools';
 import type { OutputActivities } from '../activities/outputs';
 import { MODE_TOOLS, taskQueues, toolTaskQueue } from '../shared/constants';
 import { StatusAttr } from '../shared/search-attributes';
-import type { LlmCallAccounting, QaRecord, RejectedQaRecord, SeedCounters, SeedInput, SeedResultFile, SeedSummary, SynthesisConfig } from '../shared/types';
+import type { LlmCallAccounting, QaRecord, RejectedQaRecord, SeedCounters, SeedInput, SeedLiveProgress, SeedResultFile, SeedSummary, SynthesisConfig } from '../shared/types';
 import { callCost, emptySpend, mayCall, qaReserve } from '../domain/budget';
 import { withConfigDefaults } from '../config/defaults';
 import { truncate } from '../domain/format';
@@ -31,7 +32,7 @@ import { buildEvidence, buildQaRecord, buildTrajectoryRecord, compactNode } from
 import { countCacheOutcome, emptySeedCounters } from '../domain/statistics';
 import { validateQa } from '../domain/validate';
 import { actionCallPlace, qaCallPlace, qaId } from '../domain/ids';
-import { seedFinishedSignal, seedStoppedSignal } from './messages';
+import { seedFinishedSignal, seedProgressQuery, seedStoppedSignal } from './messages';
 import { HEARTBEAT_TIMEOUT_SECONDS, LLM_ACTIVITY, LOCAL_TOOL_ACTIVITY, OUTPUT_ACTIVITY, TOOL_ACTIVITY } from './options';
 import { llmRoute, toolRoute } from '../domain/routing';
 import { expectedTreeSize } from '../domain/tree';
@@ -222,6 +223,23 @@ async function runSeed(input: SeedInput): Promise<SeedSummary> {
   // complete it with their defaults. (The parent validated it; no zod here, see src/config/defaults.ts.)
   const config: SynthesisConfig = withConfigDefaults(input.config);
   const { llm, tool, output } = proxies(config);
+  const counters: SeedCounters = emptySeedCounters();
+  const spent = emptySpend();
+  // The live view's query (no commands, no history events): counters so far, read from the state below.
+  let livePhase: SeedLiveProgress['phase'] = 'checking';
+  let liveNodes = 0;
+  let liveQa = 0;
+  setHandler(seedProgressQuery, (): SeedLiveProgress => ({
+    source_id: seed.source_id,
+    phase: livePhase,
+    llm_calls: counters.llm_calls,
+    llm_requests: counters.llm_requests ?? counters.llm_calls,
+    input_tokens: counters.input_tokens,
+    output_tokens: counters.output_tokens,
+    cost_usd: spent.cost_usd,
+    nodes: liveNodes,
+    qa: liveQa,
+  }));
 
   // What the Web UI's "current details" say (src/domain/metadata.ts), refreshed as the seed goes.
   const details: SeedDetailsState = {
@@ -249,11 +267,9 @@ async function runSeed(input: SeedInput): Promise<SeedSummary> {
   }
 
   const startedAt = new Date().toISOString();
-  const counters: SeedCounters = emptySeedCounters();
-  // Budget: every LLM call is charged here; no call starts once the seed's allowance is spent, and
-  // exploration stops early enough to leave one QA attempt per path to select.
+  // Budget: every LLM call is charged here (`spent`, above); no call starts once the seed's allowance is spent,
+  // and exploration stops early enough to leave one QA attempt per path to select.
   const allowance = input.allowance ?? null;
-  const spent = emptySpend();
   /** Every finished LLM call, counted as it happens (a seed that fails later still reports what it spent). */
   const charge = (model: string, r: LlmCallAccounting) => {
     const usage = r.usage;
@@ -291,6 +307,7 @@ async function runSeed(input: SeedInput): Promise<SeedSummary> {
 
   let result: SeedResultFile;
   try {
+    livePhase = 'exploring';
     details.phase = 'exploring';
     showDetails();
     const tree = await sampleTree({
@@ -338,6 +355,7 @@ async function runSeed(input: SeedInput): Promise<SeedSummary> {
           return obs;
         },
         onNode: (node, total) => {
+          liveNodes = total - 1; // the root is not a node explored
           details.nodes = total - 1;
           details.depth = node.depth;
           if (node.action) details.last_tool = node.action;
@@ -363,6 +381,7 @@ async function runSeed(input: SeedInput): Promise<SeedSummary> {
 
     const qas: QaRecord[] = [];
     let lastRejection: string | undefined;
+    livePhase = 'writing_qa';
     for (const [rank, sel] of selected.entries()) {
       details.phase = 'writing QA';
       details.paths = selected.length;
@@ -414,6 +433,7 @@ async function runSeed(input: SeedInput): Promise<SeedSummary> {
             }),
           );
           qas[qas.length - 1]!.evidence = buildEvidence(sel.path.filter((n) => n.depth > 0));
+          liveQa = qas.length;
           rejection = undefined;
           break;
         }
@@ -523,7 +543,9 @@ async function runSeed(input: SeedInput): Promise<SeedSummary> {
     };
   }
 
+  livePhase = 'saving';
   const summary = await output.writeSeedResult.executeWithOptions({ summary: `write seed result · ${result.status}` }, [{ output_dir, result }]);
+  livePhase = 'done';
   upsertSearchAttributes([{ key: StatusAttr, value: result.status }]);
   details.phase =
     result.status === 'failed' ? 'failed' : result.status === 'no_qa' ? 'no QA' : result.status === 'budget_exhausted' ? 'stopped, budget spent' : 'done';
