@@ -357,7 +357,7 @@ async function main(argv: string[]): Promise<number> {
       }
     });
 
-  addTemporalOptions(program.command('status').argument('<run-id>').description('the live numbers of a running batch once (as the progress line shows them), or the result of a finished one'))
+  addTemporalOptions(program.command('status').argument('<run-id>').description('the live numbers of a running batch once (as the progress line shows them), or the result of a finished one'), { taskQueue: false })
     .option('--json', 'print JSON: {status, progress} (progress: the live snapshot; see src/client/progress.ts)')
     .action(async (runId: string, flags: { address?: string; namespace?: string; json?: boolean }) => {
       const { printResult, uiLink } = await runModule();
@@ -397,7 +397,7 @@ async function main(argv: string[]): Promise<number> {
       }
     });
 
-  addTemporalOptions(program.command('watch').argument('<run-id>').description('follow a batch until it ends — however it was started (qasynth submit, temporal workflow start, a script) — then print its summary'))
+  addTemporalOptions(program.command('watch').argument('<run-id>').description('follow a batch until it ends — however it was started (qasynth submit, temporal workflow start, a script) — then print its summary'), { taskQueue: false })
     .option('--no-progress', 'no progress line; only the summary (and a pause, if the run pauses itself)')
     .option('--json', 'print the result as one JSON line on stdout')
     .action(async (runId: string, flags: { address?: string; namespace?: string; json?: boolean; progress?: boolean }) => {
@@ -419,9 +419,10 @@ async function main(argv: string[]): Promise<number> {
         if (!(await h.describe().catch(() => null))) {
           throw new UsageError([`run-id: no batch named ${JSON.stringify(runId)} (workflow ${h.workflowId}) on ${c.target.address}`]);
         }
-        // Without a worker a running batch cannot answer: say so at once (src/client/pollers.ts).
+        // Without a worker a running batch cannot answer or advance: say so at once, then follow it anyway (it goes
+        // on when a worker starts; unanswered queries are retried at the next tick).
         const u = await queryRun(c.client, runId).catch(controlError);
-        if (u.state === 'no_worker') throw new InfraError(u.message);
+        if (u.state === 'no_worker') err(`warning: ${u.message}; waiting for one`);
         const final = await followRun(c.client, runId, view, { signal: stop.signal });
         if (!final) return;
         view?.finish(final);
