@@ -8,7 +8,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { startSimulator, type Simulator } from '../../src/llm/simulator';
 import type { QaRecord } from '../../src/shared/types';
-import { readJsonl, tempDir, testTemporal, uniqueQueue, type TestTemporal } from '../helpers/temporal';
+import { readJsonl, tempDir, testTemporal, uniqueQueue, waitFor, type TestTemporal } from '../helpers/temporal';
+import { batchHandle, queryProgress } from '../../src/api';
 import { CLI, ROOT, runCli } from '../helpers/cli';
 
 const qasynth = runCli;
@@ -138,6 +139,9 @@ describe('qasynth scale', () => {
     try {
       const sub = await qasynth(['submit', '--config', config, '--seeds', seeds, '--output-dir', path.join(dir, 'o-scale'), '--run-id', 'scale-1', '--task-queue', queue], env);
       assert.equal(sub.code, 0, sub.stderr);
+      // The worker process may not poll yet (scale fails fast without one): wait until the batch answers.
+      const h = batchHandle(t.client, 'scale-1');
+      await waitFor(async () => (await queryProgress(h).then(() => true, () => false)), 60_000, 'the worker polls the run');
       const scaled = await qasynth(['scale', 'scale-1', '3'], env);
       assert.equal(scaled.code, 0, scaled.stderr);
       assert.match(scaled.stderr, /^run scale-1: max_workers is now 3 \(was 1\)$/m);
