@@ -37,12 +37,15 @@ export const CONFIG_DEFAULTS: Readonly<SynthesisConfig> = Object.freeze({
   local_tools: true,
   pause_after_failures: 3,
   qa_model_name: null,
+  grounding: true,
+  dedup: { enabled: true, near_duplicate_threshold: 0.8, max_qa_per_answer: 2 },
 } satisfies SynthesisConfig);
 
 /**
  * A validated config, completed with the defaults of keys added after it was recorded (a workflow input from an
- * older version). Shallow: every nested default is an empty object or list.
+ * older version). Shallow, except `dedup`, whose keys are completed one by one; every other nested default is an
+ * empty object or list.
  */
 export function withConfigDefaults(config: Partial<SynthesisConfig>): SynthesisConfig {
-  return { ...CONFIG_DEFAULTS, ...config } as SynthesisConfig;
+  return { ...CONFIG_DEFAULTS, ...config, dedup: { ...CONFIG_DEFAULTS.dedup, ...(config.dedup ?? {}) } } as SynthesisConfig;
 }

@@ -1,5 +1,5 @@
 /** Per-seed counters and the run's statistics file. Workflow-safe (time comes in as ISO strings). */
-import type { BatchCompletion, SeedCounters, SeedResultFile, SeedStatus, SynthesisConfig } from '../shared/types';
+import type { BatchCompletion, SeedCounters, SeedResultFile, SeedStatus, SynthesisConfig, YieldFunnel } from '../shared/types';
 
 export function emptySeedCounters(): SeedCounters {
   return {
@@ -117,6 +117,10 @@ export interface RunStatistics {
    * line, input order, every run). Absent in files written before it existed.
    */
   per_seed_file?: string;
+  /** The yield funnel (src/domain/funnel.ts), written by writeOutputs. Absent in files written before it existed. */
+  funnel?: YieldFunnel;
+  /** Name of the rejected-QA file next to this one (`rejected_qa_<mode>_<ts>.jsonl`). */
+  rejected_qa_file?: string;
   config: SynthesisConfig;
 }
 

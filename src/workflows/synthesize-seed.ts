@@ -20,7 +20,7 @@ import type { ToolActivities } from '../activities/tools';
 import type { OutputActivities } from '../activities/outputs';
 import { MODE_TOOLS, taskQueues, toolTaskQueue } from '../shared/constants';
 import { StatusAttr } from '../shared/search-attributes';
-import type { LlmCallAccounting, QaRecord, SeedCounters, SeedInput, SeedResultFile, SeedSummary, SynthesisConfig } from '../shared/types';
+import type { LlmCallAccounting, QaRecord, RejectedQaRecord, SeedCounters, SeedInput, SeedResultFile, SeedSummary, SynthesisConfig } from '../shared/types';
 import { callCost, emptySpend, mayCall, qaReserve } from '../domain/budget';
 import { withConfigDefaults } from '../config/defaults';
 import { truncate } from '../domain/format';
@@ -30,6 +30,7 @@ import { selectTrajectories } from '../domain/selection';
 import { buildEvidence, buildQaRecord, buildTrajectoryRecord, compactNode } from '../domain/records';
 import { emptySeedCounters } from '../domain/statistics';
 import { validateQa } from '../domain/validate';
+import { groundAnswer, ungroundedReason, type Grounding } from '../domain/grounding';
 import { qaId } from '../domain/ids';
 import { seedFinishedSignal, seedStoppedSignal } from './messages';
 import { HEARTBEAT_TIMEOUT_SECONDS, LLM_ACTIVITY, LOCAL_TOOL_ACTIVITY, OUTPUT_ACTIVITY, TOOL_ACTIVITY } from './options';
@@ -37,6 +38,12 @@ import { llmRoute, toolRoute } from '../domain/routing';
 
 /** Patch id: executions with this marker route activities as src/domain/routing.ts says. */
 const PATCH_ROUTING = 'qasynth-routing-v2';
+
+/**
+ * Patch id: executions with this marker check that each QA's answer is grounded in its path (config `grounding`),
+ * which may cost another QA attempt. Executions recorded before it replay without the check.
+ */
+const PATCH_GROUNDING = 'qasynth-grounding';
 
 /**
  * Activity proxies for this seed. Executions that started before the routing of src/domain/routing.ts (their
@@ -275,7 +282,10 @@ async function runSeed(input: SeedInput): Promise<SeedSummary> {
     counters.leaves = tree.nodes.filter((n) => n.children_ids.length === 0 && n.depth > 0).length;
 
     const qas: QaRecord[] = [];
+    const rejectedQas: RejectedQaRecord[] = [];
     let lastRejection: string | undefined;
+    // Decided once per seed, before the first QA attempt (the marker goes into the history here).
+    const grounding = selected.length > 0 && config.grounding && patched(PATCH_GROUNDING);
     for (const [rank, sel] of selected.entries()) {
       setCurrentDetails(`**writing QA** ${rank + 1}/${selected.length} for \`${seed.source_id}\``);
       const steps = sel.path.map((n) => ({
@@ -285,7 +295,10 @@ async function runSeed(input: SeedInput): Promise<SeedSummary> {
         // The QA prompt shows at most QA_OBSERVATION_CHARS of each observation: send no more (history size).
         observation: truncate(n.observation, QA_OBSERVATION_CHARS),
       }));
+      const evidencePath = sel.path.filter((n) => n.depth > 0);
       let rejection: string | undefined;
+      /** The last attempt's QA when only grounding rejected it: kept in rejected_qas if no attempt is grounded. */
+      let ungrounded: QaRecord | null = null;
       for (let attempt = 0; attempt < config.max_retries; attempt++) {
         if (!mayCall(allowance, spent)) {
           budgetHit = true;
@@ -303,13 +316,17 @@ async function runSeed(input: SeedInput): Promise<SeedSummary> {
           ...(config.max_tokens ? { max_tokens: config.max_tokens } : {}),
         });
         charge(qaModel, res);
-        const problem = res.ok ? validateQa(res) : res.reason;
-        if (res.ok && !problem) {
-          qas.push(
-            buildQaRecord({
-              question: res.question,
-              answer: res.answer,
-              reasoning_steps: res.reasoning_steps,
+        let problem = res.ok ? validateQa(res) : res.reason;
+        let grounded: Grounding | null = null;
+        if (res.ok && !problem && grounding) {
+          grounded = groundAnswer(res.answer, evidencePath);
+          if (!grounded) problem = ungroundedReason(res.answer);
+        }
+        const record = (qa: { question: string; answer: string; reasoning_steps: unknown[] }): QaRecord =>
+          buildQaRecord({
+              question: qa.question,
+              answer: qa.answer,
+              reasoning_steps: qa.reasoning_steps,
               trajectory_id: sel.trajectory_id,
               source_id: seed.source_id,
               qa_id: qaId(sel.trajectory_id, rank),
@@ -319,18 +336,24 @@ async function runSeed(input: SeedInput): Promise<SeedSummary> {
               synthesis_date: new Date().toISOString(),
               environment_mode: config.environment_mode,
               attempts: attempt + 1,
-            }),
-          );
-          qas[qas.length - 1]!.evidence = buildEvidence(sel.path.filter((n) => n.depth > 0));
+            });
+        if (res.ok && !problem) {
+          qas.push({ ...record(res), evidence: buildEvidence(evidencePath, grounded) });
           rejection = undefined;
+          ungrounded = null;
           break;
         }
         if (!res.ok) counters.llm_failed_outputs += 1;
+        ungrounded = res.ok && grounding && !grounded && problem?.startsWith('ungrounded') ? { ...record(res), evidence: buildEvidence(evidencePath, null) } : null;
         rejection = problem ?? 'unknown';
         // The path's prompt does not fit the model's context window: another attempt would be refused too.
         if (!res.ok && rejection.startsWith('context_overflow')) break;
       }
-      if (rejection) {
+      if (ungrounded) {
+        // A paid answer is never dropped silently: the last ungrounded QA goes to the rejected-QA file.
+        rejectedQas.push({ ...ungrounded, rejection: { stage: 'grounding', reason: 'ungrounded' } });
+        lastRejection = rejection;
+      } else if (rejection) {
         const key = rejection.split(':')[0]!;
         counters.qa_rejected[key] = (counters.qa_rejected[key] ?? 0) + 1;
         lastRejection = rejection;
@@ -350,12 +373,15 @@ async function runSeed(input: SeedInput): Promise<SeedSummary> {
             (reasons ? `; unusable model answers: ${reasons}; last: ${tree.last_failed_reason}` : '') + ')',
         };
       } else {
-        const key = Object.entries(counters.qa_rejected).sort((a, b) => b[1] - a[1])[0]?.[0] ?? 'rejected';
+        // Paths lost to the cheap validators (qa_rejected) and to grounding (rejected_qas), together.
+        const lost: Record<string, number> = { ...counters.qa_rejected };
+        if (rejectedQas.length) lost.ungrounded = (lost.ungrounded ?? 0) + rejectedQas.length;
+        const key = Object.entries(lost).sort((a, b) => b[1] - a[1])[0]?.[0] ?? 'rejected';
         noQa = {
           error_type: `no_qa:${key}`,
           error:
             `no QA: the QA of all ${selected.length} selected paths was rejected after ${config.max_retries} attempts each ` +
-            `(${countsText(counters.qa_rejected)}; last: ${lastRejection ?? 'unknown'})`,
+            `(${countsText(lost)}; last: ${lastRejection ?? 'unknown'})`,
         };
       }
     }
@@ -367,6 +393,7 @@ async function runSeed(input: SeedInput): Promise<SeedSummary> {
       qas,
       trajectories: selected.map((s) => buildTrajectoryRecord(s, seed.source_id, seed.text)),
       tree: tree.nodes.map(compactNode),
+      ...(rejectedQas.length ? { rejected_qas: rejectedQas } : {}),
     };
   } catch (err) {
     if (isCancellation(err)) throw err;
