@@ -12,6 +12,7 @@ import { submitBatch } from '../../src/api';
 import type { BatchInput, QaRecord, RejectedQaRecord, SeedResultFile, YieldFunnel } from '../../src/shared/types';
 import { readJsonl, smallConfig, startTestWorker, tempDir, testTemporal, uniqueQueue, type TestTemporal } from '../helpers/temporal';
 import { groundAnswer } from '../../src/domain/grounding';
+import { buildCorpus, startCorpusSite } from '../../src/corpus';
 import path from 'node:path';
 
 let t: TestTemporal;
@@ -49,32 +50,52 @@ function seedResult(outDir: string, runId: string, sourceId: string): SeedResult
 const qaRequests = (sim: Simulator) => sim.requests().filter((r) => r.kind === 'qa');
 
 describe('grounding in the seed workflow', () => {
-  test('default simulator answers are grounded in the path: every QA carries its grounding, none is rejected', async () => {
-    const h = await harness();
-    try {
-      const input: BatchInput = {
-        run_id: 'grounded-default',
-        config: smallConfig({ max_workers: 2 }),
-        seeds: ['prime numbers', 'Fibonacci sequence', 'compound interest', 'golden ratio'],
-        output_dir: h.outDir,
-      };
-      const result = await (await submitBatch(t.client, input, { taskQueue: h.queue })).handle.result();
-      assert.equal(result.seeds_succeeded, 4);
-      const qas = readJsonl<QaRecord>(result.qa_path);
-      assert.ok(qas.length >= 4);
-      for (const qa of qas) {
-        assert.ok(qa.evidence?.grounding, `grounded: ${qa.answer}`);
-        // The grounding names a step of the QA's own path.
-        assert.ok(qa.evidence.steps.some((s) => s.node_id === qa.evidence!.grounding!.node_id));
-        assert.equal(qa.metadata.qa_synthesis_attempts, 1, `no retry needed for ${qa.qa_id}`);
+  // The test and demo scenarios: math (calculator), python, rag (the fixture corpus) and web on the offline corpus
+  // (the demo's setup, 300 pages).
+  const scenarios: [string, Record<string, unknown>, string[]][] = [
+    ['math', {}, ['prime numbers', 'Fibonacci sequence', 'compound interest']],
+    ['python', { environment_mode: 'python', max_depth: 2, depth_threshold: 1 }, ['sum of the first n integers', 'prime factors']],
+    ['rag', { environment_mode: 'rag', environment_kwargs: { corpus_path: path.join(__dirname, '..', 'fixtures', 'corpus') } }, ['Lyon', 'Ada Lovelace']],
+    ['web', { environment_mode: 'web', depth_threshold: 1, min_depth: 3, available_tools: ['web_search', 'web_visit'] }, ['Unix', 'hacker']],
+  ];
+  for (const [mode, overrides, seeds] of scenarios) {
+    test(`${mode}: the simulator's default answers are grounded in the path; every QA carries its grounding, none is retried`, async () => {
+      const h = await harness();
+      let site: Awaited<ReturnType<typeof startCorpusSite>> | null = null;
+      try {
+        let extra = overrides;
+        if (mode === 'web') {
+          const dir = tempDir('qasynth-corpus-');
+          await buildCorpus({ outDir: dir, limit: 300 });
+          site = await startCorpusSite({ dir });
+          extra = { ...overrides, environment_kwargs: { search_provider: 'local', local_site_url: site.url, allow_private_hosts: [`127.0.0.1:${site.port}`] } };
+        }
+        const input: BatchInput = { run_id: `grounded-${mode}`, config: smallConfig({ max_workers: 2, ...extra }), seeds, output_dir: h.outDir };
+        const result = await (await submitBatch(t.client, input, { taskQueue: h.queue })).handle.result();
+        assert.equal(result.seeds_succeeded, seeds.length);
+        const qas = readJsonl<QaRecord>(result.qa_path);
+        assert.ok(qas.length >= seeds.length);
+        const methods: Record<string, number> = {};
+        for (const qa of qas) {
+          const g = qa.evidence?.grounding;
+          assert.ok(g, `grounded: ${qa.answer}`);
+          // The grounding names a successful step of the QA's own path.
+          assert.ok(qa.evidence!.steps.some((s) => s.node_id === g.node_id && !s.is_error));
+          assert.equal(qa.metadata.qa_synthesis_attempts, 1, `no retry needed for ${qa.qa_id} (${qa.answer})`);
+          methods[g.method] = (methods[g.method] ?? 0) + 1;
+        }
+        // One QA request per selected path: grounding cost no extra call.
+        assert.equal(qaRequests(h.sim).length, result.trajectory_count);
+        const rejected = readJsonl<RejectedQaRecord>(rejectedPath(result.qa_path));
+        assert.deepEqual(rejected.filter((r) => r.rejection.stage === 'grounding'), []);
+        assert.equal(result.qa_count + rejected.length, result.trajectory_count);
+        console.log(`${mode}: ${qas.length} QA grounded by ${JSON.stringify(methods)}`);
+      } finally {
+        await site?.close();
+        await h.stop();
       }
-      // One QA request per selected path: grounding cost no extra call.
-      assert.equal(qaRequests(h.sim).length, result.trajectory_count);
-      assert.deepEqual(readJsonl<RejectedQaRecord>(rejectedPath(result.qa_path)).filter((r) => r.rejection.stage === 'grounding'), []);
-    } finally {
-      await h.stop();
-    }
-  });
+    });
+  }
 
   test('an ungrounded answer is rejected with the reason and regenerated; the retry is grounded and kept', async () => {
     const h = await harness();
