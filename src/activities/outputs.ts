@@ -485,6 +485,8 @@ export function createOutputActivities(opts: { heartbeatMs?: number } = {}) {
       const { config: statsConfig, ...finished } = stats.finish(new Date().toISOString());
       const document = {
         ...finished,
+        // The QA file after dedup (the funnel's qa_kept); the per-seed rows count each seed's QA before dedup.
+        total_qas: qaOut.count,
         funnel: funnel.finish(),
         rejected_qa_file: path.basename(rejectedPath),
         ...(inline ? { per_seed: inline } : {}),
