@@ -10,8 +10,8 @@
  *    found by LSH banding (BANDS bands of ROWS rows), kept when the estimated Jaccard similarity is ≥ the threshold;
  * 3. `answer_cap`: more than `max_qa_per_answer` QA of one seed with the same normalised answer.
  *
- * Memory: per kept QA, its qa_id, one exact-question key, its signature (NUM_PERM × 4 bytes) and BANDS LSH entries —
- * never the texts (measured in the README: about 1 KB per kept QA).
+ * Memory: per kept QA, its qa_id, a 64-bit key of its question, its signature (NUM_PERM × 2 bytes) and BANDS LSH
+ * entries, in typed arrays outside the V8 heap (the worker caps the heap) — never the texts. Measured in the README.
  */
 import { createHash } from 'node:crypto';
 import { MinHash } from 'bloom-filters';
@@ -94,7 +94,7 @@ export function jaccard(a: readonly string[], b: readonly string[]): number {
 export function signature(shingles: readonly string[]): Uint32Array | null {
   if (shingles.length === 0) return null;
   const mh = new MinHash(NUM_PERM, HASH_FUNCTIONS);
-  mh.bulkLoad(shingles.map((s) => fnv1a(s) % SHINGLE_SPACE));
+  for (const s of shingles) mh.add(fnv1a(s) % SHINGLE_SPACE);
   return Uint32Array.from(mh._signature);
 }
 
@@ -113,18 +113,114 @@ export interface DedupVerdict {
   similarity?: number;
 }
 
-/** Signatures of kept QA, in blocks, so memory grows in steps without copying. */
+/** Kept QA compared per LSH bucket at most (a bucket crowded by many similar-but-not-duplicate questions). */
+export const MAX_BUCKET_CHECKS = 64;
+
+/** Rows per block of the typed-array stores below (they grow a block at a time, nothing is copied). */
 const BLOCK = 4096;
+
+/**
+ * An append-only multimap from 32-bit keys to row numbers, in typed arrays (outside the V8 heap, which the worker
+ * caps): open addressing with linear probing, doubled when half full. `some(key, visit)` visits the rows stored
+ * under the key, oldest first.
+ */
+class IntMultimap {
+  private keys = new Uint32Array(1024);
+  private rows = new Int32Array(1024).fill(-1);
+  private size = 0;
+
+  add(key: number, row: number): void {
+    if ((this.size + 1) * 2 > this.rows.length) this.grow();
+    this.place(key >>> 0, row);
+    this.size += 1;
+  }
+
+  private slot(key: number): number {
+    return (Math.imul(key, 0x9e3779b1) >>> 0) & (this.rows.length - 1);
+  }
+
+  private place(key: number, row: number): void {
+    const mask = this.rows.length - 1;
+    let i = this.slot(key);
+    while (this.rows[i] !== -1) i = (i + 1) & mask;
+    this.keys[i] = key;
+    this.rows[i] = row;
+  }
+
+  private grow(): void {
+    const { keys, rows } = this;
+    this.keys = new Uint32Array(rows.length * 2);
+    this.rows = new Int32Array(rows.length * 2).fill(-1);
+    // Re-inserted in row order, so the rows of one key stay oldest first along the probe sequence.
+    const order: number[] = [];
+    for (let i = 0; i < rows.length; i++) if (rows[i] !== -1) order.push(i);
+    order.sort((a, b) => rows[a]! - rows[b]!);
+    for (const i of order) this.place(keys[i]!, rows[i]!);
+  }
+
+  /** Calls `visit(row)` for each row stored under `key` until it returns true; returns whether one did. */
+  some(key: number, visit: (row: number) => boolean): boolean {
+    const k = key >>> 0;
+    const mask = this.rows.length - 1;
+    for (let i = this.slot(k); this.rows[i] !== -1; i = (i + 1) & mask) {
+      if (this.keys[i] === k && visit(this.rows[i]!)) return true;
+    }
+    return false;
+  }
+}
+
+/** Append-only strings (the kept qa_ids), UTF-8 in typed-array chunks, by row number. */
+class StringStore {
+  private static readonly CHUNK = 1 << 20;
+  private readonly chunks: Uint8Array[] = [];
+  private used = 0;
+  /** Per row: chunk, offset, length. */
+  private readonly where: Uint32Array[] = [];
+  private count = 0;
+
+  add(text: string): void {
+    const bytes = Buffer.from(text, 'utf8');
+    const last = this.chunks[this.chunks.length - 1];
+    if (!last || this.used + bytes.length > last.length) {
+      this.chunks.push(new Uint8Array(Math.max(StringStore.CHUNK, bytes.length)));
+      this.used = 0;
+    }
+    this.chunks[this.chunks.length - 1]!.set(bytes, this.used);
+    if (this.count % BLOCK === 0) this.where.push(new Uint32Array(BLOCK * 3));
+    const w = this.where[Math.floor(this.count / BLOCK)]!;
+    const o = (this.count % BLOCK) * 3;
+    w[o] = this.chunks.length - 1;
+    w[o + 1] = this.used;
+    w[o + 2] = bytes.length;
+    this.used += bytes.length;
+    this.count += 1;
+  }
+
+  get(row: number): string {
+    const w = this.where[Math.floor(row / BLOCK)]!;
+    const o = (row % BLOCK) * 3;
+    const chunk = this.chunks[w[o]!]!;
+    return Buffer.from(chunk.buffer, chunk.byteOffset + w[o + 1]!, w[o + 2]!).toString('utf8');
+  }
+}
+
 
 /**
  * The run's dedup state (see the module comment). Call `beginSeed()` before each seed's QA (the answer cap is per
  * seed), then `check(qa)` for each QA in input order: null = keep (and it is remembered), else why it is dropped.
+ * What is remembered per kept QA lives in typed arrays outside the V8 heap: its qa_id (UTF-8), a 64-bit key of its
+ * normalised question, the low 16 bits of each signature value (a chance equality adds 2^-16 per position to the
+ * estimate) and one LSH entry per band.
  */
 export class QaDeduplicator {
-  private readonly ids: string[] = [];
-  private readonly exact = new Map<string, number>();
-  private readonly bands: Map<number, number>[] = Array.from({ length: BANDS }, () => new Map());
-  private readonly blocks: Uint32Array[] = [];
+  private readonly ids = new StringStore();
+  private count = 0;
+  /** Exact questions: the first 32 bits of the key → rows; the next 32 bits per row confirm. */
+  private readonly exact = new IntMultimap();
+  private readonly exactLow: Uint32Array[] = [];
+  /** LSH buckets of every band (the band number is hashed into the key). */
+  private readonly lsh = new IntMultimap();
+  private readonly sigs: Uint16Array[] = [];
   private perAnswer = new Map<string, { count: number; first: string }>();
 
   constructor(private readonly config: Pick<DedupConfig, 'near_duplicate_threshold' | 'max_qa_per_answer'>) {}
@@ -136,48 +232,56 @@ export class QaDeduplicator {
 
   /** QA kept so far. */
   get kept(): number {
-    return this.ids.length;
+    return this.count;
   }
 
-  private sig(i: number): Uint32Array {
-    const block = this.blocks[Math.floor(i / BLOCK)]!;
-    const off = (i % BLOCK) * NUM_PERM;
-    return block.subarray(off, off + NUM_PERM);
+  private sig(row: number): Uint16Array {
+    const off = (row % BLOCK) * NUM_PERM;
+    return this.sigs[Math.floor(row / BLOCK)]!.subarray(off, off + NUM_PERM);
   }
 
-  private bandKey(sig: Uint32Array, band: number): number {
-    let h = 0x811c9dc5 ^ band;
-    for (let r = band * ROWS; r < (band + 1) * ROWS; r++) {
-      h = Math.imul(h ^ sig[r]!, 0x01000193);
-      h = Math.imul(h ^ (sig[r]! >>> 16), 0x01000193);
-    }
+  private bandKey(sig: Uint16Array, band: number): number {
+    let h = Math.imul(0x811c9dc5 ^ band, 0x01000193);
+    for (let r = band * ROWS; r < (band + 1) * ROWS; r++) h = Math.imul(h ^ sig[r]!, 0x01000193);
     return h >>> 0;
   }
 
   /** null: keep `qa` (now remembered); else the reason it duplicates a kept QA. */
   check(qa: { qa_id: string; question: string; answer: string }): DedupVerdict | null {
     const norm = normalizeAnswer(qa.question);
-    const exactKey = createHash('sha256').update(norm || qa.question.trim()).digest('base64').slice(0, 16);
-    const same = this.exact.get(exactKey);
-    if (same !== undefined) return { reason: 'exact_duplicate', duplicate_of: this.ids[same]! };
+    const digest = createHash('sha256').update(norm || qa.question.trim()).digest();
+    const hi = digest.readUInt32BE(0);
+    const lo = digest.readUInt32BE(4);
+    let same = -1;
+    this.exact.some(hi, (row) => {
+      if (this.exactLow[Math.floor(row / BLOCK)]![row % BLOCK] !== lo) return false;
+      same = row;
+      return true;
+    });
+    if (same >= 0) return { reason: 'exact_duplicate', duplicate_of: this.ids.get(same) };
 
-    const sig = signature(questionShingles(qa.question));
+    const full = signature(questionShingles(qa.question));
+    const sig = full ? Uint16Array.from(full, (v) => v & 0xffff) : null;
     const keys = sig ? Array.from({ length: BANDS }, (_, b) => this.bandKey(sig, b)) : [];
     if (sig) {
       let best = -1;
       let bestSim = 0;
       const seen = new Set<number>();
-      keys.forEach((k, b) => {
-        const cand = this.bands[b]!.get(k);
-        if (cand === undefined || seen.has(cand)) return;
-        seen.add(cand);
-        const sim = estimateSimilarity(sig, this.sig(cand));
-        if (sim >= this.config.near_duplicate_threshold && (sim > bestSim || (sim === bestSim && cand < best))) {
-          best = cand;
-          bestSim = sim;
-        }
-      });
-      if (best >= 0) return { reason: 'near_duplicate', duplicate_of: this.ids[best]!, similarity: bestSim };
+      for (const k of keys) {
+        let checked = 0;
+        this.lsh.some(k, (row) => {
+          if (++checked > MAX_BUCKET_CHECKS) return true;
+          if (seen.has(row)) return false;
+          seen.add(row);
+          const sim = estimateSimilarity(sig, this.sig(row));
+          if (sim >= this.config.near_duplicate_threshold && (sim > bestSim || (sim === bestSim && row < best))) {
+            best = row;
+            bestSim = sim;
+          }
+          return false;
+        });
+      }
+      if (best >= 0) return { reason: 'near_duplicate', duplicate_of: this.ids.get(best), similarity: bestSim };
     }
 
     const answerKey = normalizeAnswer(qa.answer) || qa.answer.trim().toLowerCase();
@@ -187,16 +291,17 @@ export class QaDeduplicator {
     }
 
     // Kept: remember it.
-    const i = this.ids.length;
-    this.ids.push(qa.qa_id);
-    this.exact.set(exactKey, i);
-    if (i % BLOCK === 0) this.blocks.push(new Uint32Array(BLOCK * NUM_PERM));
+    const row = this.count++;
+    this.ids.add(qa.qa_id);
+    if (row % BLOCK === 0) {
+      this.exactLow.push(new Uint32Array(BLOCK));
+      this.sigs.push(new Uint16Array(BLOCK * NUM_PERM));
+    }
+    this.exactLow[Math.floor(row / BLOCK)]![row % BLOCK] = lo;
+    this.exact.add(hi, row);
     if (sig) {
-      this.sig(i).set(sig);
-      // The first kept QA of a bucket stays its representative.
-      keys.forEach((k, b) => {
-        if (!this.bands[b]!.has(k)) this.bands[b]!.set(k, i);
-      });
+      this.sig(row).set(sig);
+      for (const k of keys) this.lsh.add(k, row);
     }
     if (prev) prev.count += 1;
     else this.perAnswer.set(answerKey, { count: 1, first: qa.qa_id });

@@ -79,3 +79,24 @@ test('QaDeduplicator: at most max_qa_per_answer QA per normalised answer within 
   d.beginSeed();
   assert.equal(d.check({ qa_id: 's2_0', question: 'Whose moustache became a trademark of surrealism?', answer: 'Salvador Dalí' }), null);
 });
+
+test('QaDeduplicator over 2,000 kept QA (its tables grow): every re-worded copy finds its own original', () => {
+  const words = 'river city king queen painter novel war treaty island mountain lake bridge castle poet battle empire harbor temple desert forest'.split(' ');
+  // Deterministic "random" questions: 12 words drawn by a linear congruential generator, plus the row number as a word.
+  let x = 7;
+  const next = () => (x = (Math.imul(x, 1103515245) + 12345) >>> 0) % words.length;
+  const questions = Array.from({ length: 2000 }, (_, i) => `Which ${Array.from({ length: 12 }, () => words[next()]).join(' ')} id${i} in 1900?`);
+  const d = new QaDeduplicator({ near_duplicate_threshold: 0.8, max_qa_per_answer: 0 });
+  d.beginSeed();
+  questions.forEach((q, i) => assert.equal(d.check({ qa_id: `q${i}`, question: q, answer: `a${i}` }), null, q));
+  let found = 0;
+  questions.forEach((q, i) => {
+    // Another number (J = 1 after masking): the near-duplicate of exactly this original.
+    const v = d.check({ qa_id: `v${i}`, question: q.replace(' in 1900?', ' in 1950?'), answer: `b${i}` });
+    if (v?.reason === 'near_duplicate' && v.duplicate_of === `q${i}`) found += 1;
+    // The same question again: an exact duplicate.
+    assert.deepEqual(d.check({ qa_id: `e${i}`, question: q.toUpperCase(), answer: 'x' }), { reason: 'exact_duplicate', duplicate_of: `q${i}` });
+  });
+  assert.equal(found, 2000);
+  assert.equal(d.kept, 2000);
+});
