@@ -16,7 +16,7 @@ function issues(raw: unknown): string[] {
   return r.issues;
 }
 
-test('defaults are the original ones plus tool_calling, rate_limits and qa_model_name', () => {
+test('defaults are the original ones plus tool_calling, rate_limits, qa_model_name, grounding and dedup', () => {
   const r = parseConfig({});
   assert.ok(r.ok);
   assert.deepEqual(r.config, {
@@ -50,8 +50,24 @@ test('defaults are the original ones plus tool_calling, rate_limits and qa_model
     budget: {},
     prices: {},
     qa_model_name: null,
+    grounding: true,
+    dedup: { enabled: true, near_duplicate_threshold: 0.8, max_qa_per_answer: 2 },
   });
   assert.deepEqual(Object.keys(r.config), CONFIG_KEYS);
+});
+
+test('grounding and dedup: partial dedup objects are completed; bad values name the key and the fix', () => {
+  const r = parseConfig({ grounding: false, dedup: { max_qa_per_answer: 0 } });
+  assert.ok(r.ok);
+  assert.equal(r.config.grounding, false);
+  assert.deepEqual(r.config.dedup, { enabled: true, near_duplicate_threshold: 0.8, max_qa_per_answer: 0 });
+  assert.deepEqual(issues({ grounding: 'yes' }), ['grounding: expected true or false, got "yes"']);
+  assert.deepEqual(issues({ dedup: { near_duplicate_threshold: 0 } }), ['dedup.near_duplicate_threshold: expected a number in (0, 1], got 0']);
+  assert.deepEqual(issues({ dedup: { near_duplicate_threshold: 1.5 } }), ['dedup.near_duplicate_threshold: expected a number in (0, 1], got 1.5']);
+  assert.deepEqual(issues({ dedup: { max_qa_per_answer: -1 } }), ['dedup.max_qa_per_answer: expected an integer ≥ 0, got -1']);
+  assert.equal(issues({ dedup: { threshold: 0.9 } }).length, 1);
+  assert.match(issues({ dedup: { threshold: 0.9 } })[0]!, /^dedup/);
+  assert.deepEqual(issues({ dedup: true }), ['dedup: expected an object {enabled?, near_duplicate_threshold?, max_qa_per_answer?}, got true']);
 });
 
 test('py is an alias of python; null tips become ""; example extra keys are kept', () => {
