@@ -467,7 +467,7 @@ export function createOutputActivities(opts: { heartbeatMs?: number } = {}) {
           for (const r of result?.rejected_qas ?? []) rejectedOut.write(r);
           funnel.addSeed(result ?? undefined, kept);
           for (const t of result?.trajectories ?? []) trajOut.write(t);
-          const row = stats.add({ source_id: seed.source_id, seed_data: seed.text, index, result: result ?? undefined });
+          const row = stats.add({ source_id: seed.source_id, seed_data: seed.text, index, result: result ?? undefined, kept_qa: kept });
           perSeedOut.write(row);
           inline?.push(row);
           index += 1;
@@ -485,8 +485,6 @@ export function createOutputActivities(opts: { heartbeatMs?: number } = {}) {
       const { config: statsConfig, ...finished } = stats.finish(new Date().toISOString());
       const document = {
         ...finished,
-        // The QA file after dedup (the funnel's qa_kept); the per-seed rows count each seed's QA before dedup.
-        total_qas: qaOut.count,
         funnel: funnel.finish(),
         rejected_qa_file: path.basename(rejectedPath),
         ...(inline ? { per_seed: inline } : {}),

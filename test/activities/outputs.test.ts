@@ -284,6 +284,8 @@ describe('writeOutputs: dedup, the rejected-QA file and the yield funnel', () =>
     const stats = JSON.parse(fs.readFileSync(result.statistics_path, 'utf8')) as { funnel: YieldFunnel; rejected_qa_file: string; total_qas: number };
     assert.equal(stats.rejected_qa_file, path.basename(result.rejected_qa_path!));
     assert.equal(stats.total_qas, 5, 'total_qas counts the QA file');
+    const rows = readJsonl<{ qa: number }>(path.join(path.dirname(result.statistics_path), 'seed_statistics_math_20260101_000000.jsonl'));
+    assert.deepEqual(rows.map((r) => r.qa), [4, 1, 0, 0], 'per-seed rows count the QA kept in the QA file');
     const f = stats.funnel;
     assert.deepEqual(
       { ...f, losses: undefined },

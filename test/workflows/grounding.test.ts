@@ -70,7 +70,13 @@ describe('grounding in the seed workflow', () => {
           site = await startCorpusSite({ dir });
           extra = { ...overrides, environment_kwargs: { search_provider: 'local', local_site_url: site.url, allow_private_hosts: [`127.0.0.1:${site.port}`] } };
         }
-        const input: BatchInput = { run_id: `grounded-${mode}`, config: smallConfig({ max_workers: 2, ...extra }), seeds, output_dir: h.outDir };
+        // With dedup (the default; smallConfig turns it off): the files account for every QA either way.
+        const input: BatchInput = {
+          run_id: `grounded-${mode}`,
+          config: smallConfig({ max_workers: 2, ...extra, dedup: { enabled: true } }),
+          seeds,
+          output_dir: h.outDir,
+        };
         const result = await (await submitBatch(t.client, input, { taskQueue: h.queue })).handle.result();
         assert.equal(result.seeds_succeeded, seeds.length);
         const qas = readJsonl<QaRecord>(result.qa_path);
@@ -89,7 +95,12 @@ describe('grounding in the seed workflow', () => {
         const rejected = readJsonl<RejectedQaRecord>(rejectedPath(result.qa_path));
         assert.deepEqual(rejected.filter((r) => r.rejection.stage === 'grounding'), []);
         assert.equal(result.qa_count + rejected.length, result.trajectory_count);
-        console.log(`${mode}: ${qas.length} QA grounded by ${JSON.stringify(methods)}`);
+        const stats = JSON.parse(fs.readFileSync(result.statistics_path, 'utf8')) as { funnel: YieldFunnel; total_qas: number };
+        assert.equal(stats.funnel.qa_written, result.trajectory_count);
+        assert.equal(stats.funnel.qa_grounded, result.trajectory_count);
+        assert.equal(stats.funnel.qa_kept, qas.length);
+        assert.equal(stats.total_qas, qas.length);
+        console.log(`${mode}: ${qas.length} QA grounded by ${JSON.stringify(methods)}; dropped by dedup: ${rejected.length}`);
       } finally {
         await site?.close();
         await h.stop();
