@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import { startSimulator, type Simulator } from '../../src/llm/simulator';
 import { UNGROUNDED_ANSWER } from '../../src/llm/simulator/answers';
 import { submitBatch } from '../../src/api';
+import { batchWorkflowId } from '../../src/shared/constants';
 import type { BatchInput, QaRecord, RejectedQaRecord, SeedResultFile, YieldFunnel } from '../../src/shared/types';
 import { readJsonl, smallConfig, startTestWorker, tempDir, testTemporal, uniqueQueue, type TestTemporal } from '../helpers/temporal';
 import { groundAnswer } from '../../src/domain/grounding';
@@ -140,6 +141,21 @@ describe('grounding in the seed workflow', () => {
       assert.equal(stats.funnel.qa_written, 1);
       assert.equal(stats.funnel.qa_grounded, 1);
       assert.equal(stats.funnel.losses.filter((l) => l.stage === 'grounding').length, 0);
+      // The seed's history (with the qasynth-grounding marker and the retried QA call) replays deterministically.
+      const { bundleWorkflowCode, DefaultLogger, Worker } = await import('@temporalio/worker');
+      const workflowBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), logger: new DefaultLogger('WARN') });
+      let replayed = 0;
+      for await (const wf of t.client.workflow.list({ query: `WorkflowId STARTS_WITH "${batchWorkflowId('ungrounded-once')}/"` })) {
+        const history = await t.client.workflow.getHandle(wf.workflowId).fetchHistory();
+        const markers = (history.events ?? [])
+          .map((e) => e.markerRecordedEventAttributes)
+          .filter((m) => m?.markerName === 'core_patch')
+          .flatMap((m) => Object.values(m!.details ?? {}).flatMap((p) => (p.payloads ?? []).map((x) => Buffer.from(x.data ?? []).toString('utf8'))));
+        assert.ok(markers.some((m) => m.includes('qasynth-grounding')), `the patch marker is recorded: ${JSON.stringify(markers)}`);
+        await Worker.runReplayHistory({ workflowBundle }, history, wf.workflowId);
+        replayed += 1;
+      }
+      assert.equal(replayed, 1);
     } finally {
       await h.stop();
     }
