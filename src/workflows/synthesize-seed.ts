@@ -324,19 +324,19 @@ async function runSeed(input: SeedInput): Promise<SeedSummary> {
         }
         const record = (qa: { question: string; answer: string; reasoning_steps: unknown[] }): QaRecord =>
           buildQaRecord({
-              question: qa.question,
-              answer: qa.answer,
-              reasoning_steps: qa.reasoning_steps,
-              trajectory_id: sel.trajectory_id,
-              source_id: seed.source_id,
-              qa_id: qaId(sel.trajectory_id, rank),
-              seed_data: seed.text,
-              seed_description: config.seed_description,
-              trajectory_depth: sel.path.length,
-              synthesis_date: new Date().toISOString(),
-              environment_mode: config.environment_mode,
-              attempts: attempt + 1,
-            });
+            question: qa.question,
+            answer: qa.answer,
+            reasoning_steps: qa.reasoning_steps,
+            trajectory_id: sel.trajectory_id,
+            source_id: seed.source_id,
+            qa_id: qaId(sel.trajectory_id, rank),
+            seed_data: seed.text,
+            seed_description: config.seed_description,
+            trajectory_depth: sel.path.length,
+            synthesis_date: new Date().toISOString(),
+            environment_mode: config.environment_mode,
+            attempts: attempt + 1,
+          });
         if (res.ok && !problem) {
           qas.push({ ...record(res), evidence: buildEvidence(evidencePath, grounded) });
           rejection = undefined;
