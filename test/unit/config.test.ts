@@ -383,6 +383,9 @@ test('run fingerprints (and so the run ids derived from them) survive keys added
   // Settings that only drive the run do not make it another run; a result-changing one does.
   assert.equal(runFingerprint({ ...parsed.config, max_workers: 9, pause_after_failures: 0, task_queues: 'dedicated', local_tools: false }, parsed.seeds), '9cb79bb337c4d11d');
   assert.notEqual(runFingerprint({ ...parsed.config, max_tokens: 512 }, parsed.seeds), '9cb79bb337c4d11d');
+  // grounding and dedup (added later) change the fingerprint only when they differ from their defaults.
+  assert.notEqual(runFingerprint({ ...parsed.config, grounding: false }, parsed.seeds), '9cb79bb337c4d11d');
+  assert.notEqual(runFingerprint({ ...parsed.config, dedup: { ...parsed.config.dedup, max_qa_per_answer: 5 } }, parsed.seeds), '9cb79bb337c4d11d');
 });
 
 test('CONFIG_DEFAULTS (zod-free, used by workflow code) is exactly what the schema fills in', async () => {
@@ -393,4 +396,7 @@ test('CONFIG_DEFAULTS (zod-free, used by workflow code) is exactly what the sche
   // An input recorded before a key existed gets that key's default.
   const { pause_after_failures: _p, task_queues: _q, ...old } = parsed.config;
   assert.deepEqual(withConfigDefaults(old), parsed.config);
+  // `dedup` is completed key by key.
+  const partial = { ...parsed.config, dedup: { enabled: false } } as unknown as Parameters<typeof withConfigDefaults>[0];
+  assert.deepEqual(withConfigDefaults(partial).dedup, { enabled: false, near_duplicate_threshold: 0.8, max_qa_per_answer: 2 });
 });
