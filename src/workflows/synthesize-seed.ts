@@ -373,9 +373,9 @@ async function runSeed(input: SeedInput): Promise<SeedSummary> {
             (reasons ? `; unusable model answers: ${reasons}; last: ${tree.last_failed_reason}` : '') + ')',
         };
       } else {
-        // Paths lost to the cheap validators (qa_rejected) and to grounding (rejected_qas), together.
+        // Paths lost to the cheap validators (qa_rejected) and to later checks (rejected_qas, by reason), together.
         const lost: Record<string, number> = { ...counters.qa_rejected };
-        if (rejectedQas.length) lost.ungrounded = (lost.ungrounded ?? 0) + rejectedQas.length;
+        for (const r of rejectedQas) lost[r.rejection.reason] = (lost[r.rejection.reason] ?? 0) + 1;
         const key = Object.entries(lost).sort((a, b) => b[1] - a[1])[0]?.[0] ?? 'rejected';
         noQa = {
           error_type: `no_qa:${key}`,
