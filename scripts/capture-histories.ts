@@ -3,7 +3,7 @@
  * inline seeds (one fails) and a 12-seed batch with seeds by reference and max_workers 2 (the test server
  * suggests continue-as-new after 100 events, so the parent continues as new with seeds running) and a 1-seed
  * batch with the verification stage on (scripted so that baseline, solver tool calls and the LLM judge all
- * occur), and saves every
+ * occur) and a 1-seed batch whose first QA answer is ungrounded (regenerated), and saves every
  * run of each parent and child to test/fixtures/histories/<label>/. Earlier labels are kept: they are what
  * executions started by older code look like.
  *
@@ -11,9 +11,11 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { startSimulator } from '../src/llm/simulator';
+import { startSimulator, type FaultRule } from '../src/llm/simulator';
 import { submitBatch } from '../src/api';
+import type { BatchInput } from '../src/shared/types';
 import { startTestWorker, smallConfig, tempDir, testTemporal, waitFor } from '../test/helpers/temporal';
+
 
 async function main(): Promise<void> {
   const label = process.argv[2];
@@ -21,11 +23,13 @@ async function main(): Promise<void> {
   const t = await testTemporal();
   const sim = await startSimulator();
   const worker = await startTestWorker({ t, taskQueue: 'capture', llmBaseUrl: sim.url });
+  const out = path.join(__dirname, '..', 'test', 'fixtures', 'histories');
+  fs.mkdirSync(out, { recursive: true });
+  const { historyToJSON } = await import('@temporalio/common/lib/proto-utils');
   try {
     const out = path.join(__dirname, '..', 'test', 'fixtures', 'histories', label);
     fs.rmSync(out, { recursive: true, force: true });
     fs.mkdirSync(out, { recursive: true });
-    sim.script([{ match: { contains: 'POISON seed' }, respond: { status: 400 } }]);
     const dir = tempDir();
     const seedsFile = path.join(dir, 'seeds.jsonl');
     fs.writeFileSync(seedsFile, Array.from({ length: 12 }, (_, i) => JSON.stringify(`replay seed ${i}`)).join('\n') + '\n');
@@ -37,13 +41,23 @@ async function main(): Promise<void> {
       solver: Object.fromEntries(qas.map((q) => [q.question, { answers: [q.answer], tool_steps: 1 }])),
     });
     const verification = { enabled: true, baseline_attempts: 3, solver_attempts: 1, solver_max_steps: 3, keep: 'all' };
-    const runs = [
-      { run_id: `${label}-inline`, config: smallConfig(), seeds: ['prime numbers', 'POISON seed'], output_dir: dir },
+    const poison: FaultRule[] = [{ match: { contains: 'POISON seed' }, respond: { status: 400 } }];
+    const runs: (BatchInput & { script?: FaultRule[] })[] = [
+      { run_id: `${label}-inline`, config: smallConfig(), seeds: ['prime numbers', 'POISON seed'], output_dir: dir, script: poison },
       { run_id: `${label}-by-ref`, config: smallConfig({ max_workers: 2 }), seeds_file: seedsFile, output_dir: dir },
       { run_id: `${label}-verification`, config: smallConfig({ verification }), seeds: ['prime numbers'], output_dir: tempDir() },
+      // The first QA answer is ungrounded and regenerated (the qasynth-grounding marker and a retried QA call).
+      {
+        run_id: `${label}-grounding`,
+        config: smallConfig({ max_selected_traj: 1 }),
+        seeds: ['golden ratio'],
+        output_dir: tempDir(),
+        script: [{ match: { kind: 'qa' }, times: 1, respond: { ungrounded: true } }],
+      },
     ];
     const { historyToJSON } = await import('@temporalio/common/lib/proto-utils');
-    for (const input of runs) {
+    for (const { script, ...input } of runs) {
+      sim.script(script ?? []);
       const sub = await submitBatch(t.client, input, { taskQueue: 'capture' });
       await sub.handle.result();
       const expected = 1 + (input.seeds?.length ?? 12);

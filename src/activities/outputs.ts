@@ -9,6 +9,7 @@
  *   seeds/<source_id>.json                one durable result per finished seed (atomic write)
  *   synthesized_qa_<mode>_<ts>.jsonl      final files, rebuilt from the seed results in seed order,
  *   trajectories_<mode>_<ts>.jsonl        so every record appears exactly once whatever was retried
+ *   rejected_qa_<mode>_<ts>.jsonl         QA written but not kept (grounding, verification, dedup), with why
  *   statistics_<mode>_<ts>.json           aggregates (per-seed rows inline up to 10,000 seeds)
  *   seed_statistics_<mode>_<ts>.jsonl     one statistics row per seed, input order
  */
@@ -20,6 +21,7 @@ import { log } from '@temporalio/activity';
 import { FailureType } from '../shared/constants';
 import type {
   PrepareSeedsResult,
+  RejectedQaRecord,
   Seed,
   SeedResultFile,
   SeedsSource,
@@ -29,6 +31,9 @@ import type {
   WriteOutputsResult,
 } from '../shared/types';
 import { paidRequests, PER_SEED_INLINE_MAX, StatisticsBuilder } from '../domain/statistics';
+import { CONFIG_DEFAULTS, withConfigDefaults } from '../config/defaults';
+import { QaDeduplicator } from '../domain/dedup';
+import { FunnelBuilder } from '../domain/funnel';
 import { seedListFingerprint } from '../config/seeds-stream';
 import { preparedSeeds, readPreparedSeeds, SEEDS_JSONL } from './prepared-seeds';
 import { progressHeartbeat } from './heartbeat';
@@ -94,10 +99,15 @@ export function runFingerprint(config: SynthesisConfig, seeds: readonly Pick<See
 function fingerprintConfig(config: SynthesisConfig): Record<string, unknown> {
   // So is a setting added after runs existed while it has its default value (or every earlier run would get a new
   // fingerprint, and re-running its command would start it over).
-  const { max_workers: _workers, pause_after_failures: _breaker, task_queues: _queues, local_tools: _local, explore_concurrency: _explore, cache: _cache, max_tokens, verification, ...rest } = config;
+  const { max_workers: _workers, pause_after_failures: _breaker, task_queues: _queues, local_tools: _local, explore_concurrency: _explore, cache: _cache, max_tokens, verification, grounding, dedup, ...rest } = config;
   const stable: Record<string, unknown> = { ...rest };
   if (max_tokens != null) stable.max_tokens = max_tokens;
   if (verification?.enabled) stable.verification = verification;
+  if (grounding === false) stable.grounding = false;
+  const d = CONFIG_DEFAULTS.dedup;
+  if (dedup && (dedup.enabled !== d.enabled || dedup.near_duplicate_threshold !== d.near_duplicate_threshold || dedup.max_qa_per_answer !== d.max_qa_per_answer)) {
+    stable.dedup = dedup;
+  }
   return stable;
 }
 
@@ -411,8 +421,13 @@ export function createOutputActivities(opts: { heartbeatMs?: number } = {}) {
       const trajPath = name('trajectories', 'jsonl');
       const statsPath = name('statistics', 'json');
       const perSeedPath = name('seed_statistics', 'jsonl');
-      const files = [new AtomicLines(qaPath), new AtomicLines(trajPath), new AtomicLines(perSeedPath)] as const;
-      const [qaOut, trajOut, perSeedOut] = files;
+      const rejectedPath = name('rejected_qa', 'jsonl');
+      const files = [new AtomicLines(qaPath), new AtomicLines(trajPath), new AtomicLines(perSeedPath), new AtomicLines(rejectedPath)] as const;
+      const [qaOut, trajOut, perSeedOut, rejectedOut] = files;
+      // Manifests written before `dedup`/`grounding` existed: their defaults.
+      const config = withConfigDefaults(manifest.config);
+      const dedup = config.dedup.enabled ? new QaDeduplicator(config.dedup) : null;
+      const funnel = new FunnelBuilder(config.min_depth);
       const stats = new StatisticsBuilder({
         run_id: input.run_id,
         mode: input.mode,
@@ -439,9 +454,23 @@ export function createOutputActivities(opts: { heartbeatMs?: number } = {}) {
           else if (result.status === 'budget_exhausted') budgetExhausted += 1;
           else if (result.status === 'no_qa') noQa += 1;
           else failed += 1;
-          for (const qa of result?.qas ?? []) qaOut.write(qa);
+          // Dedup in input order: the first occurrence is kept, each later one is listed with the QA it duplicates.
+          dedup?.beginSeed();
+          let kept = 0;
+          for (const qa of result?.qas ?? []) {
+            const verdict = dedup?.check(qa) ?? null;
+            if (!verdict) {
+              qaOut.write(qa);
+              kept += 1;
+              continue;
+            }
+            rejectedOut.write({ ...qa, rejection: { stage: 'dedup', reason: verdict.reason, duplicate_of: verdict.duplicate_of } } satisfies RejectedQaRecord);
+            funnel.dropped(verdict.reason);
+          }
+          for (const r of result?.rejected_qas ?? []) rejectedOut.write(r);
+          funnel.addSeed(result ?? undefined, kept);
           for (const t of result?.trajectories ?? []) trajOut.write(t);
-          const row = stats.add({ source_id: seed.source_id, seed_data: seed.text, index, result: result ?? undefined });
+          const row = stats.add({ source_id: seed.source_id, seed_data: seed.text, index, result: result ?? undefined, kept_qa: kept });
           perSeedOut.write(row);
           inline?.push(row);
           index += 1;
@@ -456,16 +485,25 @@ export function createOutputActivities(opts: { heartbeatMs?: number } = {}) {
         for (const f of files) f.discard();
         throw e;
       }
-      const { config, ...finished } = stats.finish(new Date().toISOString());
-      const document = { ...finished, ...(inline ? { per_seed: inline } : {}), per_seed_file: path.basename(perSeedPath), config };
+      const { config: statsConfig, ...finished } = stats.finish(new Date().toISOString());
+      const document = {
+        ...finished,
+        funnel: funnel.finish(),
+        rejected_qa_file: path.basename(rejectedPath),
+        ...(inline ? { per_seed: inline } : {}),
+        per_seed_file: path.basename(perSeedPath),
+        config: statsConfig,
+      };
       writeFileAtomic(statsPath, `${JSON.stringify(document, null, 2)}\n`);
-      log.info('outputs written', { run_id: input.run_id, seeds: index, qa: qaOut.count, trajectories: trajOut.count });
+      log.info('outputs written', { run_id: input.run_id, seeds: index, qa: qaOut.count, trajectories: trajOut.count, rejected_qa: rejectedOut.count });
       return {
         qa_path: qaPath,
         llm_calls: finished.llm.calls,
         llm_requests: finished.llm.requests,
         input_tokens: finished.llm.input_tokens,
         output_tokens: finished.llm.output_tokens,
+        rejected_qa_path: rejectedPath,
+        rejected_qa_count: rejectedOut.count,
         trajectories_path: trajPath,
         statistics_path: statsPath,
         qa_count: qaOut.count,

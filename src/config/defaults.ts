@@ -47,13 +47,15 @@ export const CONFIG_DEFAULTS: Readonly<SynthesisConfig> = Object.freeze({
     keep: 'solver_pass_baseline_fail',
   } satisfies VerificationConfig),
   cache: Object.freeze({ enabled: true, path: null }),
+  grounding: true,
+  dedup: { enabled: true, near_duplicate_threshold: 0.8, max_qa_per_answer: 2 },
 } satisfies SynthesisConfig);
 
 /**
  * A validated config, completed with the defaults of keys added after it was recorded (a workflow input from an
- * older version). Shallow: every nested default is an empty object or list, or (`verification`) a complete object
- * that a validated config always carries whole.
+ * older version). Shallow, except `dedup`, whose keys are completed one by one; every other nested default is an
+ * empty object or list, or (`verification`) a complete object that a validated config always carries whole.
  */
 export function withConfigDefaults(config: Partial<SynthesisConfig>): SynthesisConfig {
-  return { ...CONFIG_DEFAULTS, ...config } as SynthesisConfig;
+  return { ...CONFIG_DEFAULTS, ...config, dedup: { ...CONFIG_DEFAULTS.dedup, ...(config.dedup ?? {}) } } as SynthesisConfig;
 }

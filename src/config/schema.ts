@@ -286,6 +286,39 @@ const configShape = {
       'Content-addressed cache of LLM and web tool calls, outside workflow history: a re-run of the same config and ' +
         'seeds pays only for calls whose request changed (README "Cache"). `qasynth run --no-cache` turns it off.',
     ),
+  grounding: z
+    .boolean({ error: 'expected true or false' })
+    .default(CONFIG_DEFAULTS.grounding)
+    .describe(
+      "A QA's answer must be supported by its path's observations (exactly, after normalising case, punctuation, " +
+        'numbers and units, or as a computed calculator/python output); an ungrounded answer is rejected and ' +
+        'regenerated within max_retries, and kept in the rejected-QA file if every attempt is ungrounded.',
+    ),
+  dedup: z
+    .strictObject(
+      {
+        enabled: z.boolean({ error: 'expected true or false' }).default(CONFIG_DEFAULTS.dedup.enabled).describe('Deduplicate the QA file.'),
+        near_duplicate_threshold: z
+          .number({ error: 'expected a number in (0, 1]' })
+          .gt(0, { error: 'expected a number in (0, 1]' })
+          .max(1, { error: 'expected a number in (0, 1]' })
+          .default(CONFIG_DEFAULTS.dedup.near_duplicate_threshold)
+          .describe('Estimated Jaccard similarity of two questions (MinHash over word 1- and 2-grams) from which the later one is a near-duplicate.'),
+        max_qa_per_answer: z
+          .number({ error: 'expected an integer ≥ 0' })
+          .int({ error: 'expected an integer ≥ 0' })
+          .min(0, { error: 'expected an integer ≥ 0' })
+          .default(CONFIG_DEFAULTS.dedup.max_qa_per_answer)
+          .describe('Most QA kept per identical normalised answer within one seed; 0 = no cap.'),
+      },
+      { error: 'expected an object {enabled?, near_duplicate_threshold?, max_qa_per_answer?}' },
+    )
+    .default({ ...CONFIG_DEFAULTS.dedup })
+    .describe(
+      'Deduplication when the output files are written: exact duplicate questions (after normalisation), near-duplicates ' +
+        '(MinHash + LSH) and a cap on QA per answer per seed. The first in input order is kept; the others go to the ' +
+        'rejected-QA file with the qa_id they duplicate.',
+    ),
 };
 
 /** Valid top-level config keys, in schema order. */

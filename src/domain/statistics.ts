@@ -1,5 +1,5 @@
 /** Per-seed counters and the run's statistics file. Workflow-safe (time comes in as ISO strings). */
-import type { BatchCompletion, CacheStatistics, SeedCounters, SeedResultFile, SeedStatus, SynthesisConfig } from '../shared/types';
+import type { BatchCompletion, CacheStatistics, SeedCounters, SeedResultFile, SeedStatus, SynthesisConfig, YieldFunnel } from '../shared/types';
 
 export function emptySeedCounters(): SeedCounters {
   return {
@@ -61,6 +61,8 @@ export interface StatisticsSeed {
   index: number;
   /** Absent when the seed never finished (cancelled run): counted as missing. */
   result?: SeedResultFile;
+  /** QA of this seed in the QA file, after dedup (default: all of `result.qas`). */
+  kept_qa?: number;
 }
 
 export interface PerSeedStatistics {
@@ -102,6 +104,7 @@ export interface RunStatistics {
   failed_seeds_total?: number;
   /** error_type → number of seeds (failed and no-QA), most frequent first. */
   errors_by_type: Record<string, number>;
+  /** QA in the QA file (after dedup; the funnel has the counts before it). */
   total_qas: number;
   total_trajectories: number;
   total_nodes: number;
@@ -142,6 +145,10 @@ export interface RunStatistics {
    * before it existed.
    */
   cache?: CacheStatistics;
+  /** The yield funnel (src/domain/funnel.ts), written by writeOutputs. Absent in files written before it existed. */
+  funnel?: YieldFunnel;
+  /** Name of the rejected-QA file next to this one (`rejected_qa_<mode>_<ts>.jsonl`). */
+  rejected_qa_file?: string;
   config: SynthesisConfig;
 }
 
@@ -230,7 +237,8 @@ export class StatisticsBuilder {
       }
       incrementCount(this.errorsByType, errorType);
     }
-    this.totalQas += r.qas.length;
+    const kept = s.kept_qa ?? r.qas.length;
+    this.totalQas += kept;
     this.totalTrajectories += r.trajectories.length;
     this.totalNodes += c.nodes;
     for (const t of r.trajectories) this.depthSum += t.total_depth;
@@ -256,7 +264,7 @@ export class StatisticsBuilder {
     addCounts(this.rejected, c.qa_rejected);
     this.duplicateActions += c.duplicate_actions ?? 0;
     const row: PerSeedStatistics = {
-      source_id: s.source_id, index: s.index, status: r.status, qa: r.qas.length, trajectories: r.trajectories.length,
+      source_id: s.source_id, index: s.index, status: r.status, qa: kept, trajectories: r.trajectories.length,
       nodes: c.nodes, llm_calls: c.llm_calls + (prior?.llm_calls ?? 0), llm_requests: requests, attempts: 1 + (prior?.attempts ?? 0),
       input_tokens: c.input_tokens, output_tokens: c.output_tokens,
       tool_calls: sum(c.tool_calls), tool_errors: sum(c.tool_errors),

@@ -86,6 +86,23 @@ export interface SynthesisConfig {
    * existed (= the default).
    */
   cache?: CacheConfig;
+  /**
+   * New (issue 10): a QA's answer must be supported by its path's observations (src/domain/grounding.ts); an
+   * ungrounded answer is rejected (`ungrounded`) and regenerated within max_retries. Default true.
+   */
+  grounding: boolean;
+  /** New (issue 10): deduplication of the run's QA when the output files are written (src/domain/dedup.ts). */
+  dedup: DedupConfig;
+}
+
+/** Deduplication across the run (config `dedup`). */
+export interface DedupConfig {
+  /** Default true. false: every QA is kept (grounding and verification losses still go to the rejected file). */
+  enabled: boolean;
+  /** Estimated Jaccard similarity (MinHash over word shingles) at or above which a question is a near-duplicate. Default 0.8. */
+  near_duplicate_threshold: number;
+  /** Most QA kept per identical normalised answer within one seed; 0 = no cap. Default 2. */
+  max_qa_per_answer: number;
 }
 
 /**
@@ -818,6 +835,10 @@ export interface WriteOutputsResult {
   llm_requests?: number;
   input_tokens?: number;
   output_tokens?: number;
+  /** QA written but not kept (grounding, verification, dedup): `rejected_qa_<mode>_<ts>.jsonl` (absent in results recorded before it existed). */
+  rejected_qa_path?: string;
+  /** Lines of that file. */
+  rejected_qa_count?: number;
   trajectories_path: string;
   statistics_path: string;
   qa_count: number;

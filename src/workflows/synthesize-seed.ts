@@ -31,6 +31,7 @@ import { selectTrajectories } from '../domain/selection';
 import { buildEvidence, buildQaRecord, buildTrajectoryRecord, compactNode } from '../domain/records';
 import { countCacheOutcome, emptySeedCounters } from '../domain/statistics';
 import { validateQa } from '../domain/validate';
+import { groundAnswer, ungroundedReason, type Grounding } from '../domain/grounding';
 import { actionCallPlace, qaCallPlace, qaId } from '../domain/ids';
 import { seedFinishedSignal, seedProgressQuery, seedStoppedSignal } from './messages';
 import { HEARTBEAT_TIMEOUT_SECONDS, LLM_ACTIVITY, LOCAL_TOOL_ACTIVITY, OUTPUT_ACTIVITY, TOOL_ACTIVITY } from './options';
@@ -86,6 +87,12 @@ function endSeed(summary: SeedSummary): SeedSummary {
   if ((summary.status === 'failed' || summary.status === 'no_qa') && patched(PATCH_SEED_FAILS)) throw seedFailure(summary);
   return summary;
 }
+
+/**
+ * Patch id: executions with this marker check that each QA's answer is grounded in its path (config `grounding`),
+ * which may cost another QA attempt. Executions recorded before it replay without the check.
+ */
+const PATCH_GROUNDING = 'qasynth-grounding';
 
 /**
  * Activity proxies for this seed. Executions that started before the routing of src/domain/routing.ts (their
@@ -380,8 +387,11 @@ async function runSeed(input: SeedInput): Promise<SeedSummary> {
     counters.leaves = tree.nodes.filter((n) => n.children_ids.length === 0 && n.depth > 0).length;
 
     const qas: QaRecord[] = [];
+    const rejectedQas: RejectedQaRecord[] = [];
     let lastRejection: string | undefined;
     livePhase = 'writing_qa';
+    // Decided once per seed, before the first QA attempt (the marker goes into the history here).
+    const grounding = selected.length > 0 && config.grounding && patched(PATCH_GROUNDING);
     for (const [rank, sel] of selected.entries()) {
       details.phase = 'writing QA';
       details.paths = selected.length;
@@ -395,7 +405,10 @@ async function runSeed(input: SeedInput): Promise<SeedSummary> {
         // The QA prompt shows at most QA_OBSERVATION_CHARS of each observation: send no more (history size).
         observation: truncate(n.observation, QA_OBSERVATION_CHARS),
       }));
+      const evidencePath = sel.path.filter((n) => n.depth > 0);
       let rejection: string | undefined;
+      /** The last attempt's QA when only grounding rejected it: kept in rejected_qas if no attempt is grounded. */
+      let ungrounded: QaRecord | null = null;
       for (let attempt = 0; attempt < config.max_retries; attempt++) {
         if (!mayCall(allowance, spent)) {
           budgetHit = true;
@@ -414,42 +427,51 @@ async function runSeed(input: SeedInput): Promise<SeedSummary> {
           ...(useCache ? { cache_place: qaCallPlace(sel.trajectory_id, attempt) } : {}),
         }]);
         charge(qaModel, res);
-        const problem = res.ok ? validateQa(res) : res.reason;
+        let problem = res.ok ? validateQa(res) : res.reason;
+        let grounded: Grounding | null = null;
+        if (res.ok && !problem && grounding) {
+          grounded = groundAnswer(res.answer, evidencePath);
+          if (!grounded) problem = ungroundedReason(res.answer);
+        }
+        const record = (qa: { question: string; answer: string; reasoning_steps: unknown[] }): QaRecord =>
+          buildQaRecord({
+            question: qa.question,
+            answer: qa.answer,
+            reasoning_steps: qa.reasoning_steps,
+            trajectory_id: sel.trajectory_id,
+            source_id: seed.source_id,
+            qa_id: qaId(sel.trajectory_id, rank),
+            seed_data: seed.text,
+            seed_description: config.seed_description,
+            trajectory_depth: sel.path.length,
+            synthesis_date: new Date().toISOString(),
+            environment_mode: config.environment_mode,
+            attempts: attempt + 1,
+          });
         if (res.ok && !problem) {
-          qas.push(
-            buildQaRecord({
-              question: res.question,
-              answer: res.answer,
-              reasoning_steps: res.reasoning_steps,
-              trajectory_id: sel.trajectory_id,
-              source_id: seed.source_id,
-              qa_id: qaId(sel.trajectory_id, rank),
-              seed_data: seed.text,
-              seed_description: config.seed_description,
-              trajectory_depth: sel.path.length,
-              synthesis_date: new Date().toISOString(),
-              environment_mode: config.environment_mode,
-              attempts: attempt + 1,
-            }),
-          );
-          qas[qas.length - 1]!.evidence = buildEvidence(sel.path.filter((n) => n.depth > 0));
+          qas.push({ ...record(res), evidence: buildEvidence(evidencePath, grounded) });
           liveQa = qas.length;
           rejection = undefined;
+          ungrounded = null;
           break;
         }
         if (!res.ok) counters.llm_failed_outputs += 1;
+        ungrounded = res.ok && grounding && !grounded && problem?.startsWith('ungrounded') ? { ...record(res), evidence: buildEvidence(evidencePath, null) } : null;
         rejection = problem ?? 'unknown';
         // The path's prompt does not fit the model's context window: another attempt would be refused too.
         if (!res.ok && rejection.startsWith('context_overflow')) break;
       }
-      if (rejection) {
+      if (ungrounded) {
+        // A paid answer is never dropped silently: the last ungrounded QA goes to the rejected-QA file.
+        rejectedQas.push({ ...ungrounded, rejection: { stage: 'grounding', reason: 'ungrounded' } });
+        lastRejection = rejection;
+      } else if (rejection) {
         const key = rejection.split(':')[0]!;
         counters.qa_rejected[key] = (counters.qa_rejected[key] ?? 0) + 1;
         lastRejection = rejection;
       }
     }
     // Verification (config `verification`, off by default): every QA verified; dropped ones kept with the reason.
-    let rejectedQas: RejectedQaRecord[] = [];
     let verificationDropped = 0;
     if (config.verification?.enabled && qas.length > 0 && patched(PATCH_VERIFICATION)) {
       const runTool = (action: { tool_name: string; parameters: Record<string, unknown> }) =>
@@ -484,7 +506,7 @@ async function runSeed(input: SeedInput): Promise<SeedSummary> {
       });
       verificationDropped = verified.rejected.length;
       qas.splice(0, qas.length, ...verified.kept);
-      rejectedQas = verified.rejected;
+      rejectedQas.push(...verified.rejected);
       if (verified.budgetHit) budgetHit = true;
     }
     counters.cost_usd = spent.cost_usd;
@@ -493,7 +515,7 @@ async function runSeed(input: SeedInput): Promise<SeedSummary> {
     if (qas.length === 0 && !budgetHit) {
       if (verificationDropped > 0) {
         const reasons: Record<string, number> = {};
-        for (const r of rejectedQas) reasons[r.rejection.reason] = (reasons[r.rejection.reason] ?? 0) + 1;
+        for (const r of rejectedQas) if (r.rejection.stage === 'verification') reasons[r.rejection.reason] = (reasons[r.rejection.reason] ?? 0) + 1;
         const key = Object.entries(reasons).sort((a, b) => b[1] - a[1])[0]![0];
         noQa = {
           error_type: `no_qa:verification:${key}`,
@@ -509,12 +531,15 @@ async function runSeed(input: SeedInput): Promise<SeedSummary> {
             (reasons ? `; unusable model answers: ${reasons}; last: ${tree.last_failed_reason}` : '') + ')',
         };
       } else {
-        const key = Object.entries(counters.qa_rejected).sort((a, b) => b[1] - a[1])[0]?.[0] ?? 'rejected';
+        // Paths lost to the cheap validators (qa_rejected) and to later checks (rejected_qas, by reason), together.
+        const lost: Record<string, number> = { ...counters.qa_rejected };
+        for (const r of rejectedQas) lost[r.rejection.reason] = (lost[r.rejection.reason] ?? 0) + 1;
+        const key = Object.entries(lost).sort((a, b) => b[1] - a[1])[0]?.[0] ?? 'rejected';
         noQa = {
           error_type: `no_qa:${key}`,
           error:
             `no QA: the QA of all ${selected.length} selected paths was rejected after ${config.max_retries} attempts each ` +
-            `(${countsText(counters.qa_rejected)}; last: ${lastRejection ?? 'unknown'})`,
+            `(${countsText(lost)}; last: ${lastRejection ?? 'unknown'})`,
         };
       }
     }

@@ -113,6 +113,10 @@ export function smallConfig(overrides: Record<string, unknown> = {}): Record<str
     max_selected_traj: 2,
     max_retries: 3,
     max_workers: 2,
+    // The simulator writes questions from two templates filled with words of the path: seeds like "number 1" …
+    // "number 40" give genuine near-duplicates, which dedup would drop. Tests that count QA per seed run without
+    // it; the dedup tests (test/activities/outputs.test.ts, test/workflows/grounding.test.ts) turn it on.
+    dedup: { enabled: false },
     ...overrides,
   };
 }

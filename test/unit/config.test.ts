@@ -16,7 +16,7 @@ function issues(raw: unknown): string[] {
   return r.issues;
 }
 
-test('defaults are the original ones plus tool_calling, rate_limits and qa_model_name', () => {
+test('defaults are the original ones plus tool_calling, rate_limits, qa_model_name, grounding and dedup', () => {
   const r = parseConfig({});
   assert.ok(r.ok);
   assert.deepEqual(r.config, {
@@ -60,8 +60,24 @@ test('defaults are the original ones plus tool_calling, rate_limits and qa_model
       keep: 'solver_pass_baseline_fail',
     },
     cache: { enabled: true, path: null },
+    grounding: true,
+    dedup: { enabled: true, near_duplicate_threshold: 0.8, max_qa_per_answer: 2 },
   });
   assert.deepEqual(Object.keys(r.config), CONFIG_KEYS);
+});
+
+test('grounding and dedup: partial dedup objects are completed; bad values name the key and the fix', () => {
+  const r = parseConfig({ grounding: false, dedup: { max_qa_per_answer: 0 } });
+  assert.ok(r.ok);
+  assert.equal(r.config.grounding, false);
+  assert.deepEqual(r.config.dedup, { enabled: true, near_duplicate_threshold: 0.8, max_qa_per_answer: 0 });
+  assert.deepEqual(issues({ grounding: 'yes' }), ['grounding: expected true or false, got "yes"']);
+  assert.deepEqual(issues({ dedup: { near_duplicate_threshold: 0 } }), ['dedup.near_duplicate_threshold: expected a number in (0, 1], got 0']);
+  assert.deepEqual(issues({ dedup: { near_duplicate_threshold: 1.5 } }), ['dedup.near_duplicate_threshold: expected a number in (0, 1], got 1.5']);
+  assert.deepEqual(issues({ dedup: { max_qa_per_answer: -1 } }), ['dedup.max_qa_per_answer: expected an integer ≥ 0, got -1']);
+  assert.equal(issues({ dedup: { threshold: 0.9 } }).length, 1);
+  assert.match(issues({ dedup: { threshold: 0.9 } })[0]!, /^dedup/);
+  assert.deepEqual(issues({ dedup: true }), ['dedup: expected an object {enabled?, near_duplicate_threshold?, max_qa_per_answer?}, got true']);
 });
 
 test('py is an alias of python; null tips become ""; example extra keys are kept', () => {
@@ -380,6 +396,9 @@ test('run fingerprints (and so the run ids derived from them) survive keys added
   // Verification off (the default) is not part of it; on, it changes what a run keeps.
   assert.equal(runFingerprint({ ...parsed.config, verification: { ...parsed.config.verification, keep: 'all' } }, parsed.seeds), '9cb79bb337c4d11d');
   assert.notEqual(runFingerprint({ ...parsed.config, verification: { ...parsed.config.verification, enabled: true } }, parsed.seeds), '9cb79bb337c4d11d');
+  // grounding and dedup (added later) change the fingerprint only when they differ from their defaults.
+  assert.notEqual(runFingerprint({ ...parsed.config, grounding: false }, parsed.seeds), '9cb79bb337c4d11d');
+  assert.notEqual(runFingerprint({ ...parsed.config, dedup: { ...parsed.config.dedup, max_qa_per_answer: 5 } }, parsed.seeds), '9cb79bb337c4d11d');
 });
 
 test('CONFIG_DEFAULTS (zod-free, used by workflow code) is exactly what the schema fills in', async () => {
@@ -390,4 +409,7 @@ test('CONFIG_DEFAULTS (zod-free, used by workflow code) is exactly what the sche
   // An input recorded before a key existed gets that key's default.
   const { pause_after_failures: _p, task_queues: _q, ...old } = parsed.config;
   assert.deepEqual(withConfigDefaults(old), parsed.config);
+  // `dedup` is completed key by key.
+  const partial = { ...parsed.config, dedup: { enabled: false } } as unknown as Parameters<typeof withConfigDefaults>[0];
+  assert.deepEqual(withConfigDefaults(partial).dedup, { enabled: false, near_duplicate_threshold: 0.8, max_qa_per_answer: 2 });
 });

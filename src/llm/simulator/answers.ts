@@ -314,6 +314,9 @@ function parseSteps(text: string): ParsedStep[] {
   return steps.filter((s) => s.observation !== undefined || s.tool !== undefined);
 }
 
+/** Observations that report a failed tool call or a refused repeat (qasynth's tool registry and tree wording). */
+const ERROR_OBSERVATION_RE = /^\s*(?:\[Error\]|\[Refused\]|Invalid arguments for )/;
+
 interface QaBuild {
   question: string;
   answer: string;
@@ -346,7 +349,8 @@ function normaliseForCheck(s: string): string {
 
 function buildQa(conversation: string, prng: Prng, actionAsString: boolean): QaBuild {
   const steps = parseSteps(conversation);
-  const observations = steps.map((s) => s.observation ?? '').filter((o) => o.trim());
+  // A model answers from what the tools found, not from their error messages (src/tools/registry.ts, tree.ts).
+  const observations = steps.map((s) => s.observation ?? '').filter((o) => o.trim() && !ERROR_OBSERVATION_RE.test(o));
   const corpus = observations.length ? observations : [conversation];
   const later = corpus.slice(Math.floor(corpus.length / 2)).join('\n');
   const earlier = corpus.slice(0, Math.max(1, Math.floor(corpus.length / 2))).join('\n');
@@ -536,10 +540,20 @@ function qaActionIsString(body: Record<string, unknown>): boolean {
   return action?.type !== 'object';
 }
 
-/** A QA object `{"question", "answer", "reasoning_steps"}` as JSON content. */
-export function answerQa(a: Analysed, malformed?: MalformedKind): ChatAnswer {
+/**
+ * The answer of a scripted ungrounded QA (`respond.ungrounded`): a name no observation of a test scenario contains
+ * (a made-up word pair), so grounding rejects it.
+ */
+export const UNGROUNDED_ANSWER = 'Zorvath Quillemont';
+
+/**
+ * A QA object `{"question", "answer", "reasoning_steps"}` as JSON content. Its answer is taken from the prompt's
+ * observations (never from an error observation, see buildQa) unless `ungrounded`: then it is UNGROUNDED_ANSWER.
+ */
+export function answerQa(a: Analysed, malformed?: MalformedKind, ungrounded = false): ChatAnswer {
   if (malformed === 'empty') return contentAnswer('qa', '', null);
   const qa = buildQa(a.allText, a.prng, qaActionIsString(a.body));
+  if (ungrounded) qa.answer = UNGROUNDED_ANSWER;
   const obj: Record<string, unknown> = { question: qa.question, answer: qa.answer, reasoning_steps: qa.reasoning_steps };
   if (malformed === 'missing_argument') delete obj.answer;
   let content = JSON.stringify(obj);
@@ -584,7 +598,10 @@ export function answerText(a: Analysed, malformed?: MalformedKind): ChatAnswer {
   return contentAnswer('text', content, null);
 }
 
-/** The answer the default profile gives to an analysed request (`malformed` = a scripted broken answer). */
-export function answer(a: Analysed, malformed?: MalformedKind): ChatAnswer {
-  return a.kind === 'action' ? answerAction(a, malformed) : a.kind === 'qa' ? answerQa(a, malformed) : answerText(a, malformed);
+/**
+ * The answer the default profile gives to an analysed request (`malformed` = a scripted broken answer; `ungrounded`
+ * = a QA whose answer is in no observation).
+ */
+export function answer(a: Analysed, malformed?: MalformedKind, ungrounded = false): ChatAnswer {
+  return a.kind === 'action' ? answerAction(a, malformed) : a.kind === 'qa' ? answerQa(a, malformed, ungrounded) : answerText(a, malformed);
 }

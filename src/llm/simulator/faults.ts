@@ -42,6 +42,11 @@ export interface FaultRule {
     latencyMs?: number;
     /** A 200 answer that is broken in this way. */
     malformed?: MalformedKind;
+    /**
+     * QA requests: a well-formed QA whose answer (UNGROUNDED_ANSWER) appears in none of the prompt's observations,
+     * as a model that invents its answer writes it (for grounding tests). Ignored for other requests.
+     */
+    ungrounded?: boolean;
   };
 }
 
@@ -65,6 +70,9 @@ export function validateFaultRules(rules: unknown): FaultRule[] {
       }
       if (respond.malformed !== undefined && !MALFORMED.includes(respond.malformed as MalformedKind)) {
         problems.push(`${p}.respond.malformed: expected one of ${MALFORMED.join(', ')}, got ${got(respond.malformed)}`);
+      }
+      if (respond.ungrounded !== undefined && typeof respond.ungrounded !== 'boolean') {
+        problems.push(`${p}.respond.ungrounded: expected true or false, got ${got(respond.ungrounded)}`);
       }
       if (respond.latencyMs !== undefined && !(typeof respond.latencyMs === 'number' && respond.latencyMs >= 0)) {
         problems.push(`${p}.respond.latencyMs: expected a number ≥ 0, got ${got(respond.latencyMs)}`);

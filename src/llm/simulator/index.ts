@@ -223,7 +223,9 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       else {
         const malformed = respond.malformed;
         if (malformed) labels.unshift(`malformed:${malformed}`);
-        const generated = role && !malformed ? verificationAnswer(a, role, verifyScript) : answer(a, malformed);
+        const ungrounded = respond.ungrounded === true && a.kind === 'qa';
+        if (ungrounded) labels.unshift('ungrounded');
+        const generated = role && !malformed ? verificationAnswer(a, role, verifyScript) : answer(a, malformed, ungrounded);
         const out = completion(a, generated);
         const encoded = profile.encode?.(out, generated, preq, profileState);
         if (encoded) labels.push(`profile:${encoded.label}`);
