@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import type { QaRecord, SeedResultFile, TrajectoryRecord } from '../../src/shared/types';
+import type { QaRecord, SeedResultFile, TrajectoryRecord, YieldFunnel } from '../../src/shared/types';
 import { validateSftRecord, type SftRecord } from '../../src/export/records';
 import { produceFinishedRun, runCli, RUN_SEEDS, type FinishedRun } from '../helpers/finished-run';
 import { FIXTURE_FUNNEL, writeRunFixture } from '../helpers/run-fixture';
@@ -24,7 +24,7 @@ const CHROMIUM = '/usr/bin/chromium';
 let run: FinishedRun;
 let qas: QaRecord[];
 let seeds: SeedResultFile[];
-let stats: { llm: { input_tokens: number; output_tokens: number; calls: number } };
+let stats: { llm: { input_tokens: number; output_tokens: number; calls: number }; funnel?: YieldFunnel };
 let tmp: string;
 let browser: BrowserContext;
 
@@ -163,7 +163,7 @@ async function openReport(args: string[], shot: string): Promise<{ page: Page; r
 }
 
 describe('qasynth report in headless Chromium', () => {
-  test('real run: a drawn tree per seed (nodes by outcome, selected path), tokens, funnel absent, filter, no XSS, no network', async () => {
+  test('real run: a drawn tree per seed (nodes by outcome, selected path), tokens, the run\'s funnel, filter, no XSS, no network', async () => {
     const { page, requests } = await openReport([run.runDir, '--out', path.join(tmp, 'report.html')], 'report-real-run.png');
     assert.deepEqual(requests.filter((u) => !u.startsWith('file://')), [], 'the page loads nothing from the network');
     for (const s of seeds) {
@@ -180,7 +180,11 @@ describe('qasynth report in headless Chromium', () => {
     }
     assert.equal(await page.locator('#input-tokens').innerText(), stats.llm.input_tokens.toLocaleString('en-US'));
     assert.equal(await page.locator('#llm-calls').innerText(), stats.llm.calls.toLocaleString('en-US'));
-    assert.match(await page.locator('#funnel-absent').innerText(), /no yield funnel/);
+    // The run's own yield funnel, number for number as in its statistics file.
+    assert.ok(stats.funnel, 'the run wrote a funnel');
+    for (const stage of ['seeds', 'nodes', 'paths', 'qa_written', 'qa_grounded', 'qa_verified', 'qa_kept'] as const) {
+      assert.equal(await page.locator(`#funnel tr[data-stage="${stage}"] .funnel-value`).innerText(), String(stats.funnel![stage]), stage);
+    }
     // XSS: the hostile seed is shown as text; its script did not run and its <img> was not created.
     assert.equal(await page.evaluate(() => (globalThis as unknown as { __xss?: number }).__xss), undefined);
     assert.equal(await page.locator('img').count(), 0);

@@ -37,7 +37,9 @@ export async function produceFinishedRun(): Promise<FinishedRun> {
     const config = path.join(dir, 'config.json');
     fs.writeFileSync(
       config,
-      JSON.stringify({ environment_mode: 'math', max_depth: 2, branching_factor: 2, depth_threshold: 1, min_depth: 1, max_selected_traj: 1, model_name: 'sim', max_workers: 3, prices: { sim: { input_per_million: 1, output_per_million: 2 } } }),
+      JSON.stringify({ environment_mode: 'math', max_depth: 2, branching_factor: 2, depth_threshold: 1, min_depth: 1, max_selected_traj: 1, model_name: 'sim', max_workers: 3, prices: { sim: { input_per_million: 1, output_per_million: 2 } },
+        // The simulator writes questions from two templates: dedup would keep one QA of three (tested elsewhere).
+        dedup: { enabled: false } }),
     );
     const seeds = path.join(dir, 'seeds.json');
     fs.writeFileSync(seeds, JSON.stringify(RUN_SEEDS));
