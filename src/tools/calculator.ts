@@ -59,7 +59,9 @@ function formatValue(value: unknown): string {
     const entries = (value as { entries: unknown[] }).entries;
     return entries.length ? formatValue(entries[entries.length - 1]) : 'undefined';
   }
-  const text = typeof value === 'number' ? format(value, { precision: 14 }) : format(value, { precision: 14 });
+  // mathjs writes numbers from 1e5 up in exponential notation by default (`1.012e+5` for 2300 * 44): models and
+  // readers expect 101200. Plain notation from 1e-9 to 1e21 (where JavaScript's own toString switches too).
+  const text = format(value, { precision: 14, lowerExp: -9, upperExp: 21 });
   if (text.length > MAX_RESULT_CHARS) throw new Error(`result too large (${text.length} characters)`);
   return text;
 }

@@ -28,6 +28,14 @@ describe('calculator', () => {
     assert.equal(obs.error, undefined);
   });
 
+  it('writes large and small numbers as a person reads them, not in exponential notation', async () => {
+    const obs = await calc('2300 * 44', '10^6 * 3', '1 / 3', '3 / 100000', '10^25');
+    assert.equal(
+      obs.text,
+      '### Calculator Results:\n2300 * 44 = 101200\n10^6 * 3 = 3000000\n1 / 3 = 0.33333333333333\n3 / 100000 = 0.00003\n10^25 = 1e+25',
+    );
+  });
+
   it('reports per-expression errors; flags error only when all fail', async () => {
     const some = await calc('1 + 1', 'foo(3)');
     assert.match(some.text, /foo\(3\) = ERROR \(/);
