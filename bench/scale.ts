@@ -77,6 +77,8 @@ async function main(): Promise<void> {
     const config = {
       environment_mode: 'math', model_name: 'sim', max_depth: 1, branching_factor: 1, depth_threshold: 1,
       min_depth: 1, max_selected_traj: 1, max_workers: maxWorkers,
+      // The simulator's questions share two templates: dedup would move most of them to the rejected file.
+      dedup: { enabled: false },
     };
     const seedsFile = path.join(out, 'seeds.jsonl');
     fs.writeFileSync(seedsFile, Array.from({ length: seedsN }, (_, i) => JSON.stringify(`scale seed ${i + 1}`)).join('\n') + '\n');
@@ -115,6 +117,7 @@ async function main(): Promise<void> {
     const checks = {
       all_seeds_succeeded: result.seeds_succeeded === seedsN,
       each_qa_once: qaIds.size === qaLines.length,
+      a_qa_per_seed: qaLines.length === seedsN,
       stats_match_files: stats.total_qas === qaLines.length && stats.seeds.succeeded === seedsN,
       continued_as_new: runs.length > 1,
       parent_histories_under_10pct_of_limits: runs.every((r) => r.events < HISTORY_EVENTS_BOUND && r.bytes < HISTORY_BYTES_BOUND),

@@ -65,7 +65,7 @@ import { emptySeedCounters } from '../domain/statistics';
 import { countSeed, emptyBatchCounters, noteFailedSeed, RunningWindow, SEED_PAGE } from '../domain/batch';
 import { breakerStep, breakerReason } from '../domain/breaker';
 import { absurdRun } from '../domain/limits';
-import { CONTINUE_AS_NEW_EVENTS, LEGACY_CONTINUE_AS_NEW_EVENTS, OUTPUT_ACTIVITY, WRITE_OUTPUTS_ACTIVITY } from './options';
+import { CONTINUE_AS_NEW_EVENTS, CONTINUE_AS_NEW_HARD_EVENTS, LEGACY_CONTINUE_AS_NEW_EVENTS, OUTPUT_ACTIVITY, WRITE_OUTPUTS_ACTIVITY } from './options';
 import {
   pauseSignal,
   progressQuery,
@@ -97,7 +97,7 @@ export const WATCH_INTERVAL = '2 minutes';
 const PATCH_BREAKER = 'qasynth-circuit-breaker';
 const PATCH_FINISHED_PAGES = 'qasynth-finished-seed-pages';
 const PATCH_SLIDING_WINDOW = 'qasynth-sliding-window';
-/** Continue-as-new at 4,000 events, and top the window up at most max_workers starts after it was due. */
+/** Continue-as-new at 3,000 events; top the window up at most max_workers starts after it was due, below 4,500 events. */
 const PATCH_EARLY_CONTINUE_AS_NEW = 'qasynth-early-continue-as-new';
 /** Child starts are not awaited one by one: the starts of one activation go out in one workflow task. */
 const PATCH_BATCHED_STARTS = 'qasynth-batched-starts';
@@ -480,7 +480,13 @@ export async function synthesizeBatch(input: BatchInput, carry?: BatchCarry): Pr
         // Seeds that end as fast as they start would keep the window from ever being full: top it up with at
         // most max_workers starts after the continue-as-new was due, then go.
         if (shouldContinueAsNew()) startsSinceDue ??= 0;
-        if (shouldContinueAsNew() && (!(more && hasRoom()) || (earlyCan && (startsSinceDue ?? 0) >= state.max_workers))) break;
+        if (
+          shouldContinueAsNew() &&
+          (!(more && hasRoom()) ||
+            (earlyCan && ((startsSinceDue ?? 0) >= state.max_workers || workflowInfo().historyLength > CONTINUE_AS_NEW_HARD_EVENTS)))
+        ) {
+          break;
+        }
         if (!more) {
           // Nothing more to start: wait for the running seeds (looking after inherited ones now and then).
           if (window.size === 0) break;
