@@ -60,7 +60,8 @@ function write(name: string, content: unknown): string {
   return f;
 }
 
-const TREE = { environment_mode: 'math', model_name: 'sim', max_depth: 2, branching_factor: 2, depth_threshold: 1, min_depth: 1, max_selected_traj: 1 };
+// dedup off: the simulator writes its questions from two templates, so dedup would keep fewer QA than seeds.
+const TREE = { environment_mode: 'math', model_name: 'sim', max_depth: 2, branching_factor: 2, depth_threshold: 1, min_depth: 1, max_selected_traj: 1, dedup: { enabled: false } };
 
 describe('recovery from the terminal', () => {
   test('--retry-failed: 3 failing seeds, the cause fixed, re-run: only those seeds are paid, every record once', async () => {
