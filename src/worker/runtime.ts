@@ -7,7 +7,12 @@ import { DefaultLogger, Runtime, type LogEntry, type LogLevel } from '@temporali
  * Expected at start-up: each of qasynth's per-queue workers serves only workflows or only activities,
  * and the SDK warns about the half it does not serve.
  */
-const EXPECTED_NOISE = /^No (activities|workflows) registered, not polling/;
+/**
+ * Lines that say nothing a user can act on: a worker role without registrations; and the visibility lag of search
+ * attributes registered a moment ago (a SQL visibility store takes seconds to show new ones to every service: the
+ * workflow task that used them is retried and goes through; `ensureSearchAttributes` registered them).
+ */
+const EXPECTED_NOISE = /^No (activities|workflows) registered, not polling|BadSearchAttributes: Namespace \S+ has no mapping defined for search attribute Qasynth/;
 
 /**
  * JSON for log metadata: Error objects (which JSON.stringify turns into `{}`) become their name, failure type,
@@ -40,13 +45,19 @@ export function expectedSeedFailure(entry: Pick<LogEntry, 'message' | 'meta'>): 
   return entry.message === 'Workflow failed' && entry.meta?.workflowType === 'synthesizeSeed';
 }
 
+/** Log lines the worker does not print (EXPECTED_NOISE, matched on the message and its metadata; expectedSeedFailure). */
+export function expectedNoise(entry: Pick<LogEntry, 'message' | 'meta'>): boolean {
+  const meta = entry.meta && Object.keys(entry.meta).length ? ` ${logJson(entry.meta)}` : '';
+  return EXPECTED_NOISE.test(entry.message + meta) || expectedSeedFailure(entry);
+}
+
 /** Where log lines go: stderr, or a file while a progress line holds the terminal (see logToFile). */
 let sink: (line: string) => void = (line) => process.stderr.write(line);
 
 function print(entry: LogEntry): void {
-  if (EXPECTED_NOISE.test(entry.message) || expectedSeedFailure(entry)) return;
-  const at = new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString();
+  if (expectedNoise(entry)) return;
   const meta = entry.meta && Object.keys(entry.meta).length ? ` ${logJson(entry.meta)}` : '';
+  const at = new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString();
   sink(`${at} [${entry.level}] ${entry.message}${meta}\n`);
 }
 
@@ -90,5 +101,10 @@ let installed = false;
 export function installRuntime(level: LogLevel = (process.env.QASYNTH_LOG_LEVEL?.toUpperCase() as LogLevel) || 'WARN'): void {
   if (installed) return;
   installed = true;
-  Runtime.install({ logger: new DefaultLogger(level, print) });
+  Runtime.install({
+    logger: new DefaultLogger(level, print),
+    // The SDK core's own log lines (workflow task failures, connection trouble) through the same logger: by
+    // default core prints them straight to stderr, into the progress line and past the log file.
+    telemetryOptions: { logging: { filter: { core: level, other: level }, forward: {} } },
+  });
 }

@@ -14,7 +14,7 @@ import {
 } from '../../src/domain/metadata';
 import { seedFailure, seedSummaryOfFailure } from '../../src/workflows/synthesize-seed';
 import type { SeedSummary } from '../../src/shared/types';
-import { expectedSeedFailure } from '../../src/worker/runtime';
+import { expectedNoise, expectedSeedFailure } from '../../src/worker/runtime';
 
 test('seed summary: index 1-based of the total, the seed text on one line and cut at 80 characters', () => {
   assert.equal(seedWorkflowSummary(11, 500, 'prime numbers'), 'seed 12/500 · prime numbers');
@@ -108,4 +108,12 @@ test('the worker log skips the failure end of a seed workflow, and nothing else'
   assert.equal(expectedSeedFailure({ message: 'Workflow failed', meta: { workflowType: 'synthesizeSeed' } }), true);
   assert.equal(expectedSeedFailure({ message: 'Workflow failed', meta: { workflowType: 'synthesizeBatch' } }), false);
   assert.equal(expectedSeedFailure({ message: 'Activity failed', meta: { workflowType: 'synthesizeSeed' } }), false);
+});
+
+test('the worker log skips the visibility lag of just-registered qasynth search attributes, not other bad attributes', () => {
+  const lag = 'code: \'Client specified an invalid argument\', message: "BadSearchAttributes: Namespace ns-1 has no mapping defined for search attribute QasynthMode"';
+  assert.equal(expectedNoise({ message: 'Error while completing workflow activation', meta: { error: lag } }), true);
+  assert.equal(expectedNoise({ message: 'Error while completing workflow activation', meta: { error: lag.replace('QasynthMode', 'CustomerId') } }), false);
+  assert.equal(expectedNoise({ message: 'Error while completing workflow activation', meta: { error: 'code: internal' } }), false);
+  assert.equal(expectedNoise({ message: 'No activities registered, not polling for activity tasks' }), true);
 });
