@@ -261,6 +261,10 @@ export function printResult(r: BatchResult, json = false, live: LiveProgress | n
       (r.estimated_cost_usd ? `, estimated cost $${r.estimated_cost_usd.toFixed(4)}` : ''),
     `  totals        ${formatTotals(live ?? progressFromResult('', r, null, Date.now()))}`,
     `  QA pairs      ${r.qa_count}  ${r.qa_path}`,
+    // QA written but not kept (grounding, verification, dedup) are never dropped silently: say where they are.
+    ...(r.rejected_qa_count && r.rejected_qa_path
+      ? [`  not kept      ${r.rejected_qa_count}  ${r.rejected_qa_path}  (grounding, verification or dedup; the reasons are in the funnel)`]
+      : []),
     `  trajectories  ${r.trajectory_count}  ${r.trajectories_path}`,
     `  statistics    ${r.statistics_path}`,
   ];
