@@ -44,8 +44,18 @@ test('pause stops new seeds, setMaxWorkers widens the window, resume continues; 
     const result = await sub.handle.result();
     assert.equal(result.seeds_succeeded, seeds.length);
 
-    // From the history: no child was started between the pause and resume signals; up to 3 ran at once after.
-    const events = (await sub.handle.fetchHistory()).events ?? [];
+    // From the history of every run of the parent (it may continue as new after the resume): no child was
+    // started between the pause and resume signals; up to 3 ran at once after.
+    const lastRun = (await sub.handle.describe()).runId;
+    let runs: { runId: string; start: number }[] = [];
+    await waitFor(async () => {
+      runs = [];
+      for await (const w of t.client.workflow.list({ query: `WorkflowId = "${sub.handle.workflowId}"` })) runs.push({ runId: w.runId, start: w.startTime.getTime() });
+      return runs.some((r) => r.runId === lastRun);
+    }, 30_000, 'every run of the parent listed (visibility)');
+    runs.sort((a, b) => a.start - b.start);
+    const events = [];
+    for (const r of runs) events.push(...((await t.client.workflow.getHandle(sub.handle.workflowId, r.runId).fetchHistory()).events ?? []));
     let paused = false;
     let maxAfterResume = 0;
     const steps = new Map(windowTimeline(sub.handle.workflowId, events).map((s) => [s.event, s]));
