@@ -36,6 +36,7 @@ import { QaDeduplicator } from '../domain/dedup';
 import { FunnelBuilder } from '../domain/funnel';
 import { seedListFingerprint } from '../config/seeds-stream';
 import { preparedSeeds, readPreparedSeeds, SEEDS_JSONL } from './prepared-seeds';
+import { AtomicLines } from '../shared/atomic-lines';
 import { progressHeartbeat } from './heartbeat';
 
 /**
@@ -219,45 +220,6 @@ export function readSeedResult(outputDir: string, runId: string, sourceId: strin
   }
 }
 
-/** Writes JSONL lines to `file` atomically, one `JSON.stringify` per record, in writes of ~1 MiB. */
-class AtomicLines {
-  private fd: number;
-  private readonly tmp: string;
-  private buffer: string[] = [];
-  private buffered = 0;
-  count = 0;
-  constructor(private readonly file: string) {
-    this.tmp = `${file}.tmp-${process.pid}-${Date.now()}`;
-    this.fd = fs.openSync(this.tmp, 'w');
-  }
-  write(record: unknown): void {
-    const line = `${JSON.stringify(record)}\n`;
-    this.buffer.push(line);
-    this.buffered += line.length;
-    this.count += 1;
-    if (this.buffered >= 1 << 20) this.flush();
-  }
-  private flush(): void {
-    if (this.buffer.length) fs.writeSync(this.fd, this.buffer.join(''));
-    this.buffer = [];
-    this.buffered = 0;
-  }
-  commit(): void {
-    this.flush();
-    fs.fsyncSync(this.fd);
-    fs.closeSync(this.fd);
-    fs.renameSync(this.tmp, this.file);
-  }
-  /** Removes the temp file (an attempt that failed half-way). */
-  discard(): void {
-    try {
-      fs.closeSync(this.fd);
-    } catch {
-      /* closed */
-    }
-    fs.rmSync(this.tmp, { force: true });
-  }
-}
 
 /** `heartbeatMs`: how often writeOutputs heartbeats (default OUTPUTS_HEARTBEAT_MS; tests shorten it). */
 export function createOutputActivities(opts: { heartbeatMs?: number } = {}) {

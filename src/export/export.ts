@@ -16,6 +16,7 @@ import path from 'node:path';
 import type { QaRecord, RejectedQaRecord, ToolSchema } from '../shared/types';
 import { MODE_TOOLS } from '../shared/constants';
 import { AGENT_SYSTEM_PROMPT } from '../domain/prompts';
+import { AtomicLines } from '../shared/atomic-lines';
 import { keptQas, openRun, rejectedQas, RunFolderError, TrajectoryLookup, type RunFolder } from './run-folder';
 import { agentSteps, openAiTools, sftRecord, shareGptRecord, validateSftRecord, type AgentStep, type StepSource } from './records';
 
@@ -144,44 +145,6 @@ async function* items(run: RunFolder, includeRejected: boolean): AsyncGenerator<
   }
 }
 
-/** Buffered JSONL writer to a temp file, renamed into place on commit. */
-class JsonlOut {
-  private readonly tmp: string;
-  private readonly fd: number;
-  private buf: string[] = [];
-  private size = 0;
-  count = 0;
-  constructor(readonly file: string) {
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-    this.tmp = `${file}.tmp-${process.pid}`;
-    this.fd = fs.openSync(this.tmp, 'w');
-  }
-  write(record: unknown): void {
-    const line = `${JSON.stringify(record)}\n`;
-    this.buf.push(line);
-    this.size += line.length;
-    this.count += 1;
-    if (this.size > 1 << 20) this.flush();
-  }
-  private flush(): void {
-    if (this.buf.length) fs.writeSync(this.fd, this.buf.join(''));
-    this.buf = [];
-    this.size = 0;
-  }
-  commit(): void {
-    this.flush();
-    fs.closeSync(this.fd);
-    fs.renameSync(this.tmp, this.file);
-  }
-  discard(): void {
-    try {
-      fs.closeSync(this.fd);
-    } catch {
-      /* closed */
-    }
-    fs.rmSync(this.tmp, { force: true });
-  }
-}
 
 /** The Parquet row of a record (sft messages and tools as JSON text). */
 export function parquetRow(item: Item, tools: ReturnType<typeof openAiTools>): ParquetRow {
@@ -212,6 +175,12 @@ export function parquetRow(item: Item, tools: ReturnType<typeof openAiTools>): P
 }
 
 /** Writes Parquet rows with hyparquet-writer, one row group per `write` call. */
+/** An atomic JSONL output file, its folder created. */
+function newLines(file: string): AtomicLines {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  return new AtomicLines(file);
+}
+
 async function parquetWriter(file: string): Promise<{ write(rows: ParquetRow[]): Promise<void>; finish(): void }> {
   const hw = await import('hyparquet-writer');
   // fileWriter is exported by the package's Node entry (src/node.js), which its `types` do not describe.
@@ -285,8 +254,8 @@ export async function exportRun(opts: ExportOptions): Promise<ExportResult> {
       throw e;
     }
   } else {
-    const main = new JsonlOut(file);
-    const neg = opts.format === 'sft' && includeRejected ? new JsonlOut(file.replace(/(\.jsonl)?$/, '.rejected.jsonl')) : null;
+    const main = newLines(file);
+    const neg = opts.format === 'sft' && includeRejected ? newLines(file.replace(/(\.jsonl)?$/, '.rejected.jsonl')) : null;
     try {
       for await (const it of items(run, includeRejected)) {
         count(it);
