@@ -120,6 +120,31 @@ function repeatableSignature(f: ApplicationFailure): string | null {
   return `${d.status} ${f.message.slice(0, 300)}`;
 }
 
+/**
+ * The request of a call that must choose a tool: with `tool_calling: "native"` the tools as OpenAI function
+ * definitions and `tool_choice: "required"`; with `"json"` a JSON-object answer (the tools are in the prompt).
+ */
+function toolCallBody(
+  input: { model: string; temperature: number; sampling_seed?: number; max_tokens?: number | null; tool_calling: string },
+  messages: ChatRequestBody['messages'],
+  tools: { name: string; description: string; parameters: Record<string, unknown> }[],
+): ChatRequestBody {
+  const base = {
+    model: input.model,
+    messages,
+    temperature: input.temperature,
+    seed: input.sampling_seed,
+    ...(input.max_tokens ? { max_tokens: input.max_tokens } : {}),
+  };
+  return input.tool_calling === 'native'
+    ? {
+        ...base,
+        tools: tools.map((t) => ({ type: 'function' as const, function: { name: t.name, description: t.description, parameters: t.parameters } })),
+        tool_choice: 'required',
+      }
+    : { ...base, response_format: { type: 'json_object' } };
+}
+
 export function createLlmActivities(deps: LlmDeps) {
   const endpoint = deps.endpoint ?? new ChatEndpoint({
     client: deps.client,
@@ -259,24 +284,7 @@ export function createLlmActivities(deps: LlmDeps) {
     async chooseAction(input: ChooseActionInput): Promise<ChooseActionResult> {
       const tools = toolSchemas(input.tools);
       const messages = buildActionMessages(input, tools);
-      const base = {
-        model: input.model,
-        messages,
-        temperature: input.temperature,
-        seed: input.sampling_seed,
-        ...(input.max_tokens ? { max_tokens: input.max_tokens } : {}),
-      };
-      const body: ChatRequestBody =
-        input.tool_calling === 'native'
-          ? {
-              ...base,
-              tools: tools.map((t) => ({
-                type: 'function' as const,
-                function: { name: t.name, description: t.description, parameters: withIntent(t.parameters) },
-              })),
-              tool_choice: 'required',
-            }
-          : { ...base, response_format: { type: 'json_object' } };
+      const body = toolCallBody(input, messages, tools.map((t) => ({ ...t, parameters: withIntent(t.parameters) })));
       return completeAndParse(body, (reply) => {
         const parsed = parseActionReply(reply, tools);
         if (!parsed.ok) log.debug('no usable action in the reply', { reason: parsed.reason });
@@ -316,22 +324,7 @@ export function createLlmActivities(deps: LlmDeps) {
      */
     async solverStep(input: SolverStepInput): Promise<SolverStepResult> {
       const tools = input.must_answer ? [FINAL_ANSWER_SCHEMA] : [...toolSchemas(input.tools), FINAL_ANSWER_SCHEMA];
-      const base = {
-        model: input.model,
-        messages: buildSolverMessages(input, tools),
-        temperature: input.temperature,
-        seed: input.sampling_seed,
-        ...(input.max_tokens ? { max_tokens: input.max_tokens } : {}),
-      };
-      const body: ChatRequestBody =
-        input.tool_calling === 'native'
-          ? {
-              ...base,
-              tools: tools.map((t) => ({ type: 'function' as const, function: { name: t.name, description: t.description, parameters: t.parameters } })),
-              tool_choice: 'required',
-            }
-          : { ...base, response_format: { type: 'json_object' } };
-      return completeAndParse(body, (reply) => parseSolverReply(reply, tools));
+      return completeAndParse(toolCallBody(input, buildSolverMessages(input, tools), tools), (reply) => parseSolverReply(reply, tools));
     },
 
     /** Verification: the LLM judge compares one answer with the reference (for answers the normalised match left open). */
