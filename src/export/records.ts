@@ -76,6 +76,8 @@ export interface AgentStep {
   /** Why the step was taken (the tree node's intent; empty when only the QA's evidence was available). */
   intent: string;
   observation: string;
+  /** URLs or corpus documents the observation came from. */
+  sources: string[];
   is_error: boolean;
 }
 
@@ -100,6 +102,7 @@ export function agentSteps(qa: QaRecord, trajectory: TrajectoryRecord | null): {
         parameters: n.action!.parameters ?? {},
         intent: n.intent ?? '',
         observation: n.observation ?? '',
+        sources: n.sources ?? [],
         is_error: n.is_error === true,
       }));
     return { steps, source: 'trajectory' };
@@ -107,7 +110,15 @@ export function agentSteps(qa: QaRecord, trajectory: TrajectoryRecord | null): {
   const ev = qa.evidence?.steps;
   if (ev?.length) {
     return {
-      steps: ev.map((s) => ({ node_id: s.node_id, tool_name: s.tool_name, parameters: s.parameters ?? {}, intent: '', observation: s.observation_excerpt, is_error: s.is_error })),
+      steps: ev.map((s) => ({
+        node_id: s.node_id,
+        tool_name: s.tool_name,
+        parameters: s.parameters ?? {},
+        intent: '',
+        observation: s.observation_excerpt,
+        sources: s.sources ?? [],
+        is_error: s.is_error,
+      })),
       source: 'evidence',
     };
   }

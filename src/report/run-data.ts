@@ -7,6 +7,7 @@
  */
 import type { CompactNode, QaRecord, RejectedQaRecord, SeedResultFile, TrajectoryRecord } from '../shared/types';
 import { keptQas, readSeedResultFile, rejectedQas, runSeeds, type RunFolder } from '../export/run-folder';
+import { agentSteps, type AgentStep } from '../export/records';
 
 /** How a seed's tree was obtained: the whole tree, only its selected paths (old result file), or none. */
 export type TreeSource = 'tree' | 'paths' | 'none';
@@ -100,40 +101,11 @@ export function sourceIdOf(id: string): string {
 }
 
 /** One step of a QA's path for display: from its trajectory (full observation) or its evidence (excerpt). */
-export interface QaStep {
-  node_id: string;
-  tool_name: string;
-  parameters: Record<string, unknown>;
-  intent: string;
-  observation: string;
-  sources: string[];
-  is_error: boolean;
-}
+export type QaStep = AgentStep;
 
-/** The steps of a QA's path (trajectory nodes with an action, else evidence steps, else none). */
+/** The steps of a QA's path (trajectory nodes with an action, else evidence steps, else none): as the export reads them. */
 export function qaSteps(qa: QaRecord, trajectory: TrajectoryRecord | undefined): QaStep[] {
-  if (trajectory?.nodes.some((n) => n.action)) {
-    return trajectory.nodes
-      .filter((n) => n.action)
-      .map((n) => ({
-        node_id: n.node_id,
-        tool_name: n.action!.tool_name,
-        parameters: n.action!.parameters ?? {},
-        intent: n.intent ?? '',
-        observation: n.observation ?? '',
-        sources: n.sources ?? [],
-        is_error: n.is_error === true,
-      }));
-  }
-  return (qa.evidence?.steps ?? []).map((s) => ({
-    node_id: s.node_id,
-    tool_name: s.tool_name,
-    parameters: s.parameters ?? {},
-    intent: '',
-    observation: s.observation_excerpt,
-    sources: s.sources ?? [],
-    is_error: s.is_error,
-  }));
+  return agentSteps(qa, trajectory ?? null).steps;
 }
 
 /** Every source of a QA: evidence.sources, else the union of its steps' sources, in path order. */
