@@ -13,6 +13,7 @@ import { startDevServer, type DevServer } from '../../src/server/dev-server';
 import { createWorkers, runWorkers, type WorkerRoles } from '../../src/worker/worker';
 import { installRuntime } from '../../src/worker/runtime';
 import type { RateLimits } from '../../src/shared/types';
+import { startSimulator, type Simulator } from '../../src/llm/simulator';
 
 export interface TestTemporal {
   address: string;
@@ -118,5 +119,29 @@ export function smallConfig(overrides: Record<string, unknown> = {}): Record<str
     // it; the dedup tests (test/activities/outputs.test.ts, test/workflows/grounding.test.ts) turn it on.
     dedup: { enabled: false },
     ...overrides,
+  };
+}
+
+/** A simulator, a test worker on a fresh task queue served by it, and an output folder: what a workflow test runs. */
+export interface SimHarness {
+  sim: Simulator;
+  queue: string;
+  outDir: string;
+  stop(): Promise<void>;
+}
+
+/** Starts a {@link SimHarness} on `t` (queue named `<prefix>-…`; the simulator with `latencyMs` per answer). */
+export async function simHarness(t: TestTemporal, prefix: string, latencyMs = 0): Promise<SimHarness> {
+  const sim = await startSimulator(latencyMs ? { latencyMs } : {});
+  const queue = uniqueQueue(prefix);
+  const worker = await startTestWorker({ t, taskQueue: queue, llmBaseUrl: sim.url });
+  return {
+    sim,
+    queue,
+    outDir: tempDir(),
+    async stop() {
+      await worker.stop();
+      await sim.close();
+    },
   };
 }

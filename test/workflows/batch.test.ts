@@ -8,12 +8,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { startSimulator, type Simulator } from '../../src/llm/simulator';
 import { buildCorpus, openCorpus, startCorpusSite } from '../../src/corpus';
 import { submitBatch, queryProgress } from '../../src/api';
 import { batchWorkflowId } from '../../src/shared/constants';
 import type { BatchInput, BatchResult, QaRecord, TrajectoryRecord } from '../../src/shared/types';
-import { readJsonl, smallConfig, startTestWorker, tempDir, testTemporal, uniqueQueue, type TestTemporal } from '../helpers/temporal';
+import { readJsonl, smallConfig, tempDir, testTemporal, type TestTemporal, simHarness, type SimHarness } from '../helpers/temporal';
 import { windowTimeline } from '../helpers/window';
 
 const SEEDS = ['prime numbers', 'Fibonacci sequence', 'compound interest', 'Pythagorean triples', 'harmonic series'];
@@ -26,27 +25,9 @@ after(async () => {
   await t.close();
 });
 
-interface Harness {
-  sim: Simulator;
-  queue: string;
-  outDir: string;
-  stop(): Promise<void>;
-}
+type Harness = SimHarness;
 
-async function harness(): Promise<Harness> {
-  const sim = await startSimulator();
-  const queue = uniqueQueue('wf');
-  const worker = await startTestWorker({ t, taskQueue: queue, llmBaseUrl: sim.url });
-  return {
-    sim,
-    queue,
-    outDir: tempDir(),
-    async stop() {
-      await worker.stop();
-      await sim.close();
-    },
-  };
-}
+const harness = (): Promise<Harness> => simHarness(t, 'wf');
 
 function input(h: Harness, runId: string, config: Record<string, unknown>, seeds: unknown[] = SEEDS): BatchInput {
   return { run_id: runId, config, seeds, output_dir: h.outDir };

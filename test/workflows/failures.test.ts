@@ -6,11 +6,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { startSimulator, type Simulator } from '../../src/llm/simulator';
 import { queryProgress, resumeBatch, submitBatch } from '../../src/api';
 import { batchWorkflowId, SEARCH_ATTRIBUTES } from '../../src/shared/constants';
 import type { BatchInput, QaRecord, TrajectoryRecord } from '../../src/shared/types';
-import { readJsonl, smallConfig, startTestWorker, tempDir, testTemporal, uniqueQueue, waitFor, type TestTemporal } from '../helpers/temporal';
+import { readJsonl, smallConfig, testTemporal, waitFor, type TestTemporal, simHarness } from '../helpers/temporal';
 import { startFakeSearch } from '../helpers/fake-search';
 
 const SEEDS = ['prime numbers', 'Fibonacci sequence', 'compound interest', 'Pythagorean triples', 'harmonic series', 'golden ratio'];
@@ -23,20 +22,7 @@ after(async () => {
   await t.close();
 });
 
-async function harness() {
-  const sim: Simulator = await startSimulator();
-  const queue = uniqueQueue('fail');
-  const worker = await startTestWorker({ t, taskQueue: queue, llmBaseUrl: sim.url });
-  return {
-    sim,
-    queue,
-    outDir: tempDir(),
-    async stop() {
-      await worker.stop();
-      await sim.close();
-    },
-  };
-}
+const harness = () => simHarness(t, 'fail');
 
 describe('failures that hit every seed', () => {
   test('circuit breaker: 3 seeds in a row refused (HTTP 401) pause the run with the reason; resume after the fix finishes it; --retry-failed re-runs only the failed seeds', async () => {

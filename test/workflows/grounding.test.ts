@@ -6,12 +6,12 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { startSimulator, type Simulator } from '../../src/llm/simulator';
+import { type Simulator } from '../../src/llm/simulator';
 import { UNGROUNDED_ANSWER } from '../../src/llm/simulator/answers';
 import { submitBatch } from '../../src/api';
 import { batchWorkflowId } from '../../src/shared/constants';
 import type { BatchInput, QaRecord, RejectedQaRecord, SeedResultFile, YieldFunnel } from '../../src/shared/types';
-import { readJsonl, smallConfig, startTestWorker, tempDir, testTemporal, uniqueQueue, type TestTemporal } from '../helpers/temporal';
+import { readJsonl, smallConfig, tempDir, testTemporal, type TestTemporal, simHarness } from '../helpers/temporal';
 import { groundAnswer } from '../../src/domain/grounding';
 import { buildCorpus, startCorpusSite } from '../../src/corpus';
 import path from 'node:path';
@@ -24,20 +24,7 @@ after(async () => {
   await t.close();
 });
 
-async function harness() {
-  const sim: Simulator = await startSimulator();
-  const queue = uniqueQueue('ground');
-  const worker = await startTestWorker({ t, taskQueue: queue, llmBaseUrl: sim.url });
-  return {
-    sim,
-    queue,
-    outDir: tempDir(),
-    async stop() {
-      await worker.stop();
-      await sim.close();
-    },
-  };
-}
+const harness = () => simHarness(t, 'ground');
 
 /** The rejected-QA file next to the QA file. */
 function rejectedPath(qaPath: string): string {

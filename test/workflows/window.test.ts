@@ -6,14 +6,13 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { startSimulator, type Simulator } from '../../src/llm/simulator';
 import { submitBatch } from '../../src/api';
 import { batchWorkflowId } from '../../src/shared/constants';
 import type { BatchInput, QaRecord } from '../../src/shared/types';
 import { startDevServer, type DevServer } from '../../src/server/dev-server';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
-import { readJsonl, smallConfig, startTestWorker, tempDir, testTemporal, uniqueQueue, waitFor, type TestTemporal } from '../helpers/temporal';
+import { readJsonl, smallConfig, testTemporal, waitFor, type TestTemporal, simHarness } from '../helpers/temporal';
 
 const SEEDS = Array.from({ length: 16 }, (_, i) => `number theory topic ${i}`);
 
@@ -25,20 +24,7 @@ after(async () => {
   await t.close();
 });
 
-async function harness(tt: TestTemporal = t, latencyMs = 0) {
-  const sim: Simulator = await startSimulator({ latencyMs });
-  const queue = uniqueQueue('win');
-  const worker = await startTestWorker({ t: tt, taskQueue: queue, llmBaseUrl: sim.url });
-  return {
-    sim,
-    queue,
-    outDir: tempDir(),
-    async stop() {
-      await worker.stop();
-      await sim.close();
-    },
-  };
-}
+const harness = (tt: TestTemporal = t, latencyMs = 0) => simHarness(tt, 'win', latencyMs);
 
 interface Span {
   id: string;
