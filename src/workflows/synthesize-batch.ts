@@ -485,6 +485,11 @@ export async function synthesizeBatch(input: BatchInput, carry?: BatchCarry): Pr
           (!(more && hasRoom()) ||
             (earlyCan && ((startsSinceDue ?? 0) >= state.max_workers || workflowInfo().historyLength > CONTINUE_AS_NEW_HARD_EVENTS)))
         ) {
+          // Starts still on their way: seeds may end meanwhile; look at the window again once they are acknowledged.
+          if (pendingStarts.size > 0) {
+            await Promise.all(pendingStarts);
+            continue;
+          }
           break;
         }
         if (!more) {
