@@ -17,6 +17,11 @@ export function buildQaRecord(args: {
   environment_mode: EnvironmentMode;
   /** QA-synthesis attempts used for this record (HEAD's `qa_synthesis_attempts`). */
   attempts: number;
+  /**
+   * Why the earlier attempts were rejected, one reason per attempt (e.g. `answer_in_question: …`, `ungrounded: …`):
+   * written as `metadata.qa_rejections` after `qa_synthesis_attempts`, only when there were any.
+   */
+  rejections?: string[];
 }): QaRecord {
   return {
     question: args.question,
@@ -32,6 +37,7 @@ export function buildQaRecord(args: {
       synthesis_date: args.synthesis_date,
       environment_mode: args.environment_mode,
       qa_synthesis_attempts: args.attempts,
+      ...(args.rejections?.length ? { qa_rejections: [...args.rejections] } : {}),
     },
   };
 }

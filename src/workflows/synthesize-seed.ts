@@ -407,6 +407,8 @@ async function runSeed(input: SeedInput): Promise<SeedSummary> {
       }));
       const evidencePath = sel.path.filter((n) => n.depth > 0);
       let rejection: string | undefined;
+      /** The reasons the attempts so far were rejected, in order (the kept record's `metadata.qa_rejections`). */
+      const rejections: string[] = [];
       /** The last attempt's QA when only grounding rejected it: kept in rejected_qas if no attempt is grounded. */
       let ungrounded: QaRecord | null = null;
       for (let attempt = 0; attempt < config.max_retries; attempt++) {
@@ -447,6 +449,7 @@ async function runSeed(input: SeedInput): Promise<SeedSummary> {
             synthesis_date: new Date().toISOString(),
             environment_mode: config.environment_mode,
             attempts: attempt + 1,
+            rejections,
           });
         if (res.ok && !problem) {
           qas.push({ ...record(res), evidence: buildEvidence(evidencePath, grounded) });
@@ -458,6 +461,7 @@ async function runSeed(input: SeedInput): Promise<SeedSummary> {
         if (!res.ok) counters.llm_failed_outputs += 1;
         ungrounded = res.ok && grounding && !grounded && problem?.startsWith('ungrounded') ? { ...record(res), evidence: buildEvidence(evidencePath, null) } : null;
         rejection = problem ?? 'unknown';
+        rejections.push(rejection);
         // The path's prompt does not fit the model's context window: another attempt would be refused too.
         if (!res.ok && rejection.startsWith('context_overflow')) break;
       }

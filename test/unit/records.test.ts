@@ -34,6 +34,17 @@ test('QA record key order equals the original fixture (metadata adds qa_synthesi
     assert.deepEqual(Object.keys(qa.metadata), [...Object.keys(rec.metadata as object), 'qa_synthesis_attempts']);
   }
   assert.equal(qa.metadata.qa_synthesis_attempts, 2);
+  assert.equal('qa_rejections' in qa.metadata, false, 'no rejections given: no key');
+});
+
+test('QA record: the reasons earlier attempts were rejected follow qa_synthesis_attempts, in order', () => {
+  const args = { question: 'q?', answer: 'a', reasoning_steps: [], trajectory_id: 't', source_id: 's', qa_id: 'q', seed_data: 'x', seed_description: 'd', trajectory_depth: 2, synthesis_date: '2025-01-01T00:00:00.000Z', environment_mode: 'math' as const, attempts: 3 };
+  const reasons = ['answer_in_question: the answer "a" appears in the question', 'ungrounded: the answer "b" is not supported'];
+  const rec = buildQaRecord({ ...args, rejections: reasons });
+  assert.deepEqual(Object.keys(rec.metadata).slice(-2), ['qa_synthesis_attempts', 'qa_rejections']);
+  assert.deepEqual(rec.metadata.qa_rejections, reasons);
+  reasons.push('later');
+  assert.equal((rec.metadata.qa_rejections as string[]).length, 2, 'a copy, not the caller\'s array');
 });
 
 test('trajectory record: original fields, root excluded, node keys in order, plus score', () => {
