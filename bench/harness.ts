@@ -405,11 +405,12 @@ export interface ChildWorker {
  * resolved once it printed its `qasynth worker:` line (its workers are created and polling).
  * @throws when it exits or has not started within 60 s (with its stderr).
  */
-export async function startChildWorker(opts: { dist: string; address: string; taskQueue: string; llmUrl: string; caps: WorkerConcurrency; identity?: string }): Promise<ChildWorker> {
+export async function startChildWorker(opts: { dist: string; address: string; taskQueue: string; llmUrl: string; caps: WorkerConcurrency; identity?: string; cacheDir?: string }): Promise<ChildWorker> {
   const args = [
     'worker', '--address', opts.address, '--task-queue', opts.taskQueue,
     '--llm-concurrency', String(opts.caps.llm), '--tool-concurrency', String(opts.caps.tools), '--max-cached-workflows', String(opts.caps.cachedWorkflows),
     ...(opts.identity ? ['--identity', opts.identity] : []),
+    ...(opts.cacheDir ? ['--cache-dir', opts.cacheDir] : []),
   ];
   const main = path.join(opts.dist, 'cli', 'main.js');
   const child = spawn(process.execPath, [...WORKER_NODE_FLAGS, main, ...args], {

@@ -3,7 +3,9 @@
  * 500 ms latency); when the simulator has received the K-th LLM request (so calls are in flight), the worker is
  * SIGKILLed and a new one started at once. Measured on the simulator's clock: kill → the new worker is polling,
  * kill → the first LLM request after the kill reaches the simulator (only the new worker can send it), and
- * whether the batch still completes with every seed, and how many LLM calls were paid twice.
+ * whether the batch still completes with every seed, and how many LLM calls were paid twice. Then the same with
+ * `local_llm: true` (LLM calls as local activities; both workers share a call cache folder): a dead worker's
+ * seeds wait for their workflow task to time out (10 s) instead of a heartbeat timeout (3 s).
  */
 import type { RequestLogEntry } from '../src/llm/simulator';
 import { submitBatch } from '../src/api';
@@ -46,6 +48,8 @@ export interface RecoveryResult {
   repeated_llm_calls: number;
   worker_start_command: string;
   other_processes_cpu_pct: number;
+  /** The same with `local_llm: true` (absent in results recorded before it). */
+  local_llm?: Omit<RecoveryResult, 'local_llm'>;
 }
 
 /** First chat request with n > afterN, or null. */
@@ -54,18 +58,25 @@ function firstAfter(log: RequestLogEntry[], afterN: number): RequestLogEntry | n
 }
 
 async function run(ctx: BenchContext): Promise<RecoveryResult> {
+  const activities = await runOnce(ctx, false);
+  return { ...activities, local_llm: await runOnce(ctx, true) };
+}
+
+async function runOnce(ctx: BenchContext, localLlm: boolean): Promise<Omit<RecoveryResult, 'local_llm'>> {
   const s = settings(ctx);
   const dist = await privateBuild();
   const caps = workerCaps(s.max_workers);
-  return withServer('recovery', (env) =>
+  return withServer(localLlm ? 'recovery-local-llm' : 'recovery', (env) =>
     withSimulator({ latencyMs: s.latency_ms }, async (sim) => {
       const q = 'bench-recovery';
-      const start = () => startChildWorker({ dist, address: env.server.address, taskQueue: q, llmUrl: sim.url, caps });
-      let worker: ChildWorker = await start();
       const outputDir = fs.mkdtempSync(path.join(os.tmpdir(), 'qasynth-bench-recovery-'));
+      const cacheDir = localLlm ? path.join(outputDir, '.cache') : undefined;
+      const start = () => startChildWorker({ dist, address: env.server.address, taskQueue: q, llmUrl: sim.url, caps, ...(cacheDir ? { cacheDir } : {}) });
+      let worker: ChildWorker = await start();
       const meter = startMeter({ server: env.server.pid });
       try {
-        const sub = await submitBatch(env.client, { run_id: `${q}-${Date.now()}`, config: benchConfig(s.max_workers), seeds: benchSeeds(s.seeds), output_dir: outputDir }, { taskQueue: q });
+        const config = benchConfig(s.max_workers, localLlm ? { local_llm: true } : {});
+        const sub = await submitBatch(env.client, { run_id: `${q}-${Date.now()}`, config, seeds: benchSeeds(s.seeds), output_dir: outputDir }, { taskQueue: q });
         const kills: KillResult[] = [];
         let done = false;
         const result = sub.handle.result().finally(() => (done = true));
@@ -76,7 +87,7 @@ async function run(ctx: BenchContext): Promise<RecoveryResult> {
           const killAt = Date.now() - sim.started_at;
           const nAtKill = sim.requests().length;
           const inFlight = chatLog(sim).filter((e) => e.at_ms > killAt - s.latency_ms).length;
-          progress(`recovery: worker ${worker.pid} killed at LLM request ${nAtKill} (${inFlight} calls in flight); restarting`);
+          progress(`recovery${localLlm ? ' (local_llm)' : ''}: worker ${worker.pid} killed at LLM request ${nAtKill} (${inFlight} calls in flight); restarting`);
           worker = await start();
           const readyAt = Date.now() - sim.started_at;
           let first: RequestLogEntry | null = null;
@@ -123,6 +134,7 @@ async function run(ctx: BenchContext): Promise<RecoveryResult> {
 
 function markdown(r: RecoveryResult, ctx: BenchContext): string[] {
   const s = settings(ctx);
+  const local = r.local_llm;
   return [
     `Tree: ${describeTree(TREE)}; ${s.seeds} seeds, max_workers ${s.max_workers}, LLM latency ${s.latency_ms} ms. The \`qasynth worker\` child process is SIGKILLed as soon as the simulator has received ` +
       `LLM request no. ${s.kill_at_requests.join(' (then no. ')}${s.kill_at_requests.length > 1 ? ')' : ''} (“kill at request” = the count at the kill), and a new one started at once. Times on the simulator’s clock; “first request” = the first LLM request the simulator received after the kill.`,
@@ -133,6 +145,18 @@ function markdown(r: RecoveryResult, ctx: BenchContext): string[] {
     '',
     `Batch: ${r.wall_s} s, ${r.seeds_succeeded} seeds succeeded, ${r.failed_seeds} failed or missing, ${r.qa} QA, ${r.llm_requests} LLM requests, ${r.repeated_llm_calls} LLM calls paid twice; others’ CPU ${r.other_processes_cpu_pct} %.`,
     '',
+    ...(local
+      ? [
+          'With `local_llm: true` (LLM calls as local activities; the two workers share a call cache folder):',
+          '',
+          '| kill at request | calls in flight | kill → new worker polling s | kill → first LLM request s | new worker polling → first request s |',
+          '|---:|---:|---:|---:|---:|',
+          ...local.kills.map((k) => `| ${k.kill_at_request} | ${k.in_flight_at_kill} | ${k.kill_to_worker_ready_s} | ${k.kill_to_first_request_s} | ${k.worker_ready_to_first_request_s} |`),
+          '',
+          `Batch: ${local.wall_s} s, ${local.seeds_succeeded} seeds succeeded, ${local.failed_seeds} failed or missing, ${local.qa} QA, ${local.llm_requests} LLM requests, ${local.repeated_llm_calls} LLM calls paid twice.`,
+          '',
+        ]
+      : []),
   ];
 }
 

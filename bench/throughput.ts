@@ -4,6 +4,9 @@
  * dev server, a `qasynth worker` child process from a private build) and the process pool (bench/pool.ts,
  * `max_workers` child processes, no Temporal), each against its own simulator with the same latency.
  *
+ * Each setting also runs qasynth with `local_llm: true` (LLM calls as local activities, src/domain/routing.ts),
+ * its worker with a call cache in a fresh folder (the setting's recommended setup), as system `qasynth-local-llm`.
+ *
  * Reported per run: seeds/min; fraction of the LLM-bound ideal; CPU s per seed of the dev server and of the
  * worker process (the pool: all its processes); server tasks per tree node (qasynth: WorkflowTaskStarted +
  * ActivityTaskStarted of the run's histories ÷ nodes); per-seed latency.
@@ -12,6 +15,9 @@ import {
   benchConfig, benchSeeds, chatLog, describeTree, historyStats, median, pctOfCore, privateBuild, progress, quantile, round, startChildWorker,
   treeShape, TREE, withServer, type Tree, withSimulator, workerCaps, runBatch, type BenchContext, type Benchmark,
 } from './harness';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { runPoolBatch, startPool } from './pool';
 import type { WorkerConcurrency } from '../src/worker/worker';
 import type { Simulator } from '../src/llm/simulator';
@@ -52,7 +58,7 @@ export function latencySummary(ms: number[]): LatencySummary {
 }
 
 export interface ThroughputRun {
-  system: 'qasynth' | 'pool';
+  system: 'qasynth' | 'qasynth-local-llm' | 'pool';
   max_workers: number;
   seeds: number;
   wall_s: number;
@@ -108,6 +114,8 @@ export async function qasynthRun(opts: {
   script?: Parameters<typeof withSimulator>[0]['script'];
   configExtra?: Record<string, unknown>;
   tree?: Tree;
+  /** The worker's call cache folder (absent: none). */
+  cacheDir?: string;
 }): Promise<ThroughputRun> {
   const dist = await privateBuild();
   const w = opts.maxWorkers;
@@ -117,7 +125,7 @@ export async function qasynthRun(opts: {
   return withServer(opts.label, (env) =>
     withSimulator({ latencyMs: opts.latencyMs, script: opts.script }, async (sim) => {
       const q = `bench-${opts.label}`;
-      const worker = await startChildWorker({ dist, address: env.server.address, taskQueue: q, llmUrl: sim.url, caps });
+      const worker = await startChildWorker({ dist, address: env.server.address, taskQueue: q, llmUrl: sim.url, caps, ...(opts.cacheDir ? { cacheDir: opts.cacheDir } : {}) });
       try {
         const run = await runBatch(env, {
           label: `qasynth ${opts.label}`, taskQueue: q, runId: `${q}-${Date.now()}`, config: benchConfig(w, opts.configExtra, tree),
@@ -130,7 +138,7 @@ export async function qasynthRun(opts: {
         const ideal = idealSeedsPerMin(opts.seeds, w, opts.latencyMs, tree);
         const c = run.cpu;
         return {
-          system: 'qasynth',
+          system: opts.configExtra?.local_llm ? 'qasynth-local-llm' : 'qasynth',
           max_workers: w,
           seeds: opts.seeds,
           wall_s: round(wallS, 1),
@@ -227,6 +235,15 @@ async function run(ctx: BenchContext): Promise<ThroughputResult> {
     const q = await qasynthRun({ label: `tp-${c.max_workers}`, maxWorkers: c.max_workers, seeds: c.seeds, latencyMs: s.latency_ms });
     logRun(q);
     runs.push(q);
+    progress(`throughput: max_workers=${c.max_workers}, ${c.seeds} seeds, LLM latency ${s.latency_ms} ms — qasynth, local_llm`);
+    const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'qasynth-bench-cache-'));
+    try {
+      const l = await qasynthRun({ label: `tp-local-${c.max_workers}`, maxWorkers: c.max_workers, seeds: c.seeds, latencyMs: s.latency_ms, configExtra: { local_llm: true }, cacheDir });
+      logRun(l);
+      runs.push(l);
+    } finally {
+      fs.rmSync(cacheDir, { recursive: true, force: true });
+    }
     progress(`throughput: max_workers=${c.max_workers}, ${c.seeds} seeds — process pool`);
     const p = await poolRun({ label: `tp-${c.max_workers}`, maxWorkers: c.max_workers, seeds: c.seeds, latencyMs: s.latency_ms });
     logRun(p);
@@ -247,17 +264,18 @@ function markdown(r: ThroughputResult, ctx: BenchContext): string[] {
       'Server tasks/node = (WorkflowTaskStarted + ActivityTaskStarted in all the run’s histories) ÷ (seeds × nodes per seed). CPU % = % of one core (200 % = the whole machine).',
     '',
   );
-  L.push('| max_workers | seeds | pool seeds/min (of ideal) | qasynth seeds/min (of ideal) | qasynth ÷ pool | CPU s/seed pool | CPU s/seed qasynth server + worker | server tasks/node (workflow + activity) | seed latency median / p90 s pool | qasynth |');
+  L.push('| max_workers (qasynth setting) | seeds | pool seeds/min (of ideal) | qasynth seeds/min (of ideal) | qasynth ÷ pool | CPU s/seed pool | CPU s/seed qasynth server + worker | server tasks/node (workflow + activity) | seed latency median / p90 s pool | qasynth |');
   L.push('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const c of s.cases) {
-    const q = r.runs.find((x) => x.system === 'qasynth' && x.max_workers === c.max_workers);
     const p = r.runs.find((x) => x.system === 'pool' && x.max_workers === c.max_workers);
-    if (!q || !p) continue;
-    L.push(
-      `| ${c.max_workers} | ${c.seeds} | ${fmt(p.seeds_per_min)} (${fmt(p.fraction_of_ideal)}) | ${fmt(q.seeds_per_min)} (${fmt(q.fraction_of_ideal)}) | ${fmt(q.seeds_per_min / p.seeds_per_min)} | ` +
-        `${fmt(p.worker_cpu_s_per_seed, 3)} | ${fmt((q.server_cpu_s_per_seed ?? NaN) + q.worker_cpu_s_per_seed, 3)} (${fmt(q.server_cpu_s_per_seed, 3)} + ${fmt(q.worker_cpu_s_per_seed, 3)}) | ` +
-        `${fmt(q.server_tasks_per_node)} (${fmt(q.workflow_tasks_per_node)} + ${fmt(q.activity_tasks_per_node)}) | ${fmt(p.seed_latency.median_s)} / ${fmt(p.seed_latency.p90_s)} | ${fmt(q.seed_latency.median_s)} / ${fmt(q.seed_latency.p90_s)} |`,
-    );
+    if (!p) continue;
+    for (const q of r.runs.filter((x) => x.system !== 'pool' && x.max_workers === c.max_workers)) {
+      L.push(
+        `| ${c.max_workers}${q.system === 'qasynth-local-llm' ? ' (local_llm)' : ''} | ${c.seeds} | ${fmt(p.seeds_per_min)} (${fmt(p.fraction_of_ideal)}) | ${fmt(q.seeds_per_min)} (${fmt(q.fraction_of_ideal)}) | ${fmt(q.seeds_per_min / p.seeds_per_min)} | ` +
+          `${fmt(p.worker_cpu_s_per_seed, 3)} | ${fmt((q.server_cpu_s_per_seed ?? NaN) + q.worker_cpu_s_per_seed, 3)} (${fmt(q.server_cpu_s_per_seed, 3)} + ${fmt(q.worker_cpu_s_per_seed, 3)}) | ` +
+          `${fmt(q.server_tasks_per_node)} (${fmt(q.workflow_tasks_per_node)} + ${fmt(q.activity_tasks_per_node)}) | ${fmt(p.seed_latency.median_s)} / ${fmt(p.seed_latency.p90_s)} | ${fmt(q.seed_latency.median_s)} / ${fmt(q.seed_latency.p90_s)} |`,
+      );
+    }
   }
   L.push('');
   L.push('Every run:', '');

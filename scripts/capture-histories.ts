@@ -4,8 +4,10 @@
  * suggests continue-as-new after 100 events, so the parent continues as new with seeds running) and a 1-seed
  * batch with the verification stage on (scripted so that baseline, solver tool calls and the LLM judge all
  * occur) and a 1-seed batch whose first QA answer is ungrounded (regenerated), and saves every
- * run of each parent and child to test/fixtures/histories/<label>/. Earlier labels are kept: they are what
- * executions started by older code look like.
+ * run of each parent and child to test/fixtures/histories/<label>/ (since v3-local-llm also a 1-seed batch with
+ * LLM calls as local activities, one retried after a 429). Earlier labels are kept: they are what
+ * executions started by older code look like. A label may keep only the runs that show what it changed
+ * (v3-local-llm keeps its local-llm batch; the other runs replay as in v2-*).
  *
  *   npx tsx scripts/capture-histories.ts <label>      # e.g. v2-sliding-window
  */
@@ -53,6 +55,14 @@ async function main(): Promise<void> {
         seeds: ['golden ratio'],
         output_dir: tempDir(),
         script: [{ match: { kind: 'qa' }, times: 1, respond: { ungrounded: true } }],
+      },
+      // LLM calls as local activities (the qasynth-local-llm marker), one of them retried after a 429.
+      {
+        run_id: `${label}-local-llm`,
+        config: smallConfig({ local_llm: true, max_selected_traj: 1 }),
+        seeds: ['harmonic series'],
+        output_dir: tempDir(),
+        script: [{ match: { kind: 'qa' }, times: 1, respond: { status: 429, headers: { 'retry-after': '1' } } }],
       },
     ];
     const { historyToJSON } = await import('@temporalio/common/lib/proto-utils');

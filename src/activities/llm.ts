@@ -7,6 +7,8 @@
  * how many HTTP requests were sent in all (reported as `requests`, so statistics can tell provider requests
  * from logical calls), and the last failure, so that the same request answered with the same failure
  * {@link SAME_FAILURE_LIMIT} times in a row is declared permanent instead of being retried as an outage.
+ * A local activity (config `local_llm`) has no heartbeat details: its retries run in the same worker, which keeps
+ * the state in memory (see LocalAttempts).
  *
  * With a call cache (deps.cache) and a `cache_place` in the input, a call first looks for its key
  * (src/cache/key.ts): a hit is answered without a request (requests 0, usage 0: nothing is paid); a miss is sent,
@@ -103,6 +105,39 @@ interface AttemptState {
   repeats: number;
 }
 
+/**
+ * Attempt state of local activities, by workflow run and activity id, kept in memory between the retries the
+ * worker runs itself. Bounded: an entry is dropped when its call ends, and the oldest beyond `max` (calls whose
+ * workflow moved to another worker) are forgotten — their count then starts again, which only delays the
+ * "same failure" verdict.
+ */
+export class LocalAttempts {
+  private readonly states = new Map<string, AttemptState>();
+  constructor(private readonly max = 10_000) {}
+  /** The state of `key`, or a fresh one. */
+  get(key: string): AttemptState {
+    return this.states.get(key) ?? { requests: 0, repeats: 0 };
+  }
+  /** Keeps `state` for the next attempt of `key`. */
+  set(key: string, state: AttemptState): void {
+    this.states.delete(key);
+    this.states.set(key, state);
+    while (this.states.size > this.max) this.states.delete(this.states.keys().next().value!);
+  }
+  /** Forgets `key` (its call ended). */
+  delete(key: string): void {
+    this.states.delete(key);
+  }
+  get size(): number {
+    return this.states.size;
+  }
+}
+
+/** The key of a local activity's attempt state: its workflow run and activity id (unique within the run). */
+function localKey(info: Context['info']): string {
+  return `${info.workflowExecution?.runId ?? ''}/${info.activityId}`;
+}
+
 function readState(raw: unknown): AttemptState {
   const d = (raw && typeof raw === 'object' ? raw : {}) as Partial<AttemptState>;
   return {
@@ -153,6 +188,8 @@ export function createLlmActivities(deps: LlmDeps) {
   });
 
   const cache = deps.cache ?? null;
+  const localAttempts = new LocalAttempts();
+  let warnedNoCache = false;
   let label: string | null = deps.endpointLabel ?? null;
   const endpointLabel = () => (label ??= deps.client().baseURL);
 
@@ -161,7 +198,15 @@ export function createLlmActivities(deps: LlmDeps) {
     const ctx = Context.current();
     const info = ctx.info;
     const started = Date.now();
-    const state = readState(info.heartbeatDetails);
+    const state = info.isLocal ? localAttempts.get(localKey(info)) : readState(info.heartbeatDetails);
+    if (info.isLocal && !cache && !warnedNoCache) {
+      warnedNoCache = true;
+      log.warn(
+        'LLM calls run as local activities (config local_llm) on a worker without a call cache: if this worker dies, ' +
+          'the calls its seeds made since their last workflow task are made and paid again. Fix: start workers with ' +
+          '--cache-dir (a folder they share), or set local_llm: false in the config',
+      );
+    }
     const key = cache && place ? llmCacheKey({ endpoint: endpointLabel(), body, place }) : null;
     if (key) {
       const hit = await cache!.get(key, isCachedChat);
@@ -207,6 +252,7 @@ export function createLlmActivities(deps: LlmDeps) {
             state.requests += 1;
           },
         });
+        if (info.isLocal) localAttempts.delete(localKey(info));
         return { ...result, requests_total: state.requests };
       } catch (err) {
         let failure = classifyLlmError(err, { model: body.model });
@@ -228,7 +274,9 @@ export function createLlmActivities(deps: LlmDeps) {
             details: [{ provider_requests: state.requests }],
           });
         }
-        ctx.heartbeat(state);
+        if (!info.isLocal) ctx.heartbeat(state);
+        else if (failure.nonRetryable) localAttempts.delete(localKey(info));
+        else localAttempts.set(localKey(info), state);
         // The workflow learns from the failure how many requests this call cost in all (statistics).
         const details = (failure.details ?? []).filter((d) => !(d && typeof d === 'object' && 'provider_requests' in d));
         (failure as { details: unknown[] }).details = [...details, { provider_requests: state.requests }];

@@ -100,7 +100,7 @@ export function runFingerprint(config: SynthesisConfig, seeds: readonly Pick<See
 function fingerprintConfig(config: SynthesisConfig): Record<string, unknown> {
   // So is a setting added after runs existed while it has its default value (or every earlier run would get a new
   // fingerprint, and re-running its command would start it over).
-  const { max_workers: _workers, pause_after_failures: _breaker, task_queues: _queues, local_tools: _local, explore_concurrency: _explore, cache: _cache, max_tokens, verification, grounding, dedup, ...rest } = config;
+  const { max_workers: _workers, pause_after_failures: _breaker, task_queues: _queues, local_tools: _local, local_llm: _localLlm, explore_concurrency: _explore, cache: _cache, max_tokens, verification, grounding, dedup, ...rest } = config;
   const stable: Record<string, unknown> = { ...rest };
   if (max_tokens != null) stable.max_tokens = max_tokens;
   if (verification?.enabled) stable.verification = verification;

@@ -35,6 +35,7 @@ export const CONFIG_DEFAULTS: Readonly<SynthesisConfig> = Object.freeze({
   explore_concurrency: 1,
   task_queues: 'workflow',
   local_tools: true,
+  local_llm: false,
   pause_after_failures: 3,
   qa_model_name: null,
   verification: Object.freeze({

@@ -249,6 +249,14 @@ const configShape = {
     .boolean({ error: 'expected true or false' })
     .default(CONFIG_DEFAULTS.local_tools)
     .describe('Run calculator, python_interpreter and local_search as local activities (no server round trip).'),
+  local_llm: z
+    .boolean({ error: 'expected true or false' })
+    .default(CONFIG_DEFAULTS.local_llm)
+    .describe(
+      'Run the LLM calls as local activities (no server round trip per call) when the run uses the call cache and ' +
+        'has no LLM rate limit and no dedicated queues. After a worker crash the calls since the seed\'s last ' +
+        'workflow task are made again; the call cache answers those that had finished, so they are not paid twice.',
+    ),
   pause_after_failures: z
     .number({ error: 'expected an integer ≥ 0' })
     .int({ error: 'expected an integer ≥ 0' })

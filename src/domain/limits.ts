@@ -7,6 +7,7 @@
  * the CLI and the workflows refuse alike) and by `--dry-run`.
  */
 import { SOLVER_OBSERVATION_CHARS } from './verification';
+import { llmRoute } from './routing';
 import type { SynthesisConfig } from '../shared/types';
 import { expectedTreeSize } from './tree';
 import { ACTION_HISTORY_OBSERVATION_CHARS, QA_OBSERVATION_CHARS } from './prompts';
@@ -58,7 +59,23 @@ const TYPICAL_OBSERVATION_CHARS: Record<SynthesisConfig['environment_mode'], num
  * History events per tree node for each attempt of its action choice: an activity (scheduled, started,
  * completed) and the workflow task that follows it (scheduled, started, completed).
  */
-const EVENTS_PER_CALL = 6;
+const EVENTS_PER_ACTIVITY_CALL = 6;
+/**
+ * Seconds a workflow task that local activities keep open lasts before the SDK completes it and asks for another
+ * (80 % of the default 10 s workflow task timeout; sdk-core's workflow task heartbeat).
+ */
+const WORKFLOW_TASK_HEARTBEAT_SECONDS = 8;
+
+/**
+ * History events per attempt of an LLM call that runs as a local activity (config `local_llm`), worst case: its
+ * marker, a workflow task (3 events) for every WORKFLOW_TASK_HEARTBEAT_SECONDS the call may last
+ * (llm_timeout_seconds), and a timer with its workflow task (5) for a retry backoff too long to wait in the worker.
+ * A call shorter than that costs 1 event plus a share of one workflow task.
+ */
+export function localLlmEventsPerCall(llmTimeoutSeconds: number): number {
+  return 1 + 3 * Math.ceil(llmTimeoutSeconds / WORKFLOW_TASK_HEARTBEAT_SECONDS) + 5;
+}
+
 /** The node's tool: a local-activity marker, or an activity and its workflow task (network tools). */
 const EVENTS_PER_LOCAL_TOOL = 1;
 const EVENTS_PER_REMOTE_TOOL = 6;
@@ -74,12 +91,14 @@ export interface SeedHistoryEstimate {
   expected_bytes: number;
   /** The largest single payload a seed may send (the deepest action choice, or a QA call), worst case. */
   largest_payload_bytes: number;
+  /** Whether the LLM calls run as local activities (config `local_llm`; counted with localLlmEventsPerCall). */
+  local_llm: boolean;
 }
 
 /** What one seed workflow's history may grow to. Saturates instead of overflowing on huge trees. */
 export function seedHistoryEstimate(
   config: Pick<SynthesisConfig, 'max_depth' | 'branching_factor' | 'depth_threshold' | 'max_retries' | 'min_depth' | 'max_selected_traj' | 'environment_mode' | 'local_tools' | 'sampling_tips' | 'synthesis_tips' | 'qa_examples'> &
-    Partial<Pick<SynthesisConfig, 'verification'>>,
+    Partial<Pick<SynthesisConfig, 'verification' | 'local_llm' | 'llm_timeout_seconds' | 'cache' | 'task_queues' | 'rate_limits'>>,
 ): SeedHistoryEstimate {
   const D = config.max_depth;
   const b = config.branching_factor;
@@ -87,6 +106,8 @@ export function seedHistoryEstimate(
   const { nodes, leaves } = expectedTreeSize(D, b, t);
   const qaPaths = D >= config.min_depth ? Math.min(leaves, config.max_selected_traj) : 0;
   const localTools = config.local_tools !== false && config.environment_mode !== 'web';
+  const localLlm = llmRoute({ ...config, rate_limits: config.rate_limits ?? {}, local_llm: config.local_llm ?? false }, 'q').kind === 'local';
+  const EVENTS_PER_CALL = localLlm ? localLlmEventsPerCall(config.llm_timeout_seconds ?? 300) : EVENTS_PER_ACTIVITY_CALL;
   const examples = (n: number) => config.qa_examples.slice(0, n).reduce((c, e) => c + (e.question.length + e.answer.length + (e.reasoning?.length ?? 0)) * 1.5, 0);
   const observation = Math.min(SIZES.maxObservationBytes, 2 * TYPICAL_OBSERVATION_CHARS[config.environment_mode] * 1.5);
   const executed = Math.min(Number.isFinite(nodes) ? nodes : 40, 40) * SIZES.executedActionBytes;
@@ -127,7 +148,7 @@ export function seedHistoryEstimate(
     qaPaths * config.max_retries * EVENTS_PER_CALL +
     verifyEvents +
     20;
-  return { nodes, qa_paths: qaPaths, worst_events: events, expected_bytes: Math.round(bytes), largest_payload_bytes: Math.round(largestPayload) };
+  return { nodes, qa_paths: qaPaths, worst_events: events, expected_bytes: Math.round(bytes), largest_payload_bytes: Math.round(largestPayload), local_llm: localLlm };
 }
 
 /** Share of a history limit the estimate may use: the rest is margin for what the estimate does not see. */
@@ -160,7 +181,10 @@ export function limitIssues(config: Parameters<typeof seedHistoryEstimate>[0] & 
       path: ['max_depth'],
       message:
         `expected a tree whose seed workflow fits Temporal's history limit of ${n(TEMPORAL_LIMITS.historyEvents)} events ` +
-        `(limit.historyCount.error): ${tree} may need ${n(e.worst_events)}; ${fix}`,
+        `(limit.historyCount.error): ${tree} may need ${n(e.worst_events)}; ${fix}` +
+        (e.local_llm
+          ? `, or set local_llm: false or a lower llm_timeout_seconds (a local LLM call may hold a workflow task for its whole ${config.llm_timeout_seconds ?? 300} s, ${localLlmEventsPerCall(config.llm_timeout_seconds ?? 300)} events)`
+          : ''),
     });
   } else if (e.expected_bytes > TEMPORAL_LIMITS.historyBytes * HISTORY_MARGIN) {
     out.push({

@@ -5,7 +5,16 @@
  * response: eager dispatch), a local activity 3–11 ms (no server round trip; its result is recorded with the
  * next workflow task completion).
  *
- * - LLM calls run on the workflow's task queue, unless they need a server-side rate limit
+ * - LLM calls run as local activities (`local_llm`, default true) when the run uses the call cache
+ *   (`cache.enabled`, default true): no matching round trip, and consecutive calls of a seed share one workflow
+ *   task (the SDK extends the task while local activities run and records their results as markers when it
+ *   completes). What that gives up, and why the cache is the condition: a worker that dies runs nothing of the
+ *   workflow task it held, so the calls made since the seed's last completed workflow task are made again by
+ *   the next worker (at most ~8 s of calls per seed: the SDK completes a task that local activities keep open at
+ *   80 % of the 10 s workflow task timeout); the cache answers those that had finished, so they are not paid
+ *   twice when the workers share a cache folder. Also: no server-side rate limit, no separate worker pool, and
+ *   no event of their own in the history (a marker each). Measured (README "Benchmarks").
+ * - Otherwise LLM calls run on the workflow's task queue, unless they need a server-side rate limit
  *   (`rate_limits.llm_requests_per_second`: a limit is a property of a task queue) or the config asks for
  *   dedicated queues (`task_queues: "dedicated"`: separate worker pools, e.g. LLM workers near a GPU).
  * - Short tools that run on the worker itself (calculator, python_interpreter, local_search) run as local
@@ -23,12 +32,18 @@ export const LOCAL_TOOLS: ReadonlySet<string> = new Set(['calculator', 'python_i
 
 export type Route = { kind: 'local' } | { kind: 'activity'; taskQueue: string };
 
-type RoutingConfig = Pick<SynthesisConfig, 'rate_limits'> & Partial<Pick<SynthesisConfig, 'task_queues' | 'local_tools'>>;
+type RoutingConfig = Pick<SynthesisConfig, 'rate_limits'> & Partial<Pick<SynthesisConfig, 'task_queues' | 'local_tools' | 'local_llm' | 'cache'>>;
 
-/** The LLM activities' route for a workflow on task queue `base`. */
+/**
+ * The LLM activities' route for a workflow on task queue `base`: a dedicated queue for a rate limit or
+ * `task_queues: "dedicated"`, else local when `local_llm` (default true) and the run uses the call cache
+ * (`cache.enabled`, default true), else the workflow's own queue.
+ */
 export function llmRoute(config: RoutingConfig, base: string): Route {
   const dedicated = config.task_queues === 'dedicated' || config.rate_limits.llm_requests_per_second !== undefined;
-  return { kind: 'activity', taskQueue: dedicated ? `${base}-llm` : base };
+  if (dedicated) return { kind: 'activity', taskQueue: `${base}-llm` };
+  if ((config.local_llm ?? true) && config.cache?.enabled !== false) return { kind: 'local' };
+  return { kind: 'activity', taskQueue: base };
 }
 
 /** The route of tool `tool`'s activity for a workflow on task queue `base`. */

@@ -72,6 +72,11 @@ export interface SynthesisConfig {
   /** New: run the worker-local tools (calculator, python_interpreter, local_search) as local activities. Default true. */
   local_tools: boolean;
   /**
+   * New: run the LLM calls as local activities when the run uses the call cache (`cache.enabled`) and has neither
+   * an LLM rate limit nor dedicated queues. Default true. See src/domain/routing.ts for what it gives up.
+   */
+  local_llm: boolean;
+  /**
    * New: circuit breaker. The run pauses itself when this many seeds in a row fail (or end without QA) with the
    * same kind of error; 0 = never. Default 3.
    */

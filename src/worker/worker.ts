@@ -118,11 +118,11 @@ export async function createWorkers(opts: CreateWorkersOptions): Promise<Worker[
         // than the SDK defaults (40 / 10). Measured: 267 vs 211 seeds/min at max_workers 64 (bench/results).
         maxConcurrentWorkflowTaskExecutions: 100,
         maxConcurrentWorkflowTaskPolls: 40,
-        // LLM and tool activities run on the workflow's own queue by default (eager dispatch) and the worker-local
-        // tools as local activities (src/domain/routing.ts): whoever runs the workflows runs them too.
+        // LLM calls run as local activities by default, network tools on the workflow's own queue (eager dispatch),
+        // the worker-local tools as local activities (src/domain/routing.ts): whoever runs the workflows runs them.
         activities: { ...llmActivities, ...toolActivities },
         maxConcurrentActivityTaskExecutions: c.llm + c.tools,
-        maxConcurrentLocalActivityExecutions: c.tools,
+        maxConcurrentLocalActivityExecutions: c.llm + c.tools,
       }),
     );
   }

@@ -59,6 +59,17 @@ export const LOCAL_TOOL_ACTIVITY: LocalActivityOptions = {
   },
 };
 
+/**
+ * LLM calls as local activities (config `local_llm`, src/domain/routing.ts): the retry policy of LLM_ACTIVITY
+ * (a 429's Retry-After still sets the next delay), retried in the worker; a backoff longer than
+ * `localRetryThreshold` becomes a server timer, so a long wait never holds a workflow task open.
+ */
+export const LOCAL_LLM_ACTIVITY: LocalActivityOptions = {
+  startToCloseTimeout: '5 minutes',
+  localRetryThreshold: '10 seconds',
+  retry: LLM_ACTIVITY.retry,
+};
+
 /** Output writes: local file I/O; retried on e.g. a full disk until someone frees space. */
 export const OUTPUT_ACTIVITY: ActivityOptions = {
   startToCloseTimeout: '2 minutes',

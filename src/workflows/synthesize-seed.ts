@@ -34,7 +34,7 @@ import { validateQa } from '../domain/validate';
 import { groundAnswer, ungroundedReason, type Grounding } from '../domain/grounding';
 import { actionCallPlace, qaCallPlace, qaId } from '../domain/ids';
 import { seedFinishedSignal, seedProgressQuery, seedStoppedSignal } from './messages';
-import { HEARTBEAT_TIMEOUT_SECONDS, LLM_ACTIVITY, LOCAL_TOOL_ACTIVITY, OUTPUT_ACTIVITY, TOOL_ACTIVITY } from './options';
+import { HEARTBEAT_TIMEOUT_SECONDS, LLM_ACTIVITY, LOCAL_LLM_ACTIVITY, LOCAL_TOOL_ACTIVITY, OUTPUT_ACTIVITY, TOOL_ACTIVITY } from './options';
 import { llmRoute, toolRoute } from '../domain/routing';
 import { expectedTreeSize } from '../domain/tree';
 import { verifyQas } from './verify';
@@ -42,6 +42,12 @@ import { chooseActionSummary, qaSummary, seedDetails, seedWorkflowSummary, toolS
 
 /** Patch id: executions with this marker route activities as src/domain/routing.ts says. */
 const PATCH_ROUTING = 'qasynth-routing-v2';
+/**
+ * Patch id: executions with this marker may run their LLM calls as local activities (config `local_llm`, see
+ * src/domain/routing.ts); older ones keep scheduling them as activities (another command: ScheduleActivityTask,
+ * not a marker).
+ */
+const PATCH_LOCAL_LLM = 'qasynth-local-llm';
 /** Patch id: executions with this marker run the verification stage when config `verification.enabled`. */
 const PATCH_VERIFICATION = 'qasynth-verification';
 /**
@@ -102,17 +108,22 @@ function proxies(config: SynthesisConfig) {
   const base = workflowInfo().taskQueue;
   const q = taskQueues(base);
   const routed = patched(PATCH_ROUTING);
-  const llmQueue = routed ? (llmRoute(config, base) as { taskQueue: string }).taskQueue : q.llm;
+  const route = routed ? llmRoute(config, base) : { kind: 'activity' as const, taskQueue: q.llm };
+  // Asked only when the route is local, so runs that keep activities record no marker.
+  const localLlm = route.kind === 'local' && patched(PATCH_LOCAL_LLM);
+  const llmQueue = route.kind === 'activity' ? route.taskQueue : base;
   /** A tool call with its activity summary (shown in the Web UI's event history). */
   type RunTool = (input: Parameters<ToolActivities['runTool']>[0], summary: string) => ReturnType<ToolActivities['runTool']>;
   const toolProxies = new Map<string, RunTool>();
   return {
-    llm: proxyActivities<LlmActivities>({
-      ...LLM_ACTIVITY,
-      startToCloseTimeout: `${config.llm_timeout_seconds} seconds`,
-      heartbeatTimeout: `${Math.min(HEARTBEAT_TIMEOUT_SECONDS, config.llm_timeout_seconds)} seconds`,
-      taskQueue: llmQueue,
-    }),
+    llm: localLlm
+      ? proxyLocalActivities<LlmActivities>({ ...LOCAL_LLM_ACTIVITY, startToCloseTimeout: `${config.llm_timeout_seconds} seconds` })
+      : proxyActivities<LlmActivities>({
+          ...LLM_ACTIVITY,
+          startToCloseTimeout: `${config.llm_timeout_seconds} seconds`,
+          heartbeatTimeout: `${Math.min(HEARTBEAT_TIMEOUT_SECONDS, config.llm_timeout_seconds)} seconds`,
+          taskQueue: llmQueue,
+        }),
     /** A tool's activity: local, on the workflow's queue, or on the tool's own queue (see routing.ts). */
     tool: (name: string): RunTool => {
       let p = toolProxies.get(name);

@@ -29,11 +29,12 @@ after(async () => {
   await t.close();
 });
 
-function startWorker(queue: string): WorkerProcess {
+function startWorker(queue: string, args: string[] = []): WorkerProcess {
   return startWorkerProcess({
     address: t.address,
     taskQueue: queue,
     llmUrl: sim.url,
+    args,
     env: { OPENAI_API_KEY: SECRET, QASYNTH_LOG_LEVEL: 'INFO' },
   });
 }
@@ -97,6 +98,49 @@ test('SIGKILL of the worker mid-batch: the batch completes, records once, finish
     assert.ok(!w1.logs().includes(SECRET) && !w2.logs().includes(SECRET), 'no key in worker logs');
     const walk = (d: string): string[] => fs.readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(path.join(d, e.name)) : [path.join(d, e.name)]));
     for (const f of walk(outDir)) assert.ok(!fs.readFileSync(f, 'utf8').includes(SECRET), `no key in ${f}`);
+  } finally {
+    await stopWorkerProcess(w2);
+  }
+});
+
+test('SIGKILL with LLM calls as local activities (local_llm) and a call cache the workers share: finished calls not repaid', async () => {
+  // A local activity's result reaches the history only with its workflow task, so the new worker runs again every
+  // call its seeds made since their last one: the shared cache answers those that had finished.
+  sim.resetLog();
+  const queue = uniqueQueue('crash-local');
+  const outDir = tempDir();
+  const cacheArgs = ['--cache-dir', path.join(tempDir(), 'cache')];
+  const seeds = ['prime numbers', 'Fibonacci sequence', 'compound interest', 'Pythagorean triples', 'harmonic series', 'Collatz conjecture'];
+  const w1 = startWorker(queue, cacheArgs);
+  await w1.ready;
+  const sub = await submitBatch(
+    t.client,
+    { run_id: 'crash-local', config: smallConfig({ max_workers: MAX_WORKERS, local_llm: true }), seeds, output_dir: outDir },
+    { taskQueue: queue },
+  );
+  await waitFor(() => sim.requests().filter((r) => r.status === 200).length >= 30, 60_000, '30 answered LLM calls');
+  await w1.kill('SIGKILL');
+  const callsBeforeKill = sim.requests().length;
+  const w2 = startWorker(queue, cacheArgs);
+  await w2.ready;
+  try {
+    const result = await sub.handle.result();
+    const repeated = duplicateCalls();
+    const stats = JSON.parse(fs.readFileSync(result.statistics_path, 'utf8'));
+    const hits = stats.cache?.llm?.hits ?? 0;
+    process.stdout.write(
+      `# crash test (local_llm): LLM calls before kill ${callsBeforeKill}, total ${sim.requests().length}; repeated ${repeated} ` +
+        `(limit ${MAX_WORKERS} in flight); calls run again and answered by the cache ${hits}\n`,
+    );
+    assert.ok(callsBeforeKill < sim.requests().length, 'the kill happened mid-batch');
+    assert.equal(result.seeds_succeeded, seeds.length);
+    assert.ok(repeated <= MAX_WORKERS, `at most the in-flight calls are repeated (repeated ${repeated})`);
+    assert.ok(hits > 0, 'the calls made again after the kill were answered by the cache');
+    const qas = readJsonl<QaRecord>(result.qa_path);
+    assert.equal(new Set(qas.map((q) => q.qa_id)).size, qas.length, 'each QA once');
+    assert.equal(new Set(qas.map((q) => q.source_id)).size, seeds.length, 'every seed has QA');
+    assert.equal(stats.total_nodes, seeds.length * 10, 'every tree is complete (10 nodes each)');
+    assert.ok(!w1.logs().includes(SECRET) && !w2.logs().includes(SECRET), 'no key in worker logs');
   } finally {
     await stopWorkerProcess(w2);
   }

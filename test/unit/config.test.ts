@@ -46,6 +46,7 @@ test('defaults are the original ones plus tool_calling, rate_limits, qa_model_na
     explore_concurrency: 1,
     task_queues: 'workflow',
     local_tools: true,
+    local_llm: false,
     pause_after_failures: 3,
     budget: {},
     prices: {},

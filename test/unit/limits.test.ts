@@ -1,7 +1,7 @@
 /** Limits named before anything is paid (src/domain/limits.ts), on configs whose figures are computed by hand. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { absurdRun, limitIssues, seedHistoryEstimate, TEMPORAL_LIMITS } from '../../src/domain/limits';
+import { absurdRun, limitIssues, localLlmEventsPerCall, seedHistoryEstimate, TEMPORAL_LIMITS } from '../../src/domain/limits';
 import { expectedTreeSize } from '../../src/domain/tree';
 import { CONFIG_DEFAULTS } from '../../src/config/defaults';
 import { parseBatchInput } from '../../src/config/schema';
@@ -23,6 +23,25 @@ test('history events: per node 3 attempts × (activity + workflow task) + a loca
   assert.equal(e.worst_events, 38 * (3 * 6 + 1) + 3 * 3 * 6 + 20);
   const web = seedHistoryEstimate(config({ environment_mode: 'web', max_depth: 10, branching_factor: 2, depth_threshold: 2 }));
   assert.equal(web.worst_events, 38 * (3 * 6 + 6) + 3 * 3 * 6 + 20, 'network tools are activities: 6 events each');
+});
+
+test('local LLM calls (local_llm): a marker plus a workflow task per 8 s the call may last, and a backoff timer', () => {
+  assert.equal(localLlmEventsPerCall(300), 1 + 3 * 38 + 5);
+  assert.equal(localLlmEventsPerCall(8), 1 + 3 + 5);
+  const tree = { max_depth: 10, branching_factor: 2, depth_threshold: 2, max_retries: 3, min_depth: 2, max_selected_traj: 3 };
+  const e = seedHistoryEstimate(config({ ...tree, local_llm: true, llm_timeout_seconds: 60 }));
+  assert.equal(e.local_llm, true);
+  assert.equal(e.worst_events, 38 * (3 * localLlmEventsPerCall(60) + 1) + 3 * 3 * localLlmEventsPerCall(60) + 20);
+  // Without the call cache the calls stay activities (src/domain/routing.ts): counted as such.
+  const uncached = seedHistoryEstimate(config({ ...tree, local_llm: true, cache: { enabled: false, path: null } }));
+  assert.equal(uncached.local_llm, false);
+  assert.equal(uncached.worst_events, 38 * (3 * 6 + 1) + 3 * 3 * 6 + 20);
+  // A tree that fits as activities but not with 300 s local calls is refused, naming local_llm as a fix.
+  const big = { max_depth: 12, branching_factor: 3, depth_threshold: 3 };
+  assert.deepEqual(limitIssues(config(big)), []);
+  const refused = limitIssues(config({ ...big, local_llm: true }));
+  assert.equal(refused.length, 1);
+  assert.match(refused[0]!.message, /set local_llm: false or a lower llm_timeout_seconds/);
 });
 
 test('the defaults and the original’s larger configs fit; the limits are named with the fix', () => {
