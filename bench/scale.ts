@@ -14,6 +14,8 @@
  *
  *   npm run scale                                   # 100,000 seeds, max_workers 200
  *   npm run scale -- --seeds 2000 --max-workers 50
+ *   npm run scale -- --seeds 10000 --max-workers 50 --local-llm   # LLM calls as local activities (config
+ *                                                   # local_llm, the worker with a call cache); writes scale-local-llm.*
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -51,13 +53,16 @@ function rssMb(pid: number): number {
 async function main(): Promise<void> {
   const seedsN = arg('seeds', 100_000);
   const maxWorkers = arg('max-workers', 200);
+  const localLlm = process.argv.includes('--local-llm');
+  const resultName = localLlm ? 'scale-local-llm' : 'scale';
   if (!fs.existsSync(CLI)) throw new Error('run `npm run build` first');
   const log = (s: string) => process.stderr.write(`[scale +${((Date.now() - t0) / 1000).toFixed(0)}s] ${s}\n`);
   const t0 = Date.now();
   const server = await startDevServer({ uiPort: null, logTo: path.join(ROOT, '.state', 'scale-server.log') });
   const sim = await startSimulator();
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'qasynth-scale-'));
-  const worker = spawn(process.execPath, [...WORKER_NODE_FLAGS, CLI, 'worker', '--address', server.address, '--task-queue', 'scale'], {
+  const cacheArgs = localLlm ? ['--cache-dir', path.join(out, 'cache')] : [];
+  const worker = spawn(process.execPath, [...WORKER_NODE_FLAGS, CLI, 'worker', '--address', server.address, '--task-queue', 'scale', ...cacheArgs], {
     env: { ...process.env, OPENAI_BASE_URL: sim.url, OPENAI_API_KEY: 'scale' },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
@@ -79,6 +84,7 @@ async function main(): Promise<void> {
       min_depth: 1, max_selected_traj: 1, max_workers: maxWorkers,
       // The simulator's questions share two templates: dedup would move most of them to the rejected file.
       dedup: { enabled: false },
+      ...(localLlm ? { local_llm: true } : {}),
     };
     const seedsFile = path.join(out, 'seeds.jsonl');
     fs.writeFileSync(seedsFile, Array.from({ length: seedsN }, (_, i) => JSON.stringify(`scale seed ${i + 1}`)).join('\n') + '\n');
@@ -128,7 +134,7 @@ async function main(): Promise<void> {
     const report = {
       date: new Date().toISOString(),
       machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, memory_gb: Math.round(os.totalmem() / 2 ** 30) },
-      settings: { seeds: seedsN, seeds_by_reference: true, max_workers: maxWorkers, tree: 'math, D=1 b=1 (1 action + 1 tool + 1 QA per seed)', llm: 'simulator, zero latency', worker_node_flags: WORKER_NODE_FLAGS, server: 'temporal server start-dev, in memory, default limits' },
+      settings: { seeds: seedsN, seeds_by_reference: true, max_workers: maxWorkers, local_llm: localLlm, tree: 'math, D=1 b=1 (1 action + 1 tool + 1 QA per seed)', llm: 'simulator, zero latency', worker_node_flags: WORKER_NODE_FLAGS, server: 'temporal server start-dev, in memory, default limits' },
       load_average_1m: { start: Math.round(load0 * 10) / 10, end: Math.round(os.loadavg()[0]! * 10) / 10 },
       wall_s: Math.round(wallS),
       seeds_per_s: Math.round((seedsN / wallS) * 10) / 10,
@@ -146,9 +152,9 @@ async function main(): Promise<void> {
       checks,
     };
     fs.mkdirSync(path.join(ROOT, 'bench', 'results'), { recursive: true });
-    fs.writeFileSync(path.join(ROOT, 'bench', 'results', 'scale.json'), `${JSON.stringify(report, null, 2)}\n`);
+    fs.writeFileSync(path.join(ROOT, 'bench', 'results', `${resultName}.json`), `${JSON.stringify(report, null, 2)}\n`);
     const md = [
-      `# Scale check: ${seedsN} seeds`,
+      `# Scale check: ${seedsN} seeds${localLlm ? ' (local_llm: LLM calls as local activities, worker with a call cache)' : ''}`,
       '',
       `${report.date} · ${report.machine.cpus} cores (${report.machine.cpu}) · ${report.settings.tree} · seeds by reference (JSONL) · zero-latency simulator · max_workers ${maxWorkers} · worker \`node ${WORKER_NODE_FLAGS.join(' ')}\` · load average ${report.load_average_1m.start} at the start, ${report.load_average_1m.end} at the end`,
       '',
@@ -159,7 +165,7 @@ async function main(): Promise<void> {
       ...Object.entries(checks).map(([k, v]) => `- ${v ? '✅' : '❌'} ${k.replace(/_/g, ' ')}`),
       '',
     ].join('\n');
-    fs.writeFileSync(path.join(ROOT, 'bench', 'results', 'scale.md'), md);
+    fs.writeFileSync(path.join(ROOT, 'bench', 'results', `${resultName}.md`), md);
     process.stdout.write(md);
     if (!Object.values(checks).every(Boolean)) process.exitCode = 1;
   } finally {
