@@ -17,6 +17,7 @@ import { createHash } from 'node:crypto';
 import { MinHash } from 'bloom-filters';
 import type { DedupConfig } from '../shared/types';
 import { isNumberToken, normalizeAnswer, normalizedTokens } from './normalize';
+import { fnv1a } from '../shared/fnv1a';
 
 /** MinHash permutations: the estimate's standard error is √(J(1−J)/128) (0.035 at J = 0.8). */
 export const NUM_PERM = 128;
@@ -57,16 +58,6 @@ const HASH_FUNCTIONS = (() => {
   const rnd = mulberry32(0x9a5e7);
   return Array.from({ length: NUM_PERM }, () => ({ a: 1 + Math.floor(rnd() * (PRIME - 1)), b: Math.floor(rnd() * PRIME), c: PRIME }));
 })();
-
-/** 32-bit FNV-1a of a string (UTF-16 code units). */
-function fnv1a(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
-}
 
 /**
  * The shingles of a question: the distinct word 1-grams and 2-grams of its normalised tokens, every number replaced

@@ -1,4 +1,5 @@
 /** The simulator's deterministic embeddings (`POST /v1/embeddings`). */
+import { fnv1a } from '../../shared/fnv1a';
 
 /** Default dimensionality of simulator embeddings. */
 export const EMBEDDING_DIMS = 256;
@@ -6,16 +7,6 @@ export const EMBEDDING_DIMS = 256;
 const EMBED_STOP = new Set(
   'a an and are as at be by for from has have in is it its of on or that the their this to was were which with what who whom how when where why did does do'.split(' '),
 );
-
-/** FNV-1a (32-bit) of a string. */
-function fnv1a(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
-}
 
 /**
  * Deterministic "semantic" vector: word unigrams (weight 1) and character trigrams of each word (weight 0.5),
