@@ -453,11 +453,18 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<{ state: 
   fs.writeFileSync(path.join(state.configDir, 'development.yaml'), serverConfig(module, state, dynFile));
 
   try {
-    for (const svc of SERVICES) {
+    // The first service alone: on a fresh database it writes the cluster metadata, which the others then read.
+    // Started together, two of them raced to insert it and the loser exited ("duplicate key value violates
+    // unique constraint cluster_metadata_info_pkey", seen once in the test tier).
+    const [first, ...rest] = SERVICES;
+    state.pids[first!] = spawnService(state, first!);
+    writeState(state);
+    await waitForService(state, first!);
+    for (const svc of rest) {
       state.pids[svc] = spawnService(state, svc);
       writeState(state);
     }
-    for (const svc of SERVICES) await waitForService(state, svc);
+    for (const svc of rest) await waitForService(state, svc);
     const services = lap();
     await prepareNamespace(state);
     const namespace = lap();

@@ -52,7 +52,40 @@ export function stateDir(root = projectRoot()): string {
   return process.env.QASYNTH_STATE_DIR ?? path.join(root, '.state');
 }
 
+/** The kernel's range for outgoing connections' local ports (Linux /proc; elsewhere IANA's 49152–65535). */
+function ephemeralPorts(): [number, number] {
+  try {
+    const [lo, hi] = fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    if (lo && hi) return [lo, hi];
+  } catch {
+    // not Linux
+  }
+  return [49152, 65535];
+}
+
+/** True when nothing listens on 127.0.0.1:`port` right now. */
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A port nothing listens on, for a server started next: random in 10,000 up to 1,001 below the kernel's ephemeral
+ * range, then checked. Not a port the OS hands out (`listen(0)`): those come from the ephemeral range, where any
+ * outgoing connection (a gRPC client of another server, say) may take it before the server binds it — seen as a
+ * dev server dying with "bind: address already in use". The 1,000 above it stay clear of the range too, for the
+ * Web UI's default port (port + 1000). Falls back to an OS-assigned port when no such range exists.
+ */
 export async function freePort(): Promise<number> {
+  const max = ephemeralPorts()[0] - 1001;
+  const min = 10_000;
+  for (let i = 0; max - min >= 1000 && i < 100; i++) {
+    const port = min + Math.floor(Math.random() * (max - min + 1));
+    if (await canListen(port)) return port;
+  }
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.once('error', reject);
