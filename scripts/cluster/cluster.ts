@@ -25,6 +25,7 @@ import YAML from 'yaml';
 import { Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time';
 import { ensureSearchAttributes } from '../../src/worker/connection';
+import { canListen } from '../../src/server/dev-server';
 import { ClusterSetupError, ensureTemporalServer, type TemporalServerBuild } from './build';
 import {
   chooseDataDir,
@@ -304,13 +305,6 @@ export async function waitForService(s: ClusterState, svc: ServiceName, timeoutM
  */
 const PORT_RANGE = [20000, 32767] as const;
 
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const srv = net.createServer();
-    srv.once('error', () => resolve(false));
-    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
-  });
-}
 
 /** `n` distinct ports in {@link PORT_RANGE} that nothing listens on right now (random, then checked). */
 async function freePorts(n: number): Promise<number[]> {
@@ -318,7 +312,7 @@ async function freePorts(n: number): Promise<number[]> {
   for (let tries = 0; ports.size < n; tries++) {
     if (tries > 1000) throw new ClusterSetupError(`could not find ${n} free ports in ${PORT_RANGE.join('–')} on 127.0.0.1`);
     const p = PORT_RANGE[0] + Math.floor(Math.random() * (PORT_RANGE[1] - PORT_RANGE[0] + 1));
-    if (!ports.has(p) && (await portFree(p))) ports.add(p);
+    if (!ports.has(p) && (await canListen(p))) ports.add(p);
   }
   return [...ports];
 }
@@ -421,7 +415,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<{ state: 
   // The ports of the last start when they are still free (the database remembers the cluster's frontend address
   // and its hosts' membership addresses), else new ones.
   const previous = existing ? [existing.postgresPort, ...SERVICES.flatMap((svc) => [existing.ports[svc].grpc, existing.ports[svc].membership]), existing.ports.frontend.http!] : [];
-  const reuse = previous.length > 0 && (await Promise.all(previous.map(portFree))).every(Boolean);
+  const reuse = previous.length > 0 && (await Promise.all(previous.map(canListen))).every(Boolean);
   const [postgresPort, ...svcPorts] = reuse ? previous : await freePorts(1 + SERVICES.length * 2 + 1);
   const ports = Object.fromEntries(
     SERVICES.map((svc, i) => [svc, { grpc: svcPorts[2 * i], membership: svcPorts[2 * i + 1], ...(svc === 'frontend' ? { http: svcPorts[SERVICES.length * 2] } : {}) }]),

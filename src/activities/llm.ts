@@ -128,9 +128,6 @@ export class LocalAttempts {
   delete(key: string): void {
     this.states.delete(key);
   }
-  get size(): number {
-    return this.states.size;
-  }
 }
 
 /** The key of a local activity's attempt state: its workflow run and activity id (unique within the run). */

@@ -106,7 +106,7 @@ export function seedHistoryEstimate(
   const { nodes, leaves } = expectedTreeSize(D, b, t);
   const qaPaths = D >= config.min_depth ? Math.min(leaves, config.max_selected_traj) : 0;
   const localTools = config.local_tools !== false && config.environment_mode !== 'web';
-  const localLlm = llmRoute({ ...config, rate_limits: config.rate_limits ?? {}, local_llm: config.local_llm ?? false }, 'q').kind === 'local';
+  const localLlm = llmRoute({ ...config, rate_limits: config.rate_limits ?? {} }, 'q').kind === 'local';
   const EVENTS_PER_CALL = localLlm ? localLlmEventsPerCall(config.llm_timeout_seconds ?? 300) : EVENTS_PER_ACTIVITY_CALL;
   const examples = (n: number) => config.qa_examples.slice(0, n).reduce((c, e) => c + (e.question.length + e.answer.length + (e.reasoning?.length ?? 0)) * 1.5, 0);
   const observation = Math.min(SIZES.maxObservationBytes, 2 * TYPICAL_OBSERVATION_CHARS[config.environment_mode] * 1.5);

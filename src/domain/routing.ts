@@ -5,8 +5,8 @@
  * response: eager dispatch), a local activity 3–11 ms (no server round trip; its result is recorded with the
  * next workflow task completion).
  *
- * - LLM calls run as local activities (`local_llm`, default true) when the run uses the call cache
- *   (`cache.enabled`, default true): no matching round trip, and consecutive calls of a seed share one workflow
+ * - LLM calls run as local activities when the config asks for it (`local_llm`, default false) and the run
+ *   uses the call cache (`cache.enabled`, default true): no matching round trip, and consecutive calls of a seed share one workflow
  *   task (the SDK extends the task while local activities run and records their results as markers when it
  *   completes). What that gives up, and why the cache is the condition: a worker that dies runs nothing of the
  *   workflow task it held, so the calls made since the seed's last completed workflow task are made again by
@@ -26,6 +26,7 @@
  *   backoff that outlive a workflow task, heartbeats while a page loads), or on their own queue as above.
  */
 import type { SynthesisConfig } from '../shared/types';
+import { CONFIG_DEFAULTS } from '../config/defaults';
 
 /** Tools that run on the worker itself, in milliseconds to seconds: candidates for local activities. */
 export const LOCAL_TOOLS: ReadonlySet<string> = new Set(['calculator', 'python_interpreter', 'local_search']);
@@ -36,13 +37,13 @@ type RoutingConfig = Pick<SynthesisConfig, 'rate_limits'> & Partial<Pick<Synthes
 
 /**
  * The LLM activities' route for a workflow on task queue `base`: a dedicated queue for a rate limit or
- * `task_queues: "dedicated"`, else local when `local_llm` (default true) and the run uses the call cache
- * (`cache.enabled`, default true), else the workflow's own queue.
+ * `task_queues: "dedicated"`, else local when `local_llm` (default CONFIG_DEFAULTS.local_llm: false) and the
+ * run uses the call cache (`cache.enabled`, default true), else the workflow's own queue.
  */
 export function llmRoute(config: RoutingConfig, base: string): Route {
   const dedicated = config.task_queues === 'dedicated' || config.rate_limits.llm_requests_per_second !== undefined;
   if (dedicated) return { kind: 'activity', taskQueue: `${base}-llm` };
-  if ((config.local_llm ?? true) && config.cache?.enabled !== false) return { kind: 'local' };
+  if ((config.local_llm ?? CONFIG_DEFAULTS.local_llm) && config.cache?.enabled !== false) return { kind: 'local' };
   return { kind: 'activity', taskQueue: base };
 }
 

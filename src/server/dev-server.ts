@@ -64,7 +64,7 @@ function ephemeralPorts(): [number, number] {
 }
 
 /** True when nothing listens on 127.0.0.1:`port` right now. */
-function canListen(port: number): Promise<boolean> {
+export function canListen(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const srv = net.createServer();
     srv.once('error', () => resolve(false));

@@ -118,8 +118,9 @@ export async function createWorkers(opts: CreateWorkersOptions): Promise<Worker[
         // than the SDK defaults (40 / 10). Measured: 267 vs 211 seeds/min at max_workers 64 (bench/results).
         maxConcurrentWorkflowTaskExecutions: 100,
         maxConcurrentWorkflowTaskPolls: 40,
-        // LLM calls run as local activities by default, network tools on the workflow's own queue (eager dispatch),
-        // the worker-local tools as local activities (src/domain/routing.ts): whoever runs the workflows runs them.
+        // LLM calls and network tools run on the workflow's own queue by default (eager dispatch), LLM calls as local
+        // activities with local_llm, the worker-local tools as local activities (src/domain/routing.ts): whoever
+        // runs the workflows runs them.
         activities: { ...llmActivities, ...toolActivities },
         maxConcurrentActivityTaskExecutions: c.llm + c.tools,
         maxConcurrentLocalActivityExecutions: c.llm + c.tools,
