@@ -7,7 +7,8 @@
  * run of each parent and child to test/fixtures/histories/<label>/ (since v3-local-llm also a 1-seed batch with
  * LLM calls as local activities, one retried after a 429). Earlier labels are kept: they are what
  * executions started by older code look like. A label may keep only the runs that show what it changed
- * (v3-local-llm keeps its local-llm batch; the other runs replay as in v2-*).
+ * (v3-local-llm keeps its local-llm batch; v4-continue-as-new-room the by-reference batch's parent runs, which carry
+ * the qasynth-continue-as-new-room marker; the other runs replay as in v2-*).
  *
  *   npx tsx scripts/capture-histories.ts <label>      # e.g. v2-sliding-window
  */

@@ -3,6 +3,7 @@
  * counters of finished seeds, the window of running seeds, and the pages in which seeds are fetched.
  */
 import type { BatchCarry, BatchCounters, FailedSeedNote, RunningSeed, SeedSummary } from '../shared/types';
+import { TEMPORAL_LIMITS } from './limits';
 
 /** Counters of a batch that has finished nothing yet. */
 export function emptyBatchCounters(): BatchCounters {
@@ -109,3 +110,32 @@ export class RunningWindow {
  * payload limit is 2 MB, its warning threshold 256 KB).
  */
 export const SEED_PAGE = { max_seeds: 500, max_bytes: 512 * 1024 } as const;
+
+/**
+ * When the parent continues as new (sliding window, executions with the `qasynth-continue-as-new-room` patch), in
+ * events of its current run's history:
+ * - `due`: from here on the parent tops the window up (at most max_workers more starts) and then continues as new;
+ * - `hard`: no more starts past this; the run ends as soon as the starts on their way are acknowledged.
+ *
+ * What still lands in the history after the last start is bounded by the window: each seed of the run adds up to
+ * four events (start initiated, child started, child ended, its report signal) and the workflow tasks that take
+ * them in add a few more. `hard` leaves `EVENTS_PER_SEED_TAIL` × max_workers + `EVENTS_TAIL_MARGIN` of room below
+ * the bound, so that every run of the parent stays under 10% of the server's history event limit (51,200 ×
+ * 0.1 = 5,120; issue 9), whatever the server's speed. Measured before this rule: 5,741 events in one run with
+ * max_workers 200 against a dev server on disk (hard stop at a fixed 4,500). Above ~650 workers no threshold can
+ * keep a run that small (one window alone is 4 × max_workers events): the floor keeps each run productive.
+ */
+export function continueAsNewEvents(maxWorkers: number): { due: number; hard: number } {
+  const room = Math.floor(TEMPORAL_LIMITS.historyEvents / 10) - EVENTS_PER_SEED_TAIL * maxWorkers - EVENTS_TAIL_MARGIN;
+  const hard = Math.max(CONTINUE_AS_NEW_FLOOR_EVENTS, Math.min(CONTINUE_AS_NEW_MAX_EVENTS.hard, room));
+  return { due: Math.min(CONTINUE_AS_NEW_MAX_EVENTS.due, hard), hard };
+}
+
+/** Events a seed can still add to the parent's run after its start was decided (4, plus workflow-task share). */
+const EVENTS_PER_SEED_TAIL = 6;
+/** Workflow tasks (3 events each) that take the last starts and reports in. */
+const EVENTS_TAIL_MARGIN = 300;
+/** The thresholds of the `qasynth-early-continue-as-new` rule, kept for small windows. */
+export const CONTINUE_AS_NEW_MAX_EVENTS = { due: 3000, hard: 4500 } as const;
+/** A run of the parent does at least this much before it continues as new. */
+const CONTINUE_AS_NEW_FLOOR_EVENTS = 1000;

@@ -4,6 +4,7 @@
  */
 import type { ActivityOptions, LocalActivityOptions } from '@temporalio/workflow';
 import { NON_RETRYABLE_TYPES } from '../shared/constants';
+import { CONTINUE_AS_NEW_MAX_EVENTS } from '../domain/batch';
 
 /**
  * How soon a call whose worker died is retried elsewhere (seconds without a heartbeat). Measured: a running call
@@ -98,8 +99,10 @@ export const WRITE_OUTPUTS_ACTIVITY: ActivityOptions = {
  * up (at most max_workers more starts) unless the history has reached CONTINUE_AS_NEW_HARD_EVENTS. Together they
  * keep every run of the parent under 10% of the server's history limits (51,200 events / 50 MB; issue 9):
  * measured at 10,000 seeds with max_workers 200, a 4,000-event threshold alone let one run reach 5,439 events while
- * seeds kept ending during the top-up. Events average ~550 bytes (bench/results/scale.md).
+ * seeds kept ending during the top-up. Events average ~550 bytes (bench/results/scale.md). Executions started with
+ * the `qasynth-continue-as-new-room` patch take both from `continueAsNewEvents(max_workers)` (src/domain/batch.ts),
+ * which lowers them for large windows: a fixed 4,500 let a run reach 5,741 events against a slower server.
  */
-export const CONTINUE_AS_NEW_EVENTS = 3000;
-export const CONTINUE_AS_NEW_HARD_EVENTS = 4500;
+export const CONTINUE_AS_NEW_EVENTS = CONTINUE_AS_NEW_MAX_EVENTS.due;
+export const CONTINUE_AS_NEW_HARD_EVENTS = CONTINUE_AS_NEW_MAX_EVENTS.hard;
 export const LEGACY_CONTINUE_AS_NEW_EVENTS = 8000;

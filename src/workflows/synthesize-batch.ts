@@ -62,7 +62,7 @@ import type {
 import { hasBudget, seedAllowance } from '../domain/budget';
 import { duplicatesDropped } from '../domain/ids';
 import { emptySeedCounters } from '../domain/statistics';
-import { countSeed, emptyBatchCounters, noteFailedSeed, RunningWindow, SEED_PAGE } from '../domain/batch';
+import { continueAsNewEvents, countSeed, emptyBatchCounters, noteFailedSeed, RunningWindow, SEED_PAGE } from '../domain/batch';
 import { breakerStep, breakerReason } from '../domain/breaker';
 import { absurdRun } from '../domain/limits';
 import { CONTINUE_AS_NEW_EVENTS, CONTINUE_AS_NEW_HARD_EVENTS, LEGACY_CONTINUE_AS_NEW_EVENTS, OUTPUT_ACTIVITY, WRITE_OUTPUTS_ACTIVITY } from './options';
@@ -101,6 +101,8 @@ const PATCH_SLIDING_WINDOW = 'qasynth-sliding-window';
 const PATCH_EARLY_CONTINUE_AS_NEW = 'qasynth-early-continue-as-new';
 /** Child starts are not awaited one by one: the starts of one activation go out in one workflow task. */
 const PATCH_BATCHED_STARTS = 'qasynth-batched-starts';
+/** Continue-as-new thresholds that leave room for the window's tail: `continueAsNewEvents(max_workers)`. */
+const PATCH_CAN_ROOM = 'qasynth-continue-as-new-room';
 
 /** The seed activities (src/activities/seeds.ts) as the workflow calls them. */
 interface SeedPageActivities {
@@ -320,8 +322,11 @@ export async function synthesizeBatch(input: BatchInput, carry?: BatchCarry): Pr
   };
 
   const earlyCan = patched(PATCH_EARLY_CONTINUE_AS_NEW);
-  const canEvents = earlyCan ? CONTINUE_AS_NEW_EVENTS : LEGACY_CONTINUE_AS_NEW_EVENTS;
-  const shouldContinueAsNew = () => workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > canEvents;
+  // With room for the window's tail, from the current max_workers (a control update can change it).
+  const canRoom = earlyCan && patched(PATCH_CAN_ROOM);
+  const canEvents = () => (canRoom ? continueAsNewEvents(state.max_workers).due : earlyCan ? CONTINUE_AS_NEW_EVENTS : LEGACY_CONTINUE_AS_NEW_EVENTS);
+  const hardEvents = () => (canRoom ? continueAsNewEvents(state.max_workers).hard : CONTINUE_AS_NEW_HARD_EVENTS);
+  const shouldContinueAsNew = () => workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > canEvents();
 
   // ── 5. Window ─────────────────────────────────────────────────────────────────────────────────────────────
   let cancelled = false;
@@ -483,7 +488,7 @@ export async function synthesizeBatch(input: BatchInput, carry?: BatchCarry): Pr
         if (
           shouldContinueAsNew() &&
           (!(more && hasRoom()) ||
-            (earlyCan && ((startsSinceDue ?? 0) >= state.max_workers || workflowInfo().historyLength > CONTINUE_AS_NEW_HARD_EVENTS)))
+            (earlyCan && ((startsSinceDue ?? 0) >= state.max_workers || workflowInfo().historyLength > hardEvents())))
         ) {
           // Starts still on their way: seeds may end meanwhile; look at the window again once they are acknowledged.
           if (pendingStarts.size > 0) {

@@ -1,7 +1,7 @@
 /** The parent's pure bookkeeping (src/domain/batch.ts) and the reading of a dead seed's history (inspect.ts). */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { countSeed, emptyBatchCounters, RunningWindow } from '../../src/domain/batch';
+import { continueAsNewEvents, countSeed, emptyBatchCounters, RunningWindow } from '../../src/domain/batch';
 import { historyFacts } from '../../src/activities/inspect';
 import type { SeedSummary } from '../../src/shared/types';
 
@@ -55,4 +55,24 @@ test('historyFacts: a seed the server terminated at its history limit is reporte
   const byUser = historyFacts([ev(9, { workflowExecutionTerminatedEventAttributes: { reason: 'stop it', identity: 'alice@laptop' } })], 'TERMINATED');
   assert.equal(byUser.error_type, 'Terminated');
   assert.equal(byUser.error, 'terminated by alice@laptop: stop it (after 0 LLM calls)');
+});
+
+test('continueAsNewEvents keeps the thresholds of small windows', () => {
+  assert.deepEqual(continueAsNewEvents(1), { due: 3000, hard: 4500 });
+  assert.deepEqual(continueAsNewEvents(50), { due: 3000, hard: 4500 });
+});
+
+test('continueAsNewEvents leaves room below 10% of the event limit for the tail of a large window', () => {
+  for (const mw of [100, 200, 400]) {
+    const { due, hard } = continueAsNewEvents(mw);
+    assert.ok(due <= hard, `due ${due} <= hard ${hard}`);
+    // After the last start each seed can still add 4 events (start initiated, started, ended, report signal),
+    // and ~60 workflow tasks (3 events each) take them in.
+    assert.ok(hard + 4 * mw + 3 * 60 < 5120, `max_workers ${mw}: hard ${hard}`);
+  }
+  assert.deepEqual(continueAsNewEvents(200), { due: 3000, hard: 3620 });
+});
+
+test('continueAsNewEvents never goes below its floor, however large the window', () => {
+  assert.deepEqual(continueAsNewEvents(2000), { due: 1000, hard: 1000 });
 });
