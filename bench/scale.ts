@@ -16,6 +16,15 @@
  *   npm run scale -- --seeds 2000 --max-workers 50
  *   npm run scale -- --seeds 10000 --max-workers 50 --local-llm   # LLM calls as local activities (config
  *                                                   # local_llm, the worker with a call cache); writes scale-local-llm.*
+ *   npm run scale -- --in-memory                    # the dev server's SQLite in memory (default: in a file, as
+ *                                                   # `qasynth server start` runs it)
+ *   npm run scale -- --db-dir /dev/shm              # the database file in this folder (default: the run's
+ *                                                   # temporary folder)
+ *   npm run scale -- --out scale-100k               # writes bench/results/scale-100k.{json,md}
+ *
+ * The dev server keeps its SQLite database in a file in the run's temporary folder by default: that is how
+ * `qasynth server start` runs it, and an in-memory server crashed 46,000 seeds into a 100,000-seed run
+ * (bench/results/scale-100k-attempt.md).
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -54,13 +63,21 @@ async function main(): Promise<void> {
   const seedsN = arg('seeds', 100_000);
   const maxWorkers = arg('max-workers', 200);
   const localLlm = process.argv.includes('--local-llm');
-  const resultName = localLlm ? 'scale-local-llm' : 'scale';
+  const inMemory = process.argv.includes('--in-memory');
+  const outIdx = process.argv.indexOf('--out');
+  const resultName = outIdx >= 0 ? process.argv[outIdx + 1]! : localLlm ? 'scale-local-llm' : 'scale';
   if (!fs.existsSync(CLI)) throw new Error('run `npm run build` first');
   const log = (s: string) => process.stderr.write(`[scale +${((Date.now() - t0) / 1000).toFixed(0)}s] ${s}\n`);
   const t0 = Date.now();
-  const server = await startDevServer({ uiPort: null, logTo: path.join(ROOT, '.state', 'scale-server.log') });
-  const sim = await startSimulator();
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'qasynth-scale-'));
+  const dbDirIdx = process.argv.indexOf('--db-dir');
+  const dbDir = dbDirIdx >= 0 ? fs.mkdtempSync(path.join(process.argv[dbDirIdx + 1]!, 'qasynth-scale-db-')) : out;
+  const server = await startDevServer({
+    uiPort: null,
+    logTo: path.join(ROOT, '.state', 'scale-server.log'),
+    ...(inMemory ? {} : { dbFile: path.join(dbDir, 'temporal.db') }),
+  });
+  const sim = await startSimulator();
   const cacheArgs = localLlm ? ['--cache-dir', path.join(out, 'cache')] : [];
   const worker = spawn(process.execPath, [...WORKER_NODE_FLAGS, CLI, 'worker', '--address', server.address, '--task-queue', 'scale', ...cacheArgs], {
     env: { ...process.env, OPENAI_BASE_URL: sim.url, OPENAI_API_KEY: 'scale' },
@@ -134,7 +151,7 @@ async function main(): Promise<void> {
     const report = {
       date: new Date().toISOString(),
       machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, memory_gb: Math.round(os.totalmem() / 2 ** 30) },
-      settings: { seeds: seedsN, seeds_by_reference: true, max_workers: maxWorkers, local_llm: localLlm, tree: 'math, D=1 b=1 (1 action + 1 tool + 1 QA per seed)', llm: 'simulator, zero latency', worker_node_flags: WORKER_NODE_FLAGS, server: 'temporal server start-dev, in memory, default limits' },
+      settings: { seeds: seedsN, seeds_by_reference: true, max_workers: maxWorkers, local_llm: localLlm, tree: 'math, D=1 b=1 (1 action + 1 tool + 1 QA per seed)', llm: 'simulator, zero latency', worker_node_flags: WORKER_NODE_FLAGS, server: `temporal server start-dev, SQLite ${inMemory ? 'in memory' : `in a file in ${dbDirIdx >= 0 ? process.argv[dbDirIdx + 1] : os.tmpdir()}`}, default limits` },
       load_average_1m: { start: Math.round(load0 * 10) / 10, end: Math.round(os.loadavg()[0]! * 10) / 10 },
       wall_s: Math.round(wallS),
       seeds_per_s: Math.round((seedsN / wallS) * 10) / 10,
@@ -156,7 +173,7 @@ async function main(): Promise<void> {
     const md = [
       `# Scale check: ${seedsN} seeds${localLlm ? ' (local_llm: LLM calls as local activities, worker with a call cache)' : ''}`,
       '',
-      `${report.date} · ${report.machine.cpus} cores (${report.machine.cpu}) · ${report.settings.tree} · seeds by reference (JSONL) · zero-latency simulator · max_workers ${maxWorkers} · worker \`node ${WORKER_NODE_FLAGS.join(' ')}\` · load average ${report.load_average_1m.start} at the start, ${report.load_average_1m.end} at the end`,
+      `${report.date} · ${report.machine.cpus} cores (${report.machine.cpu}) · ${report.settings.tree} · seeds by reference (JSONL) · zero-latency simulator · max_workers ${maxWorkers} · ${report.settings.server} · worker \`node ${WORKER_NODE_FLAGS.join(' ')}\` · load average ${report.load_average_1m.start} at the start, ${report.load_average_1m.end} at the end`,
       '',
       '| wall | seeds/s | parent runs (continue-as-new) | largest parent run history | largest seed history (of ' + children.length + ') | worker RSS median 2nd tenth → last tenth (peak) | QA | LLM calls |',
       '|---:|---:|---:|---:|---:|---:|---:|---:|',
@@ -175,7 +192,7 @@ async function main(): Promise<void> {
     await sim.close();
     await server.stop();
     if (process.argv.includes('--keep')) log(`kept ${out}`);
-    else fs.rmSync(out, { recursive: true, force: true });
+    else for (const d of new Set([out, dbDir])) fs.rmSync(d, { recursive: true, force: true });
   }
 }
 
