@@ -106,6 +106,7 @@ export function workerCaps(workers: number): WorkerConcurrency {
     llm: Math.max(DEFAULT_CONCURRENCY.llm, workers * 2),
     tools: Math.max(DEFAULT_CONCURRENCY.tools, workers),
     cachedWorkflows: Math.max(DEFAULT_CONCURRENCY.cachedWorkflows, workers * 2 + 10),
+    workflowThreads: DEFAULT_CONCURRENCY.workflowThreads,
   };
 }
 
@@ -409,6 +410,7 @@ export async function startChildWorker(opts: { dist: string; address: string; ta
   const args = [
     'worker', '--address', opts.address, '--task-queue', opts.taskQueue,
     '--llm-concurrency', String(opts.caps.llm), '--tool-concurrency', String(opts.caps.tools), '--max-cached-workflows', String(opts.caps.cachedWorkflows),
+    '--workflow-threads', String(opts.caps.workflowThreads),
     ...(opts.identity ? ['--identity', opts.identity] : []),
     ...(opts.cacheDir ? ['--cache-dir', opts.cacheDir] : []),
   ];

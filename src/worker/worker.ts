@@ -40,9 +40,18 @@ export interface WorkerConcurrency {
   tools: number;
   /** Workflow executions kept in memory (sticky cache). */
   cachedWorkflows: number;
+  /**
+   * Threads that run workflow code (the SDK's `workflowThreadPoolSize`; default 1, the SDK's default with a reused
+   * V8 context). Every call into a workflow's sandbox starts and joins a watchdog thread (the SDK's
+   * isolateExecutionTimeout; nodejs/node#47739): ~40 µs of CPU and, on a busy machine, up to a few hundred µs of
+   * waiting per call, several calls per activation, all on this one thread. Measured (bench, 2 cores, 64 seeds in
+   * flight, local_llm): 2 threads 0.62–0.66 of the ideal against 0.56–0.61 with 1, for ~60 MB more RSS; no
+   * difference at 4 seeds in flight.
+   */
+  workflowThreads: number;
 }
 
-export const DEFAULT_CONCURRENCY: WorkerConcurrency = { llm: 64, tools: 8, cachedWorkflows: 400 };
+export const DEFAULT_CONCURRENCY: WorkerConcurrency = { llm: 64, tools: 8, cachedWorkflows: 400, workflowThreads: 1 };
 
 let bundlePromise: Promise<{ code: string }> | null = null;
 /** The workflow bundle: prebuilt `dist/workflow-bundle.js` when present (npm run build), else bundled now. */
@@ -114,6 +123,7 @@ export async function createWorkers(opts: CreateWorkersOptions): Promise<Worker[
         taskQueue: q.workflow,
         workflowBundle: await workflowBundle(),
         maxCachedWorkflows: c.cachedWorkflows,
+        workflowThreadPoolSize: c.workflowThreads,
         // Many short workflow tasks (one per finished activity of every running seed): more slots and pollers
         // than the SDK defaults (40 / 10). Measured: 267 vs 211 seeds/min at max_workers 64 (bench/results).
         maxConcurrentWorkflowTaskExecutions: 100,
