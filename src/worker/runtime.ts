@@ -4,10 +4,6 @@ import util from 'node:util';
 import { DefaultLogger, Runtime, type LogEntry, type LogLevel } from '@temporalio/worker';
 
 /**
- * Expected at start-up: each of qasynth's per-queue workers serves only workflows or only activities,
- * and the SDK warns about the half it does not serve.
- */
-/**
  * Lines that say nothing a user can act on: a worker role without registrations; and the visibility lag of search
  * attributes registered a moment ago (a SQL visibility store takes seconds to show new ones to every service: the
  * workflow task that used them is retried and goes through; `ensureSearchAttributes` registered them).
@@ -47,7 +43,15 @@ export function expectedSeedFailure(entry: Pick<LogEntry, 'message' | 'meta'>): 
 
 /** Log lines the worker does not print (EXPECTED_NOISE, matched on the message and its metadata; expectedSeedFailure). */
 export function expectedNoise(entry: Pick<LogEntry, 'message' | 'meta'>): boolean {
-  const meta = entry.meta && Object.keys(entry.meta).length ? ` ${logJson(entry.meta)}` : '';
+  return noise(entry, metaText(entry));
+}
+
+/** ` <meta as JSON>`, or '' without metadata. */
+function metaText(entry: Pick<LogEntry, 'meta'>): string {
+  return entry.meta && Object.keys(entry.meta).length ? ` ${logJson(entry.meta)}` : '';
+}
+
+function noise(entry: Pick<LogEntry, 'message' | 'meta'>, meta: string): boolean {
   return EXPECTED_NOISE.test(entry.message + meta) || expectedSeedFailure(entry);
 }
 
@@ -55,8 +59,8 @@ export function expectedNoise(entry: Pick<LogEntry, 'message' | 'meta'>): boolea
 let sink: (line: string) => void = (line) => process.stderr.write(line);
 
 function print(entry: LogEntry): void {
-  if (expectedNoise(entry)) return;
-  const meta = entry.meta && Object.keys(entry.meta).length ? ` ${logJson(entry.meta)}` : '';
+  const meta = metaText(entry);
+  if (noise(entry, meta)) return;
   const at = new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString();
   sink(`${at} [${entry.level}] ${entry.message}${meta}\n`);
 }
