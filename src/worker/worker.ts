@@ -45,8 +45,8 @@ export interface WorkerConcurrency {
    * V8 context). Every call into a workflow's sandbox starts and joins a watchdog thread (the SDK's
    * isolateExecutionTimeout; nodejs/node#47739): ~40 µs of CPU and, on a busy machine, up to a few hundred µs of
    * waiting per call, several calls per activation, all on this one thread. Measured (bench, 2 cores, 64 seeds in
-   * flight, local_llm): 2 threads 0.62–0.66 of the ideal against 0.56–0.61 with 1, for ~60 MB more RSS; no
-   * difference at 4 seeds in flight.
+   * flight): 2 threads 0.62–0.68 of the ideal against 0.56–0.64 with 1, for ~60–75 MB more RSS; no difference
+   * at 16 or 4 seeds in flight (README "Benchmarks").
    */
   workflowThreads: number;
 }
