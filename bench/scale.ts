@@ -45,9 +45,15 @@ const HISTORY_BYTES_BOUND = 5 * 1024 * 1024;
 /** Seed workflows whose histories are read back (the largest of them is reported). */
 const CHILD_SAMPLE = 200;
 
-function arg(name: string, fallback: number): number {
+/** The value after `--name`, or undefined. */
+function flag(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+function arg(name: string, fallback: number): number {
+  const v = flag(name);
+  return v === undefined ? fallback : Number(v);
 }
 
 function rssMb(pid: number): number {
@@ -64,14 +70,13 @@ async function main(): Promise<void> {
   const maxWorkers = arg('max-workers', 200);
   const localLlm = process.argv.includes('--local-llm');
   const inMemory = process.argv.includes('--in-memory');
-  const outIdx = process.argv.indexOf('--out');
-  const resultName = outIdx >= 0 ? process.argv[outIdx + 1]! : localLlm ? 'scale-local-llm' : 'scale';
+  const resultName = flag('out') ?? (localLlm ? 'scale-local-llm' : 'scale');
   if (!fs.existsSync(CLI)) throw new Error('run `npm run build` first');
   const log = (s: string) => process.stderr.write(`[scale +${((Date.now() - t0) / 1000).toFixed(0)}s] ${s}\n`);
   const t0 = Date.now();
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'qasynth-scale-'));
-  const dbDirIdx = process.argv.indexOf('--db-dir');
-  const dbDir = dbDirIdx >= 0 ? fs.mkdtempSync(path.join(process.argv[dbDirIdx + 1]!, 'qasynth-scale-db-')) : out;
+  const dbParent = flag('db-dir');
+  const dbDir = dbParent ? fs.mkdtempSync(path.join(dbParent, 'qasynth-scale-db-')) : out;
   const server = await startDevServer({
     uiPort: null,
     logTo: path.join(ROOT, '.state', 'scale-server.log'),
@@ -151,7 +156,7 @@ async function main(): Promise<void> {
     const report = {
       date: new Date().toISOString(),
       machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, memory_gb: Math.round(os.totalmem() / 2 ** 30) },
-      settings: { seeds: seedsN, seeds_by_reference: true, max_workers: maxWorkers, local_llm: localLlm, tree: 'math, D=1 b=1 (1 action + 1 tool + 1 QA per seed)', llm: 'simulator, zero latency', worker_node_flags: WORKER_NODE_FLAGS, server: `temporal server start-dev, SQLite ${inMemory ? 'in memory' : `in a file in ${dbDirIdx >= 0 ? process.argv[dbDirIdx + 1] : os.tmpdir()}`}, default limits` },
+      settings: { seeds: seedsN, seeds_by_reference: true, max_workers: maxWorkers, local_llm: localLlm, tree: 'math, D=1 b=1 (1 action + 1 tool + 1 QA per seed)', llm: 'simulator, zero latency', worker_node_flags: WORKER_NODE_FLAGS, server: `temporal server start-dev, SQLite ${inMemory ? 'in memory' : `in a file in ${dbParent ?? os.tmpdir()}`}, default limits` },
       load_average_1m: { start: Math.round(load0 * 10) / 10, end: Math.round(os.loadavg()[0]! * 10) / 10 },
       wall_s: Math.round(wallS),
       seeds_per_s: Math.round((seedsN / wallS) * 10) / 10,

@@ -135,7 +135,7 @@ export function continueAsNewEvents(maxWorkers: number): { due: number; hard: nu
 const EVENTS_PER_SEED_TAIL = 6;
 /** Workflow tasks (3 events each) that take the last starts and reports in. */
 const EVENTS_TAIL_MARGIN = 300;
-/** The thresholds of the `qasynth-early-continue-as-new` rule, kept for small windows. */
+/** The thresholds of the `qasynth-early-continue-as-new` rule (src/workflows/options.ts), kept for small windows. */
 export const CONTINUE_AS_NEW_MAX_EVENTS = { due: 3000, hard: 4500 } as const;
 /** A run of the parent does at least this much before it continues as new. */
 const CONTINUE_AS_NEW_FLOOR_EVENTS = 1000;

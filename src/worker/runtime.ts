@@ -41,9 +41,9 @@ export function expectedSeedFailure(entry: Pick<LogEntry, 'message' | 'meta'>): 
   return entry.message === 'Workflow failed' && entry.meta?.workflowType === 'synthesizeSeed';
 }
 
-/** Log lines the worker does not print (EXPECTED_NOISE, matched on the message and its metadata; expectedSeedFailure). */
-export function expectedNoise(entry: Pick<LogEntry, 'message' | 'meta'>): boolean {
-  return noise(entry, metaText(entry));
+/** Log lines the worker does not print (EXPECTED_NOISE, matched on the message and its metadata as `meta` renders it; expectedSeedFailure). */
+export function expectedNoise(entry: Pick<LogEntry, 'message' | 'meta'>, meta = metaText(entry)): boolean {
+  return EXPECTED_NOISE.test(entry.message + meta) || expectedSeedFailure(entry);
 }
 
 /** ` <meta as JSON>`, or '' without metadata. */
@@ -51,16 +51,12 @@ function metaText(entry: Pick<LogEntry, 'meta'>): string {
   return entry.meta && Object.keys(entry.meta).length ? ` ${logJson(entry.meta)}` : '';
 }
 
-function noise(entry: Pick<LogEntry, 'message' | 'meta'>, meta: string): boolean {
-  return EXPECTED_NOISE.test(entry.message + meta) || expectedSeedFailure(entry);
-}
-
 /** Where log lines go: stderr, or a file while a progress line holds the terminal (see logToFile). */
 let sink: (line: string) => void = (line) => process.stderr.write(line);
 
 function print(entry: LogEntry): void {
   const meta = metaText(entry);
-  if (noise(entry, meta)) return;
+  if (expectedNoise(entry, meta)) return;
   const at = new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString();
   sink(`${at} [${entry.level}] ${entry.message}${meta}\n`);
 }

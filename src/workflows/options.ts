@@ -4,7 +4,6 @@
  */
 import type { ActivityOptions, LocalActivityOptions } from '@temporalio/workflow';
 import { NON_RETRYABLE_TYPES } from '../shared/constants';
-import { CONTINUE_AS_NEW_MAX_EVENTS } from '../domain/batch';
 
 /**
  * How soon a call whose worker died is retried elsewhere (seconds without a heartbeat). Measured: a running call
@@ -94,15 +93,12 @@ export const WRITE_OUTPUTS_ACTIVITY: ActivityOptions = {
 };
 
 /**
- * The parent continues as new when the server suggests it, or at this many events as a safety net (executions
- * started before PATCH_EARLY_CONTINUE_AS_NEW: LEGACY_CONTINUE_AS_NEW_EVENTS). After it is due the window is topped
- * up (at most max_workers more starts) unless the history has reached CONTINUE_AS_NEW_HARD_EVENTS. Together they
- * keep every run of the parent under 10% of the server's history limits (51,200 events / 50 MB; issue 9):
- * measured at 10,000 seeds with max_workers 200, a 4,000-event threshold alone let one run reach 5,439 events while
- * seeds kept ending during the top-up. Events average ~550 bytes (bench/results/scale.md). Executions started with
- * the `qasynth-continue-as-new-room` patch take both from `continueAsNewEvents(max_workers)` (src/domain/batch.ts),
- * which lowers them for large windows: a fixed 4,500 let a run reach 5,741 events against a slower server.
+ * The parent continues as new when the server suggests it, or at this many events as a safety net, in executions
+ * started before PATCH_EARLY_CONTINUE_AS_NEW. Later executions take their thresholds from CONTINUE_AS_NEW_MAX_EVENTS
+ * (3,000 / 4,500), and those with the `qasynth-continue-as-new-room` patch from `continueAsNewEvents(max_workers)`
+ * (src/domain/batch.ts), which keeps every run of the parent under 10% of the server's history limits (51,200
+ * events / 50 MB; issue 9). Measured: at 10,000 seeds with max_workers 200 a 4,000-event threshold alone let one
+ * run reach 5,439 events while seeds kept ending during the top-up; a fixed 4,500-event stop let one reach 5,741
+ * against a slower server. Events average ~550 bytes (bench/results/scale.md).
  */
-export const CONTINUE_AS_NEW_EVENTS = CONTINUE_AS_NEW_MAX_EVENTS.due;
-export const CONTINUE_AS_NEW_HARD_EVENTS = CONTINUE_AS_NEW_MAX_EVENTS.hard;
 export const LEGACY_CONTINUE_AS_NEW_EVENTS = 8000;

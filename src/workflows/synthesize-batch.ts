@@ -62,10 +62,10 @@ import type {
 import { hasBudget, seedAllowance } from '../domain/budget';
 import { duplicatesDropped } from '../domain/ids';
 import { emptySeedCounters } from '../domain/statistics';
-import { continueAsNewEvents, countSeed, emptyBatchCounters, noteFailedSeed, RunningWindow, SEED_PAGE } from '../domain/batch';
+import { CONTINUE_AS_NEW_MAX_EVENTS, continueAsNewEvents, countSeed, emptyBatchCounters, noteFailedSeed, RunningWindow, SEED_PAGE } from '../domain/batch';
 import { breakerStep, breakerReason } from '../domain/breaker';
 import { absurdRun } from '../domain/limits';
-import { CONTINUE_AS_NEW_EVENTS, CONTINUE_AS_NEW_HARD_EVENTS, LEGACY_CONTINUE_AS_NEW_EVENTS, OUTPUT_ACTIVITY, WRITE_OUTPUTS_ACTIVITY } from './options';
+import { LEGACY_CONTINUE_AS_NEW_EVENTS, OUTPUT_ACTIVITY, WRITE_OUTPUTS_ACTIVITY } from './options';
 import {
   pauseSignal,
   progressQuery,
@@ -322,11 +322,12 @@ export async function synthesizeBatch(input: BatchInput, carry?: BatchCarry): Pr
   };
 
   const earlyCan = patched(PATCH_EARLY_CONTINUE_AS_NEW);
-  // With room for the window's tail, from the current max_workers (a control update can change it).
+  // With room for the window's tail, from the current max_workers (a control update can change it). `hard` counts
+  // only with earlyCan.
   const canRoom = earlyCan && patched(PATCH_CAN_ROOM);
-  const canEvents = () => (canRoom ? continueAsNewEvents(state.max_workers).due : earlyCan ? CONTINUE_AS_NEW_EVENTS : LEGACY_CONTINUE_AS_NEW_EVENTS);
-  const hardEvents = () => (canRoom ? continueAsNewEvents(state.max_workers).hard : CONTINUE_AS_NEW_HARD_EVENTS);
-  const shouldContinueAsNew = () => workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > canEvents();
+  const canThresholds = (): { due: number; hard: number } =>
+    canRoom ? continueAsNewEvents(state.max_workers) : earlyCan ? CONTINUE_AS_NEW_MAX_EVENTS : { ...CONTINUE_AS_NEW_MAX_EVENTS, due: LEGACY_CONTINUE_AS_NEW_EVENTS };
+  const shouldContinueAsNew = () => workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > canThresholds().due;
 
   // ── 5. Window ─────────────────────────────────────────────────────────────────────────────────────────────
   let cancelled = false;
@@ -488,7 +489,7 @@ export async function synthesizeBatch(input: BatchInput, carry?: BatchCarry): Pr
         if (
           shouldContinueAsNew() &&
           (!(more && hasRoom()) ||
-            (earlyCan && ((startsSinceDue ?? 0) >= state.max_workers || workflowInfo().historyLength > hardEvents())))
+            (earlyCan && ((startsSinceDue ?? 0) >= state.max_workers || workflowInfo().historyLength > canThresholds().hard)))
         ) {
           // Starts still on their way: seeds may end meanwhile; look at the window again once they are acknowledged.
           if (pendingStarts.size > 0) {
