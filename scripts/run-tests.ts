@@ -24,6 +24,19 @@ export const TEST_SUGGEST_CONTINUE_AS_NEW = 100;
 /** The cluster tier: what `npm run test:cluster` runs against the multi-service server (the issue's list). */
 export const CLUSTER_TIER = ['test/e2e/scale-out.test.ts', 'test/e2e/crash.test.ts', 'test/cluster'];
 
+/**
+ * node's --test-timeout (ms), which bounds each test and each test file's process: 300 s, ~3.5× the slowest file
+ * on the 2-core machine (the real llama.cpp run, ~85 s); 900 s for the full chaos suite (QASYNTH_CHAOS=full).
+ * QASYNTH_TEST_TIMEOUT_S overrides it.
+ */
+function testTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
+  const s = Number(env.QASYNTH_TEST_TIMEOUT_S);
+  if (env.QASYNTH_TEST_TIMEOUT_S && !(Number.isFinite(s) && s > 0)) {
+    throw new Error(`QASYNTH_TEST_TIMEOUT_S must be a number of seconds > 0, got ${JSON.stringify(env.QASYNTH_TEST_TIMEOUT_S)}`);
+  }
+  return (env.QASYNTH_TEST_TIMEOUT_S ? s : env.QASYNTH_CHAOS === 'full' ? 900 : 300) * 1000;
+}
+
 /** A Temporal server for the run: its frontend address, what the tests are told about it, and how to stop it. */
 interface TestServer {
   address: string;
@@ -88,18 +101,17 @@ async function main(): Promise<number> {
     return [found];
   });
   if (!tiers.length) throw new Error('no test files found');
-  // The cluster's processes are detached (they must outlive a test that restarts one of them): Ctrl-C or SIGTERM
-  // must not end this process before it has stopped them. The signal goes to the tests, or, during the cluster's
-  // start, is remembered.
+  // Ctrl-C or SIGTERM (the tier's time budget in scripts/test-all.sh) must not end this process before it has
+  // stopped its server: the cluster's processes are detached (they must outlive a test that restarts one of
+  // them), and a dev server left running would outlive the run. The signal goes to the tests, or, during the
+  // server's start, is remembered.
   let child: ChildProcess | null = null;
   let interrupted = false;
-  if (cluster) {
-    for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-      process.on(sig, () => {
-        interrupted = true;
-        child?.kill(sig);
-      });
-    }
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(sig, () => {
+      interrupted = true;
+      child?.kill(sig);
+    });
   }
   const server = cluster ? await clusterServer(root) : await devServer(root);
   try {
@@ -108,7 +120,9 @@ async function main(): Promise<number> {
       child = spawn(
         process.execPath,
         // On the cluster, one file at a time: a test that kills the history service would fail the others' calls.
-        ['--import', 'tsx', '--test', `--test-concurrency=${cluster ? 1 : 2}`, '--test-timeout=600000', ...tiers],
+        // --test-timeout bounds each test AND each file's process (one that its tests left running is stopped
+        // then, and counted as cancelled); --test-force-exit ends a file once its tests are done.
+        ['--import', 'tsx', '--test', `--test-concurrency=${cluster ? 1 : 2}`, `--test-timeout=${testTimeoutMs()}`, '--test-force-exit', ...tiers],
         { stdio: 'inherit', env: { ...process.env, ...server.env, QASYNTH_TEST_TEMPORAL_ADDRESS: server.address } },
       );
       child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0)));

@@ -83,16 +83,30 @@ export function findGo(): string {
   );
 }
 
-function go(goBin: string, args: string[], env: NodeJS.ProcessEnv): string {
-  const r = spawnSync(goBin, args, { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
-  if (r.status !== 0) {
-    throw new ClusterSetupError(
-      `\`go ${args.join(' ')}\` failed (exit ${r.status ?? r.signal}):\n${(r.stderr || r.stdout).trim().slice(-3000)}\n` +
-        'Check that the Go module proxy (GOPROXY, default https://proxy.golang.org) is reachable.',
-    );
+/**
+ * Runs one `go` command, at most {@link GO_COMMAND_TIMEOUT_MS} (a module download from a proxy that stops
+ * answering would otherwise wait forever: Go's module fetcher has no overall timeout), and once more when it
+ * failed or timed out (a transient proxy error; what was downloaded stays in GOMODCACHE). Returns its stdout;
+ * throws ClusterSetupError with the command's output when the second try fails too.
+ */
+function go(goBin: string, args: string[], env: NodeJS.ProcessEnv, log: (s: string) => void = () => {}): string {
+  let failure = '';
+  for (let attempt = 1; attempt <= 2; attempt++) {
+    const r = spawnSync(goBin, args, { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20, timeout: GO_COMMAND_TIMEOUT_MS, killSignal: 'SIGKILL' });
+    if (r.status === 0) return r.stdout;
+    const timedOut = (r.error as NodeJS.ErrnoException | undefined)?.code === 'ETIMEDOUT';
+    failure = timedOut
+      ? `did not finish within ${GO_COMMAND_TIMEOUT_MS / 60_000} min and was stopped`
+      : `failed (exit ${r.status ?? r.signal}):\n${(r.stderr || r.stdout || String(r.error ?? '')).trim().slice(-3000)}`;
+    if (attempt === 1) log(`\`go ${args.join(' ')}\` ${failure.split('\n')[0]}; trying once more`);
   }
-  return r.stdout;
+  throw new ClusterSetupError(
+    `\`go ${args.join(' ')}\` ${failure}\nCheck that the Go module proxy (GOPROXY, default https://proxy.golang.org) is reachable.`,
+  );
 }
+
+/** Bound on one `go` command: a cold download + build takes 2–4 min on the 2-core machine. */
+const GO_COMMAND_TIMEOUT_MS = 8 * 60_000;
 
 /** Where the build of `version` lives. */
 export function buildDir(root: string, version = TEMPORAL_SERVER_VERSION): string {
@@ -138,7 +152,7 @@ export function ensureTemporalServer(root: string, log: (s: string) => void = ()
   const started = Date.now();
   log(`building temporal-server and temporal-sql-tool ${version} from ${MODULE} via ${env.GOPROXY} (cold: 2–4 min, 2.8 GB under .tools/go/) ...`);
   // The module source first: its hash is checked before anything of it is compiled.
-  const info = JSON.parse(go(goBin, ['mod', 'download', '-json', `${MODULE}@${version}`], env)) as { Dir?: string; Sum?: string; Error?: string };
+  const info = JSON.parse(go(goBin, ['mod', 'download', '-json', `${MODULE}@${version}`], env, log)) as { Dir?: string; Sum?: string; Error?: string };
   if (info.Error || !info.Dir || !info.Sum) throw new ClusterSetupError(`go mod download ${MODULE}@${version}: ${info.Error ?? 'no Dir/Sum in its answer'}`);
   if (info.Sum !== TEMPORAL_SERVER_MODULE_SUM) {
     throw new ClusterSetupError(
@@ -150,7 +164,7 @@ export function ensureTemporalServer(root: string, log: (s: string) => void = ()
   fs.mkdirSync(tmp, { recursive: true });
   try {
     // `go install pkg@version` builds with the module's own go.mod/go.sum: every dependency is checked against it.
-    go(goBin, ['install', '-trimpath', `${MODULE}/cmd/server@${version}`, `${MODULE}/cmd/tools/sql@${version}`], { ...env, GOBIN: tmp });
+    go(goBin, ['install', '-trimpath', `${MODULE}/cmd/server@${version}`, `${MODULE}/cmd/tools/sql@${version}`], { ...env, GOBIN: tmp }, log);
     fs.renameSync(path.join(tmp, 'server'), path.join(tmp, 'temporal-server'));
     fs.renameSync(path.join(tmp, 'sql'), path.join(tmp, 'temporal-sql-tool'));
     // The inputs the cluster reads: PostgreSQL schemas and the development configs it starts from.

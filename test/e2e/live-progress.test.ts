@@ -7,7 +7,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import stringWidth from 'string-width';
@@ -44,8 +44,8 @@ interface Screen {
   before: string;
 }
 
-/** Runs the CLI in a pty `cols` wide; returns what the terminal showed. */
-function inPty(cols: number, args: string[], env: Record<string, string>, onSpawn?: () => void): Promise<Screen> {
+/** Runs the CLI in a pty `cols` wide; returns what the terminal showed. `onSpawn` gets the pty's process (to stop it). */
+function inPty(cols: number, args: string[], env: Record<string, string>, onSpawn?: (p: ChildProcess) => void): Promise<Screen> {
   const transcript = path.join(tempDir('qasynth-pty-'), 'transcript.jsonl');
   return new Promise((resolve, reject) => {
     const p = spawn(PYTHON, [PTY, String(cols), '40', transcript, process.execPath, CLI, ...args], {
@@ -53,7 +53,7 @@ function inPty(cols: number, args: string[], env: Record<string, string>, onSpaw
       env: { ...process.env, OPENAI_BASE_URL: '', OPENAI_API_KEY: '', ...env },
       stdio: ['ignore', 'ignore', 'inherit'],
     });
-    onSpawn?.();
+    onSpawn?.(p);
     p.on('error', reject);
     p.on('exit', (code) => {
       const chunks = fs.readFileSync(transcript, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { t: number; d: string });
@@ -175,6 +175,10 @@ describe('live progress in a terminal', () => {
   test('a seed query adds no history event; `qasynth watch` follows a run started with `temporal workflow start`; `status` once', async () => {
     sim.resetLog();
     sim.clearScript();
+    // Some answers take 2.5 s more: the seed waiting for one adds no event meanwhile.
+    sim.script([{ match: { kind: 'action' }, after: 3, times: 6, respond: { delayMs: 2500 } }]);
+    /** Run in `finally`: a failed assertion must not leave `qasynth watch` following a run no worker serves. */
+    const cleanup: (() => void)[] = [];
     const queue = uniqueQueue('watch');
     const runId = 'watch-1';
     const env = { TEMPORAL_ADDRESS: t.address, OPENAI_BASE_URL: sim.url, OPENAI_API_KEY: 'sk-watch' };
@@ -185,8 +189,13 @@ describe('live progress in a terminal', () => {
       const started = spawn(localCliPath(ROOT), ['workflow', 'start', '--address', t.address, '--task-queue', queue, '--type', 'synthesizeBatch', '--workflow-id', `qasynth-${runId}`, '--input', JSON.stringify(input)], { stdio: ['ignore', 'ignore', 'inherit'] });
       assert.equal(await new Promise((r) => started.on('exit', r)), 0);
 
-      const screen = inPty(80, ['watch', runId], { TEMPORAL_ADDRESS: t.address });
-      // While it runs: a seed answers its query, and the query leaves its history as it was.
+      let watcher: ChildProcess | undefined;
+      const screen = inPty(80, ['watch', runId], { TEMPORAL_ADDRESS: t.address }, (p) => (watcher = p));
+      cleanup.push(() => watcher?.kill('SIGKILL'));
+      // While it runs: a seed answers its query, and 20 queries leave its history as it was. The seed's own
+      // progress also adds events, so rounds go on until one saw the history unchanged across its 20 queries
+      // (a query that wrote an event would add ≥ 20); the answers scripted to take 2.5 s (below) make such
+      // rounds common. No round may add a signal or an update (what a query sent as a message would write).
       let checked = false;
       for (let i = 0; i < 200 && !checked; i++) {
         // (The first queries may time out: the worker has not picked the run up yet.)
@@ -196,7 +205,6 @@ describe('live progress in a terminal', () => {
         if (sid) {
           const h = client.workflow.getHandle(seedWorkflowId(runId, sid));
           const before = (await h.fetchHistory()).events?.length ?? 0;
-          // 20 queries in a row: were a query an event, the history would grow by ≥ 20.
           const answers: SeedLiveProgress[] = [];
           try {
             for (let k = 0; k < 20; k++) answers.push(await h.query(seedProgressQuery));
@@ -204,16 +212,17 @@ describe('live progress in a terminal', () => {
             answers.length = 0; // that seed ended meanwhile: try the next
           }
           if (answers.length === 20) {
-            const afterLen = (await h.fetchHistory()).events?.length ?? 0;
+            const added = ((await h.fetchHistory()).events ?? []).slice(before);
             assert.equal(answers[0]!.source_id, sid);
             assert.ok(answers[19]!.llm_calls >= answers[0]!.llm_calls);
-            assert.ok(afterLen - before < 20, `${afterLen - before} events added during 20 queries`);
-            checked = true;
+            const messages = added.filter((e) => e.workflowExecutionSignaledEventAttributes || e.workflowExecutionUpdateAcceptedEventAttributes || e.workflowExecutionUpdateAdmittedEventAttributes);
+            assert.equal(messages.length, 0, `a signal or an update was written during 20 queries: ${JSON.stringify(messages)}`);
+            checked = added.length === 0;
           }
         }
-        if (!checked) await new Promise((r) => setTimeout(r, 200));
+        if (!checked) await new Promise((r) => setTimeout(r, 100));
       }
-      assert.ok(checked, 'queried a running seed');
+      assert.ok(checked, 'no round of 20 queries on a running seed left its history unchanged');
       const st = await new Promise<string>((resolve) => {
         const p = spawn(process.execPath, [CLI, 'status', runId, '--json'], { cwd: ROOT, env: { ...process.env, ...env } });
         let o = '';
@@ -231,6 +240,8 @@ describe('live progress in a terminal', () => {
       const totals = /^ {2}totals {8}(.*)$/m.exec(s.after.replace(/\r/g, ''))![1]!;
       for (const seg of segments(s.frames.at(-1)!.text)) if (!/\//.test(seg)) assert.ok(totals.split(' · ').includes(seg), `${seg} ∉ ${totals}`);
     } finally {
+      for (const f of cleanup) f();
+      sim.clearScript();
       worker.kill('SIGTERM');
       await new Promise((r) => worker.once('exit', r));
     }
