@@ -89,8 +89,8 @@ export function seedSummaryOfFailure(err: unknown): SeedSummary | null {
 }
 
 /** A failed or no-QA summary ends the workflow as failed (only executions with the PATCH_SEED_FAILS marker). */
-function endSeed(summary: SeedSummary): SeedSummary {
-  if ((summary.status === 'failed' || summary.status === 'no_qa') && patched(PATCH_SEED_FAILS)) throw seedFailure(summary);
+function endSeed(summary: SeedSummary, patches: SeedPatches): SeedSummary {
+  if ((summary.status === 'failed' || summary.status === 'no_qa') && patches.seedFails()) throw seedFailure(summary);
   return summary;
 }
 
@@ -101,16 +101,52 @@ function endSeed(summary: SeedSummary): SeedSummary {
 const PATCH_GROUNDING = 'qasynth-grounding';
 
 /**
+ * Patch id that stands for every seed-workflow patch above (routing-v2, local-llm, grounding, verification,
+ * seed-fails-visibly): an execution with this one marker takes all of their new branches. Each patch marker costs a
+ * seed's history a marker and an upsert of the TemporalChangeVersion search attribute (sdk-core adds it; a
+ * visibility write on the server): a new seed recorded 2–3 of each (routing, grounding, local-llm), now 1.
+ * Executions recorded before it answer by their own markers (see {@link seedPatches}).
+ */
+const PATCH_SEED_2026_11 = 'qasynth-seed-2026-11';
+
+/** Which branches of the seed workflow's history-changing patches this execution takes (see {@link seedPatches}). */
+interface SeedPatches {
+  routing(): boolean;
+  localLlm(): boolean;
+  grounding(): boolean;
+  verification(): boolean;
+  seedFails(): boolean;
+}
+
+/**
+ * Asks for {@link PATCH_SEED_2026_11} once, as the execution's first command: an execution that has it (every one
+ * started from now on) takes every patched branch without a marker of its own; one recorded before it (no such
+ * marker at its start, so the answer is false for the whole execution, also past the end of its replay) asks each
+ * patch by its own id, when it reaches it, as before.
+ */
+function seedPatches(): SeedPatches {
+  const all = patched(PATCH_SEED_2026_11);
+  const ask = (id: string) => () => all || patched(id);
+  return {
+    routing: ask(PATCH_ROUTING),
+    localLlm: ask(PATCH_LOCAL_LLM),
+    grounding: ask(PATCH_GROUNDING),
+    verification: ask(PATCH_VERIFICATION),
+    seedFails: ask(PATCH_SEED_FAILS),
+  };
+}
+
+/**
  * Activity proxies for this seed. Executions that started before the routing of src/domain/routing.ts (their
  * histories have no `qasynth-routing-v2` marker) keep the dedicated queues they started with.
  */
-function proxies(config: SynthesisConfig) {
+function proxies(config: SynthesisConfig, patches: SeedPatches) {
   const base = workflowInfo().taskQueue;
   const q = taskQueues(base);
-  const routed = patched(PATCH_ROUTING);
+  const routed = patches.routing();
   const route = routed ? llmRoute(config, base) : { kind: 'activity' as const, taskQueue: q.llm };
   // Asked only when the route is local, so runs that keep activities record no marker.
-  const localLlm = route.kind === 'local' && patched(PATCH_LOCAL_LLM);
+  const localLlm = route.kind === 'local' && patches.localLlm();
   const llmQueue = route.kind === 'activity' ? route.taskQueue : base;
   /** A tool call with its activity summary (shown in the Web UI's event history). */
   type RunTool = (input: Parameters<ToolActivities['runTool']>[0], summary: string) => ReturnType<ToolActivities['runTool']>;
@@ -212,8 +248,9 @@ function round1(x: number): number {
  * since it started this seed — and, when cancelled, that it stopped.
  */
 export async function synthesizeSeed(input: SeedInput): Promise<SeedSummary> {
+  const patches = seedPatches();
   const parentId = input.notify_parent ? workflowInfo().parent?.workflowId : undefined;
-  if (!parentId) return endSeed(await runSeed(input));
+  if (!parentId) return endSeed(await runSeed(input, patches), patches);
   /** A report that cannot be delivered (the parent is gone: terminated by a user) is not the seed's failure. */
   const report = async (send: () => Promise<void>) => {
     try {
@@ -224,9 +261,9 @@ export async function synthesizeSeed(input: SeedInput): Promise<SeedSummary> {
   };
   const parent = getExternalWorkflowHandle(parentId);
   try {
-    const summary = await runSeed(input);
+    const summary = await runSeed(input, patches);
     await report(() => parent.signal(seedFinishedSignal, summary));
-    return endSeed(summary);
+    return endSeed(summary, patches);
   } catch (err) {
     if (isCancellation(err)) {
       await CancellationScope.nonCancellable(() => report(() => parent.signal(seedStoppedSignal, { source_id: input.seed.source_id })));
@@ -235,12 +272,12 @@ export async function synthesizeSeed(input: SeedInput): Promise<SeedSummary> {
   }
 }
 
-async function runSeed(input: SeedInput): Promise<SeedSummary> {
+async function runSeed(input: SeedInput, patches: SeedPatches): Promise<SeedSummary> {
   const { seed, run_id, output_dir } = input;
   // Children started by an older version carry a config without keys added since (replayed histories):
   // complete it with their defaults. (The parent validated it; no zod here, see src/config/defaults.ts.)
   const config: SynthesisConfig = withConfigDefaults(input.config);
-  const { llm, tool, output } = proxies(config);
+  const { llm, tool, output } = proxies(config, patches);
   const counters: SeedCounters = emptySeedCounters();
   const spent = emptySpend();
   // The live view's query (no commands, no history events): counters so far, read from the state below.
@@ -402,7 +439,7 @@ async function runSeed(input: SeedInput): Promise<SeedSummary> {
     let lastRejection: string | undefined;
     livePhase = 'writing_qa';
     // Decided once per seed, before the first QA attempt (the marker goes into the history here).
-    const grounding = selected.length > 0 && config.grounding && patched(PATCH_GROUNDING);
+    const grounding = selected.length > 0 && config.grounding && patches.grounding();
     for (const [rank, sel] of selected.entries()) {
       details.phase = 'writing QA';
       details.paths = selected.length;
@@ -488,7 +525,7 @@ async function runSeed(input: SeedInput): Promise<SeedSummary> {
     }
     // Verification (config `verification`, off by default): every QA verified; dropped ones kept with the reason.
     let verificationDropped = 0;
-    if (config.verification?.enabled && qas.length > 0 && patched(PATCH_VERIFICATION)) {
+    if (config.verification?.enabled && qas.length > 0 && patches.verification()) {
       const runTool = (action: { tool_name: string; parameters: Record<string, unknown> }) =>
         tool(action.tool_name)(
           {
