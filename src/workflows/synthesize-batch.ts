@@ -103,6 +103,12 @@ const PATCH_EARLY_CONTINUE_AS_NEW = 'qasynth-early-continue-as-new';
 const PATCH_BATCHED_STARTS = 'qasynth-batched-starts';
 /** Continue-as-new thresholds that leave room for the window's tail: `continueAsNewEvents(max_workers)`. */
 const PATCH_CAN_ROOM = 'qasynth-continue-as-new-room';
+/**
+ * The window's waits carry the WATCH_INTERVAL timer only while there is something to watch (seeds of an earlier
+ * run, or of an earlier execution of this run): before, every wait started a timer and cancelled it when a seed
+ * ended — 2 of the parent's ~6 events per seed, for a watch() that had nothing to do.
+ */
+const PATCH_WATCH_WHEN_NEEDED = 'qasynth-watch-when-needed';
 
 /** The seed activities (src/activities/seeds.ts) as the workflow calls them. */
 interface SeedPageActivities {
@@ -325,6 +331,7 @@ export async function synthesizeBatch(input: BatchInput, carry?: BatchCarry): Pr
   // With room for the window's tail, from the current max_workers (a control update can change it). `hard` counts
   // only with earlyCan.
   const canRoom = earlyCan && patched(PATCH_CAN_ROOM);
+  const watchWhenNeeded = patched(PATCH_WATCH_WHEN_NEEDED);
   const canThresholds = (): { due: number; hard: number } =>
     canRoom ? continueAsNewEvents(state.max_workers) : earlyCan ? CONTINUE_AS_NEW_MAX_EVENTS : { ...CONTINUE_AS_NEW_MAX_EVENTS, due: LEGACY_CONTINUE_AS_NEW_EVENTS };
   const shouldContinueAsNew = () => workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > canThresholds().due;
@@ -422,6 +429,21 @@ export async function synthesizeBatch(input: BatchInput, carry?: BatchCarry): Pr
       for (const r of inherited) if (closed.has(seedWorkflowId(run_id, r.source_id)) && window.has(r.source_id)) await inspect(r, '');
     };
     const batchedStarts = patched(PATCH_BATCHED_STARTS);
+    /** Seeds found still running from an earlier execution of this run (see startSeed): they are watched too. */
+    let alreadyStarted = 0;
+    /**
+     * Waits until `ready()`, running watch() when WATCH_INTERVAL passes without it. With PATCH_WATCH_WHEN_NEEDED
+     * the timer is set only when watch() has seeds to look at (it returns at once otherwise); a seed found already
+     * started during the wait ends the wait, so that the next one sets the timer.
+     */
+    const waitOrWatch = async (ready: () => boolean): Promise<void> => {
+      if (watchWhenNeeded && window.inherited(info.runId).length === 0) {
+        const seen = alreadyStarted;
+        await condition(() => ready() || alreadyStarted !== seen);
+        return;
+      }
+      if (!(await condition(ready, WATCH_INTERVAL))) await watch();
+    };
     /** Starts one seed's child workflow and watches its end (a seed that ends without reporting is inspected). */
     const startSeed = async (seed: Seed, index: number, allowance: SeedAllowance | null): Promise<void> => {
       let child: ChildWorkflowHandle<typeof synthesizeSeed>;
@@ -445,6 +467,7 @@ export async function synthesizeBatch(input: BatchInput, carry?: BatchCarry): Pr
         // Still running from an earlier execution of this run (it was restarted while its seeds ran): it reports
         // here (by workflow id); watched like a seed inherited across continue-as-new.
         window.add({ source_id: seed.source_id, index, allowance, parent_run_id: '', started_at_ms: Date.now() });
+        alreadyStarted += 1;
         return;
       }
       // A seed that ends without reporting (terminated, timed out, a bug) is inspected; its report is the rule.
@@ -501,7 +524,7 @@ export async function synthesizeBatch(input: BatchInput, carry?: BatchCarry): Pr
         if (!more) {
           // Nothing more to start: wait for the running seeds (looking after inherited ones now and then).
           if (window.size === 0) break;
-          if (!(await condition(() => window.size === 0 || shouldContinueAsNew() || startFailure !== undefined, WATCH_INTERVAL))) await watch();
+          await waitOrWatch(() => window.size === 0 || shouldContinueAsNew() || startFailure !== undefined);
           continue;
         }
         const next = await pages.get(state.next_index);
@@ -512,7 +535,7 @@ export async function synthesizeBatch(input: BatchInput, carry?: BatchCarry): Pr
           continue;
         }
         if (!hasRoom()) {
-          if (!(await condition(() => hasRoom() || shouldContinueAsNew() || startFailure !== undefined, WATCH_INTERVAL))) await watch();
+          await waitOrWatch(() => hasRoom() || shouldContinueAsNew() || startFailure !== undefined);
           continue;
         }
         let allowance = nextAllowance();
