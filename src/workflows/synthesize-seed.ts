@@ -8,7 +8,6 @@ import {
   CancellationScope,
   getExternalWorkflowHandle,
   isCancellation,
-  patched,
   proxyActivities,
   proxyLocalActivities,
   setCurrentDetails,
@@ -38,28 +37,13 @@ import { HEARTBEAT_TIMEOUT_SECONDS, LLM_ACTIVITY, LOCAL_LLM_ACTIVITY, LOCAL_TOOL
 import { llmRoute, toolRoute } from '../domain/routing';
 import { expectedTreeSize } from '../domain/tree';
 import { verifyQas } from './verify';
+import { seedPatches, type SeedPatches } from './seed-patches';
 import { chooseActionSummary, qaSummary, seedDetails, seedWorkflowSummary, toolSummary, type SeedDetailsState } from '../domain/metadata';
 
-/** Patch id: executions with this marker route activities as src/domain/routing.ts says. */
-const PATCH_ROUTING = 'qasynth-routing-v2';
 /**
- * Patch id: executions with this marker may run their LLM calls as local activities (config `local_llm`, see
- * src/domain/routing.ts); older ones keep scheduling them as activities (another command: ScheduleActivityTask,
- * not a marker).
- */
-const PATCH_LOCAL_LLM = 'qasynth-local-llm';
-/** Patch id: executions with this marker run the verification stage when config `verification.enabled`. */
-const PATCH_VERIFICATION = 'qasynth-verification';
-/**
- * Patch id: executions with this marker end a failed or no-QA seed as a failed workflow (after writing its result
- * and reporting to the parent), so the Web UI shows it as Failed; older ones complete with the summary.
- */
-export const PATCH_SEED_FAILS = 'qasynth-seed-fails-visibly';
-
-/**
- * The failure a failed or no-QA seed workflow ends with (see PATCH_SEED_FAILS): non-retryable, its message the
- * seed's error, its type the seed's error_type (`LlmAuth`, …, `no_qa:<reason>` for a seed without QA), its
- * details `[summary]` — so a parent learns the summary from the failure too, even when the report raced it.
+ * The failure a failed or no-QA seed workflow ends with (the seed-fails patch, seed-patches.ts): non-retryable,
+ * its message the seed's error, its type the seed's error_type (`LlmAuth`, …, `no_qa:<reason>` for a seed without
+ * QA), its details `[summary]` — so a parent learns the summary from the failure too, even when the report raced it.
  */
 export function seedFailure(summary: SeedSummary): ApplicationFailure {
   return ApplicationFailure.create({
@@ -88,53 +72,12 @@ export function seedSummaryOfFailure(err: unknown): SeedSummary | null {
   return null;
 }
 
-/** A failed or no-QA summary ends the workflow as failed (only executions with the PATCH_SEED_FAILS marker). */
+/** A failed or no-QA summary ends the workflow as failed (executions that take the seed-fails patch, see seed-patches.ts). */
 function endSeed(summary: SeedSummary, patches: SeedPatches): SeedSummary {
   if ((summary.status === 'failed' || summary.status === 'no_qa') && patches.seedFails()) throw seedFailure(summary);
   return summary;
 }
 
-/**
- * Patch id: executions with this marker check that each QA's answer is grounded in its path (config `grounding`),
- * which may cost another QA attempt. Executions recorded before it replay without the check.
- */
-const PATCH_GROUNDING = 'qasynth-grounding';
-
-/**
- * Patch id that stands for every seed-workflow patch above (routing-v2, local-llm, grounding, verification,
- * seed-fails-visibly): an execution with this one marker takes all of their new branches. Each patch marker costs a
- * seed's history a marker and an upsert of the TemporalChangeVersion search attribute (sdk-core adds it; a
- * visibility write on the server): a new seed recorded 2–3 of each (routing, grounding, local-llm), now 1.
- * Executions recorded before it answer by their own markers (see {@link seedPatches}).
- */
-const PATCH_SEED_2026_11 = 'qasynth-seed-2026-11';
-
-/** Which branches of the seed workflow's history-changing patches this execution takes (see {@link seedPatches}). */
-interface SeedPatches {
-  routing(): boolean;
-  localLlm(): boolean;
-  grounding(): boolean;
-  verification(): boolean;
-  seedFails(): boolean;
-}
-
-/**
- * Asks for {@link PATCH_SEED_2026_11} once, as the execution's first command: an execution that has it (every one
- * started from now on) takes every patched branch without a marker of its own; one recorded before it (no such
- * marker at its start, so the answer is false for the whole execution, also past the end of its replay) asks each
- * patch by its own id, when it reaches it, as before.
- */
-function seedPatches(): SeedPatches {
-  const all = patched(PATCH_SEED_2026_11);
-  const ask = (id: string) => () => all || patched(id);
-  return {
-    routing: ask(PATCH_ROUTING),
-    localLlm: ask(PATCH_LOCAL_LLM),
-    grounding: ask(PATCH_GROUNDING),
-    verification: ask(PATCH_VERIFICATION),
-    seedFails: ask(PATCH_SEED_FAILS),
-  };
-}
 
 /**
  * Activity proxies for this seed. Executions that started before the routing of src/domain/routing.ts (their
@@ -145,7 +88,7 @@ function proxies(config: SynthesisConfig, patches: SeedPatches) {
   const q = taskQueues(base);
   const routed = patches.routing();
   const route = routed ? llmRoute(config, base) : { kind: 'activity' as const, taskQueue: q.llm };
-  // Asked only when the route is local, so runs that keep activities record no marker.
+  // Asked only when the route is local, so older runs that keep activities record no local-llm marker.
   const localLlm = route.kind === 'local' && patches.localLlm();
   const llmQueue = route.kind === 'activity' ? route.taskQueue : base;
   /** A tool call with its activity summary (shown in the Web UI's event history). */
@@ -438,7 +381,7 @@ async function runSeed(input: SeedInput, patches: SeedPatches): Promise<SeedSumm
     const rejectedQas: RejectedQaRecord[] = [];
     let lastRejection: string | undefined;
     livePhase = 'writing_qa';
-    // Decided once per seed, before the first QA attempt (the marker goes into the history here).
+    // Decided once per seed, before the first QA attempt (an older execution records its grounding marker here).
     const grounding = selected.length > 0 && config.grounding && patches.grounding();
     for (const [rank, sel] of selected.entries()) {
       details.phase = 'writing QA';

@@ -177,8 +177,8 @@ describe('live progress in a terminal', () => {
     sim.clearScript();
     // Some answers take 2.5 s more: the seed waiting for one adds no event meanwhile.
     sim.script([{ match: { kind: 'action' }, after: 3, times: 6, respond: { delayMs: 2500 } }]);
-    /** Run in `finally`: a failed assertion must not leave `qasynth watch` following a run no worker serves. */
-    const cleanup: (() => void)[] = [];
+    /** Stopped in `finally`: a failed assertion must not leave `qasynth watch` following a run no worker serves. */
+    let watcher: ChildProcess | undefined;
     const queue = uniqueQueue('watch');
     const runId = 'watch-1';
     const env = { TEMPORAL_ADDRESS: t.address, OPENAI_BASE_URL: sim.url, OPENAI_API_KEY: 'sk-watch' };
@@ -189,9 +189,7 @@ describe('live progress in a terminal', () => {
       const started = spawn(localCliPath(ROOT), ['workflow', 'start', '--address', t.address, '--task-queue', queue, '--type', 'synthesizeBatch', '--workflow-id', `qasynth-${runId}`, '--input', JSON.stringify(input)], { stdio: ['ignore', 'ignore', 'inherit'] });
       assert.equal(await new Promise((r) => started.on('exit', r)), 0);
 
-      let watcher: ChildProcess | undefined;
       const screen = inPty(80, ['watch', runId], { TEMPORAL_ADDRESS: t.address }, (p) => (watcher = p));
-      cleanup.push(() => watcher?.kill('SIGKILL'));
       // While it runs: a seed answers its query, and 20 queries leave its history as it was. The seed's own
       // progress also adds events, so rounds go on until one saw the history unchanged across its 20 queries
       // (a query that wrote an event would add ≥ 20); the answers scripted to take 2.5 s (below) make such
@@ -240,7 +238,7 @@ describe('live progress in a terminal', () => {
       const totals = /^ {2}totals {8}(.*)$/m.exec(s.after.replace(/\r/g, ''))![1]!;
       for (const seg of segments(s.frames.at(-1)!.text)) if (!/\//.test(seg)) assert.ok(totals.split(' · ').includes(seg), `${seg} ∉ ${totals}`);
     } finally {
-      for (const f of cleanup) f();
+      watcher?.kill('SIGKILL');
       sim.clearScript();
       worker.kill('SIGTERM');
       await new Promise((r) => worker.once('exit', r));
