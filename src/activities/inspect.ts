@@ -11,7 +11,27 @@ import type { SeedResultFile, SeedSummary } from '../shared/types';
 import { createOutputActivities, readSeedResult, summarize } from './outputs';
 
 /** LLM activity types (their attempts are the provider requests a seed made). */
-const LLM_ACTIVITY_TYPES = new Set(['chooseAction', 'synthesizeQa']);
+const LLM_ACTIVITY_TYPES = new Set(['chooseAction', 'synthesizeQa', 'answerBaseline', 'solverStep', 'judgeAnswer']);
+
+type Payload = temporal.api.common.v1.IPayload;
+
+/** The JSON value of a payload (json/plain encoding; bytes, or base64 text in a history read from JSON), else null. */
+function payloadJson(p: Payload | null | undefined): unknown {
+  const data = p?.data as Uint8Array | string | null | undefined;
+  if (!data) return null;
+  try {
+    const text = typeof data === 'string' ? Buffer.from(data, 'base64').toString('utf8') : Buffer.from(data).toString('utf8');
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}
+
+/** Whether a chooseAction result ran its tool inside the call (src/domain/routing.ts IN_CALL_TOOLS). */
+function ranToolInCall(result: Payload | null | undefined): boolean {
+  const r = payloadJson(result) as { observation?: unknown } | null;
+  return !!r && typeof r === 'object' && r.observation != null;
+}
 
 export interface InspectSeedInput {
   /** The seed workflow's id and the run to inspect (the one the parent started). */
@@ -70,9 +90,20 @@ export class HistoryFactsReader {
       if (LLM_ACTIVITY_TYPES.has(type)) {
         this.calls += 1;
         this.requests += this.started.get(sid) ?? 1;
+        if (type === 'chooseAction' && ranToolInCall(e.activityTaskCompletedEventAttributes?.result?.payloads?.[0])) this.tools += 1;
       } else if (type === 'runTool') this.tools += 1;
     }
-    if (e.markerRecordedEventAttributes?.markerName === 'core_local_activity') this.tools += 1;
+    const marker = e.markerRecordedEventAttributes;
+    if (marker?.markerName === 'core_local_activity') {
+      // A local activity's marker: sdk-core's data {activity_type, attempt, …} and the result.
+      const data = payloadJson(marker.details?.data?.payloads?.[0]) as { activity_type?: unknown; attempt?: unknown } | null;
+      const type = typeof data?.activity_type === 'string' ? data.activity_type : 'runTool';
+      if (LLM_ACTIVITY_TYPES.has(type)) {
+        this.calls += 1;
+        this.requests += typeof data?.attempt === 'number' ? data.attempt : 1;
+        if (type === 'chooseAction' && ranToolInCall(marker.details?.result?.payloads?.[0])) this.tools += 1;
+      } else if (type === 'runTool') this.tools += 1;
+    }
     const term = e.workflowExecutionTerminatedEventAttributes;
     if (term) {
       this.closeType = 'terminated';

@@ -10,6 +10,9 @@
  * A local activity (config `local_llm`) has no heartbeat details: its retries run in the same worker, which keeps
  * the state in memory (see LocalAttempts).
  *
+ * chooseAction runs the chosen call of an in-call tool itself when its input lists the tool (`in_call_tools`, see
+ * src/domain/routing.ts), and returns the observation with the action: one activity per tree node instead of two.
+ *
  * With a call cache (deps.cache) and a `cache_place` in the input, a call first looks for its key
  * (src/cache/key.ts): a hit is answered without a request (requests 0, usage 0: nothing is paid); a miss is sent,
  * and a usable reply is stored. Failures, malformed answers and refusals (finish_reason `content_filter`, empty
@@ -27,10 +30,12 @@ import type {
   JudgeInput,
   JudgeResult,
   LlmCallAccounting,
+  Observation,
   SolverStepInput,
   SolverStepResult,
   SynthesizeQaInput,
   SynthesizeQaResult,
+  ToolAction,
 } from '../shared/types';
 import { buildBaselineMessages, buildJudgeMessages, buildSolverMessages, FINAL_ANSWER_SCHEMA } from '../domain/verification';
 import { parseAnswerReply, parseJudgeReply, parseSolverReply } from '../domain/verification-replies';
@@ -38,7 +43,7 @@ import { buildActionMessages, buildQaMessages, QA_JSON_SCHEMA, withIntent } from
 import { parseActionReply, parseQaReply, ParseReason, type ModelReply } from '../domain/parse';
 import { ChatEndpoint, type ChatRequestBody, type ChatResult } from '../llm/chat';
 import { classifyLlmError } from '../llm/errors';
-import { toolSchemas } from '../tools/registry';
+import { executeTool, toolSchemas } from '../tools/registry';
 import { withHeartbeat } from './heartbeat';
 import type { AdaptiveLimiter } from '../llm/adaptive-limiter';
 import { FailureType } from '../shared/constants';
@@ -324,17 +329,35 @@ export function createLlmActivities(deps: LlmDeps) {
     return { ...parse(r.reply), ...accounting };
   }
 
+  /**
+   * Runs a chosen action of an in-call tool (src/domain/routing.ts IN_CALL_TOOLS: pure, in-process) as its own
+   * activity would; null when it throws (a configuration problem), which leaves the call to that activity.
+   */
+  async function runInCall(action: ToolAction): Promise<Observation | null> {
+    try {
+      return await executeTool(action.tool_name, action.parameters, { environment_kwargs: {} });
+    } catch (err) {
+      log.debug('in-call tool failed; its own activity will run it', { tool: action.tool_name, error: String(err) });
+      return null;
+    }
+  }
+
   return {
     /** Asks the model for the next exploration step: one tool and its arguments, with an intent. */
     async chooseAction(input: ChooseActionInput): Promise<ChooseActionResult> {
       const tools = toolSchemas(input.tools);
       const messages = buildActionMessages(input, tools);
       const body = toolCallBody(input, messages, tools.map((t) => ({ ...t, parameters: withIntent(t.parameters) })));
-      return completeAndParse(body, (reply) => {
+      const result: ChooseActionResult = await completeAndParse(body, (reply) => {
         const parsed = parseActionReply(reply, tools);
         if (!parsed.ok) log.debug('no usable action in the reply', { reason: parsed.reason });
         return parsed;
       }, input.cache_place);
+      if (result.ok && input.in_call_tools?.includes(result.action.tool_name)) {
+        const observation = await runInCall(result.action);
+        if (observation) return { ...result, observation };
+      }
+      return result;
     },
 
     /** Turns one selected path into a QA pair (structured JSON output). */

@@ -22,6 +22,12 @@
  *   What a local activity gives up: a server-side rate limit, a separate worker pool, heartbeats (a worker that
  *   dies mid-call is noticed by the workflow task timeout instead), and visibility as its own event in the
  *   history (it is recorded as a marker). A tool with a rate limit never runs locally.
+ * - Tools whose result depends on their arguments alone (IN_CALL_TOOLS: the calculator) and that would run as local
+ *   activities run inside the LLM call that chose them: the chooseAction activity executes the chosen call and
+ *   returns its observation with the action, so the tree node costs one activity, not two (measured: README
+ *   "Benchmarks"). The workflow uses that observation only where it would have run the same tool with the same
+ *   arguments (a refused duplicate ignores it); an activity that returns none (an older worker, an error) leaves
+ *   the tool to its own local activity. `local_tools: false`, a rate limit or dedicated queues turn it off.
  * - Network tools (web_search, web_visit) stay normal activities on the workflow's queue (retries with
  *   backoff that outlive a workflow task, heartbeats while a page loads), or on their own queue as above.
  */
@@ -45,6 +51,22 @@ export function llmRoute(config: RoutingConfig, base: string): Route {
   if (dedicated) return { kind: 'activity', taskQueue: `${base}-llm` };
   if ((config.local_llm ?? CONFIG_DEFAULTS.local_llm) && config.cache?.enabled !== false) return { kind: 'local' };
   return { kind: 'activity', taskQueue: base };
+}
+
+/**
+ * Tools that may run inside the LLM call that chose them (see the module comment): in-process, pure (the result
+ * depends on the arguments alone: no environment_kwargs, files or network), bounded in time (the calculator caps
+ * expression length and result size, src/tools/calculator.ts). python_interpreter is not one: it starts a sandboxed
+ * process that can fail as infrastructure and take seconds, which an LLM call must not wait on or be retried for.
+ */
+export const IN_CALL_TOOLS: ReadonlySet<string> = new Set(['calculator']);
+
+/**
+ * Which of `tools` the chooseAction activity of a workflow on task queue `base` runs itself (IN_CALL_TOOLS that
+ * route locally under `config`), in the order given; [] turns it off.
+ */
+export function inCallTools(config: RoutingConfig, base: string, tools: readonly string[]): string[] {
+  return tools.filter((t) => IN_CALL_TOOLS.has(t) && toolRoute(config, base, t).kind === 'local');
 }
 
 /** The route of tool `tool`'s activity for a workflow on task queue `base`. */

@@ -245,7 +245,7 @@ export async function sampleTree(opts: {
     const release = slots ? await slots.acquire() : () => {};
     let child: TreeNode | null = null;
     try {
-      let chosen: { intent: string; action: ToolAction } | null = null;
+      let chosen: { intent: string; action: ToolAction; observation?: Observation } | null = null;
       let lastReason = 'no_attempt';
       for (let attempt = 0; attempt < config.max_retries; attempt++) {
         if (out.stopped || deps.shouldStop?.()) {
@@ -268,7 +268,7 @@ export async function sampleTree(opts: {
         out.input_tokens += result.usage?.input_tokens ?? 0;
         out.output_tokens += result.usage?.output_tokens ?? 0;
         if (result.ok) {
-          chosen = { intent: result.intent, action: result.action };
+          chosen = { intent: result.intent, action: result.action, ...(result.observation ? { observation: result.observation } : {}) };
           break;
         }
         out.llm_failed_outputs += 1;
@@ -293,7 +293,8 @@ export async function sampleTree(opts: {
         obs = { text: duplicateObservation(chosen.action, earlier), error: true };
       } else {
         executed.set(signature, nodeId);
-        obs = await deps.runTool(chosen.action, { depth: d + 1, branch });
+        // An in-call tool's result came with the action (src/domain/routing.ts IN_CALL_TOOLS); else its activity.
+        obs = chosen.observation ?? (await deps.runTool(chosen.action, { depth: d + 1, branch }));
         inc(out.tool_calls, chosen.action.tool_name);
         if (obs.error) inc(out.tool_errors, chosen.action.tool_name);
       }

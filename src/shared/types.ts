@@ -499,6 +499,11 @@ export interface ChooseActionInput {
   executed_actions?: string[];
   /** The call's place in the run (src/domain/ids.ts actionCallPlace); set when the run uses the call cache. */
   cache_place?: string;
+  /**
+   * Tools this activity runs itself when the model chooses one of them (src/domain/routing.ts inCallTools): the
+   * result then carries the call's `observation`. Absent or empty: none.
+   */
+  in_call_tools?: string[];
 }
 
 /**
@@ -514,8 +519,13 @@ export interface LlmCallAccounting {
   cache?: CacheOutcome;
 }
 
+/**
+ * What chooseAction returns. `observation`: the chosen action's result when its tool was one of the input's
+ * `in_call_tools` and ran inside the call (what its own tool activity would have returned); absent otherwise, and
+ * in histories recorded before it existed.
+ */
 export type ChooseActionResult =
-  | ({ ok: true; intent: string; action: ToolAction } & LlmCallAccounting)
+  | ({ ok: true; intent: string; action: ToolAction; observation?: Observation } & LlmCallAccounting)
   | ({ ok: false; reason: string } & LlmCallAccounting);
 
 export interface RunToolInput {

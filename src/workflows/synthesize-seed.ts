@@ -34,7 +34,7 @@ import { groundAnswer, ungroundedReason, type Grounding } from '../domain/ground
 import { actionCallPlace, qaCallPlace, qaId } from '../domain/ids';
 import { seedFinishedSignal, seedProgressQuery, seedStoppedSignal } from './messages';
 import { HEARTBEAT_TIMEOUT_SECONDS, LLM_ACTIVITY, LOCAL_LLM_ACTIVITY, LOCAL_TOOL_ACTIVITY, OUTPUT_ACTIVITY, TOOL_ACTIVITY } from './options';
-import { llmRoute, toolRoute } from '../domain/routing';
+import { inCallTools, llmRoute, toolRoute } from '../domain/routing';
 import { expectedTreeSize } from '../domain/tree';
 import { verifyQas } from './verify';
 import { seedPatches, type SeedPatches } from './seed-patches';
@@ -288,6 +288,8 @@ async function runSeed(input: SeedInput, patches: SeedPatches): Promise<SeedSumm
   const useCache = config.cache?.enabled !== false;
   let budgetHit = false;
   const toolNames = config.available_tools.length ? config.available_tools : [...MODE_TOOLS[config.environment_mode]];
+  // Tools the chooseAction activity runs itself (src/domain/routing.ts); executions routed before routing-v2: none.
+  const inCall = patches.routing() ? inCallTools(config, workflowInfo().taskQueue, toolNames) : [];
   const qaModel = config.qa_model_name ?? config.model_name;
   const summaryModel =
     typeof config.environment_kwargs.web_visit_summary_model === 'string'
@@ -333,6 +335,7 @@ async function runSeed(input: SeedInput, patches: SeedPatches): Promise<SeedSumm
             executed_actions: req.executedActions,
             ...(config.max_tokens ? { max_tokens: config.max_tokens } : {}),
             ...(useCache ? { cache_place: actionCallPlace(seed.source_id, req.branchPath, req.attempt) } : {}),
+            ...(inCall.length ? { in_call_tools: inCall } : {}),
           }]);
           charge(config.model_name, r);
           return r;

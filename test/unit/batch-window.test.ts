@@ -57,6 +57,28 @@ test('historyFacts: a seed the server terminated at its history limit is reporte
   assert.equal(byUser.error, 'terminated by alice@laptop: stop it (after 0 LLM calls)');
 });
 
+test('historyFacts: local-activity markers count as the call their data names; a tool run inside chooseAction counts as a tool call', () => {
+  const ev = (id: number, attrs: Record<string, unknown>) => ({ eventId: id, ...attrs }) as unknown as Parameters<typeof historyFacts>[0] extends Iterable<infer E> ? E : never;
+  const json = (v: unknown) => ({ payloads: [{ data: Buffer.from(JSON.stringify(v)) }] });
+  const marker = (type: string, attempt: number, result: unknown) =>
+    ({ markerRecordedEventAttributes: { markerName: 'core_local_activity', details: { data: json({ activity_type: type, attempt }), result: json(result) } } });
+  const withTool = { ok: true, intent: 'x', action: { tool_name: 'calculator', parameters: { expressions: ['1+1'] } }, observation: { text: '2' }, usage: {} };
+  const events = [
+    ev(5, marker('chooseAction', 2, withTool)), // a local LLM call (2 requests) that ran the calculator in the call
+    ev(6, marker('runTool', 1, { text: 'ok' })), // a tool as its own local activity
+    ev(7, marker('chooseAction', 1, { ...withTool, observation: undefined })),
+    ev(8, marker('synthesizeQa', 1, { ok: true })),
+    ev(9, { activityTaskScheduledEventAttributes: { activityType: { name: 'chooseAction' } } }),
+    ev(10, { activityTaskStartedEventAttributes: { scheduledEventId: 9, attempt: 1 } }),
+    ev(11, { activityTaskCompletedEventAttributes: { scheduledEventId: 9, result: json(withTool) } }),
+    ev(20, { workflowExecutionTerminatedEventAttributes: { reason: 'stop', identity: 'me' } }),
+  ];
+  const f = historyFacts(events, 'TERMINATED');
+  assert.equal(f.llm_calls, 4);
+  assert.equal(f.llm_requests, 2 + 1 + 1 + 1);
+  assert.equal(f.tool_calls, 3, 'the runTool marker and the two calculator calls made inside chooseAction');
+});
+
 test('continueAsNewEvents keeps the thresholds of small windows', () => {
   assert.deepEqual(continueAsNewEvents(1), { due: 3000, hard: 4500 });
   assert.deepEqual(continueAsNewEvents(50), { due: 3000, hard: 4500 });
