@@ -482,3 +482,29 @@ export function createOutputActivities(opts: { heartbeatMs?: number } = {}) {
 }
 
 export type OutputActivities = ReturnType<typeof createOutputActivities>;
+
+/**
+ * `writeSeedResultHere`, registered on every worker that runs workflows, for the seed workflow to call as a local
+ * activity first: a worker that also owns the output folder (`hasOutput`: not started with `--no-output`) stores the
+ * result as `writeSeedResult` on the output queue would — without the round trip through another task queue, the
+ * workflow task that takes its result, and the result's copy in the seed's history (a local activity's input is
+ * not recorded). Any other worker refuses at once with a non-retryable `OutputElsewhere`, and the workflow sends the
+ * result to the output queue: its marker says so, so every replay takes the same branch.
+ */
+export function createSeedResultWriter(hasOutput: boolean) {
+  const outputs = createOutputActivities();
+  return {
+    async writeSeedResultHere(input: { output_dir: string; result: SeedResultFile }): Promise<SeedSummary> {
+      if (!hasOutput) {
+        throw ApplicationFailure.create({
+          type: FailureType.OutputElsewhere,
+          nonRetryable: true,
+          message: 'this worker does not write outputs (--no-output): the output task queue stores the seed result',
+        });
+      }
+      return outputs.writeSeedResult(input);
+    },
+  };
+}
+
+export type SeedResultWriter = ReturnType<typeof createSeedResultWriter>;

@@ -48,6 +48,11 @@ export const FailureType = {
    */
   ToolMisconfigured: 'ToolMisconfigured',
   OutputConflict: 'OutputConflict',
+  /**
+   * This worker does not write outputs (started with `--no-output`): the seed result goes to the output task
+   * queue instead (src/activities/outputs.ts createSeedResultWriter). Not an error the user sees.
+   */
+  OutputElsewhere: 'OutputElsewhere',
   /** A seeds file passed by reference changed while prepareSeeds read it (still being written?). Retryable. */
   SeedsFileChanging: 'SeedsFileChanging',
 } as const;

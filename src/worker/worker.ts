@@ -17,7 +17,7 @@ import type { RateLimits } from '../shared/types';
 import { toolNames } from '../tools/registry';
 import { createLlmActivities } from '../activities/llm';
 import { createToolActivities } from '../activities/tools';
-import { createOutputActivities } from '../activities/outputs';
+import { createOutputActivities, createSeedResultWriter } from '../activities/outputs';
 import { createInspectActivities } from '../activities/inspect';
 import { createSeedActivities } from '../activities/seeds';
 import { createOpenAiClient } from '../llm/client';
@@ -131,7 +131,8 @@ export async function createWorkers(opts: CreateWorkersOptions): Promise<Worker[
         // LLM calls and network tools run on the workflow's own queue by default (eager dispatch), LLM calls as local
         // activities with local_llm, the worker-local tools as local activities (src/domain/routing.ts): whoever
         // runs the workflows runs them.
-        activities: { ...llmActivities, ...toolActivities },
+        // And the seed result's local write, first tried where the workflow runs (see createSeedResultWriter).
+        activities: { ...llmActivities, ...toolActivities, ...createSeedResultWriter(roles.output) },
         maxConcurrentActivityTaskExecutions: c.llm + c.tools,
         maxConcurrentLocalActivityExecutions: c.llm + c.tools,
       }),

@@ -3,7 +3,7 @@
  * Changing these does not change a workflow's command sequence, so running batches replay fine.
  */
 import type { ActivityOptions, LocalActivityOptions } from '@temporalio/workflow';
-import { NON_RETRYABLE_TYPES } from '../shared/constants';
+import { FailureType, NON_RETRYABLE_TYPES } from '../shared/constants';
 
 /**
  * How soon a call whose worker died is retried elsewhere (seconds without a heartbeat). Measured: a running call
@@ -79,6 +79,20 @@ export const OUTPUT_ACTIVITY: ActivityOptions = {
     maximumInterval: '1 minute',
     maximumAttempts: 30,
     nonRetryableErrorTypes: NON_RETRYABLE_TYPES,
+  },
+};
+
+/**
+ * The seed result's write where the workflow runs (writeSeedResultHere, a local activity): a worker without the
+ * output folder refuses at once (OutputElsewhere); a write that fails twice more (a full disk) is left to the
+ * output queue's activity and its longer retries (OUTPUT_ACTIVITY).
+ */
+export const LOCAL_OUTPUT_ACTIVITY: LocalActivityOptions = {
+  startToCloseTimeout: '2 minutes',
+  retry: {
+    initialInterval: '1 second',
+    maximumAttempts: 3,
+    nonRetryableErrorTypes: [...NON_RETRYABLE_TYPES, FailureType.OutputElsewhere],
   },
 };
 

@@ -36,6 +36,14 @@ const PATCH_GROUNDING = 'qasynth-grounding';
  */
 const PATCH_SEED_2026_11 = 'qasynth-seed-2026-11';
 
+/**
+ * Patch id that stands for {@link PATCH_SEED_2026_11} and everything it stands for, and adds: the seed result is
+ * first written where the workflow runs (a local activity, writeSeedResultHere), and goes to the output queue only
+ * when that worker does not own the output folder. Executions recorded before it schedule the output queue's
+ * activity as before.
+ */
+const PATCH_SEED_2026_12 = 'qasynth-seed-2026-12';
+
 /** Which branches of the seed workflow's history-changing patches this execution takes (see {@link seedPatches}). */
 export interface SeedPatches {
   routing(): boolean;
@@ -43,16 +51,21 @@ export interface SeedPatches {
   grounding(): boolean;
   verification(): boolean;
   seedFails(): boolean;
+  /** Whether the seed result is first written by a local activity (PATCH_SEED_2026_12). */
+  localOutput(): boolean;
 }
 
 /**
- * Asks for {@link PATCH_SEED_2026_11} once, as the execution's first command: an execution that has it (every one
- * started from now on) takes every patched branch without a marker of its own; one recorded before it (no such
- * marker at its start, so the answer is false for the whole execution, also past the end of its replay) asks each
- * patch by its own id, when it reaches it, as before.
+ * Asks for {@link PATCH_SEED_2026_12}, else {@link PATCH_SEED_2026_11}, once each, as the execution's first command:
+ * an execution that has either takes every patched branch it stands for without a marker of its own; one recorded
+ * before both (no such marker at its start, so the answer is false for the whole execution, also past the end of its
+ * replay) asks each patch by its own id, when it reaches it, as before.
  */
 export function seedPatches(): SeedPatches {
-  const all = patched(PATCH_SEED_2026_11);
+  // Executions started from now on record PATCH_SEED_2026_12 alone; those recorded with PATCH_SEED_2026_11 find it
+  // next (the first is false for them, as it was never recorded), older ones neither.
+  const dec = patched(PATCH_SEED_2026_12);
+  const all = dec || patched(PATCH_SEED_2026_11);
   const ask = (id: string) => () => all || patched(id);
   return {
     routing: ask(PATCH_ROUTING),
@@ -60,5 +73,6 @@ export function seedPatches(): SeedPatches {
     grounding: ask(PATCH_GROUNDING),
     verification: ask(PATCH_VERIFICATION),
     seedFails: ask(PATCH_SEED_FAILS),
+    localOutput: () => dec,
   };
 }

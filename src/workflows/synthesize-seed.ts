@@ -17,7 +17,7 @@ import {
 } from '@temporalio/workflow';
 import type { LlmActivities } from '../activities/llm';
 import type { ToolActivities } from '../activities/tools';
-import type { OutputActivities } from '../activities/outputs';
+import type { OutputActivities, SeedResultWriter } from '../activities/outputs';
 import { MODE_TOOLS, taskQueues, toolTaskQueue } from '../shared/constants';
 import { StatusAttr } from '../shared/search-attributes';
 import type { LlmCallAccounting, QaRecord, RejectedQaRecord, SeedCounters, SeedInput, SeedLiveProgress, SeedResultFile, SeedSummary, SynthesisConfig } from '../shared/types';
@@ -33,7 +33,7 @@ import { validateQa } from '../domain/validate';
 import { groundAnswer, ungroundedReason, type Grounding } from '../domain/grounding';
 import { actionCallPlace, qaCallPlace, qaId } from '../domain/ids';
 import { seedFinishedSignal, seedProgressQuery, seedStoppedSignal } from './messages';
-import { HEARTBEAT_TIMEOUT_SECONDS, LLM_ACTIVITY, LOCAL_LLM_ACTIVITY, LOCAL_TOOL_ACTIVITY, OUTPUT_ACTIVITY, TOOL_ACTIVITY } from './options';
+import { HEARTBEAT_TIMEOUT_SECONDS, LLM_ACTIVITY, LOCAL_LLM_ACTIVITY, LOCAL_OUTPUT_ACTIVITY, LOCAL_TOOL_ACTIVITY, OUTPUT_ACTIVITY, TOOL_ACTIVITY } from './options';
 import { inCallTools, llmRoute, toolRoute } from '../domain/routing';
 import { expectedTreeSize } from '../domain/tree';
 import { verifyQas } from './verify';
@@ -124,6 +124,8 @@ function proxies(config: SynthesisConfig, patches: SeedPatches) {
       return p;
     },
     output: proxyActivities<OutputActivities>({ ...OUTPUT_ACTIVITY, taskQueue: q.output }),
+    /** The seed result's write where the workflow runs (seedPatches().localOutput; src/activities/outputs.ts). */
+    outputHere: patches.localOutput() ? proxyLocalActivities<SeedResultWriter>(LOCAL_OUTPUT_ACTIVITY) : null,
   };
 }
 
@@ -220,7 +222,7 @@ async function runSeed(input: SeedInput, patches: SeedPatches): Promise<SeedSumm
   // Children started by an older version carry a config without keys added since (replayed histories):
   // complete it with their defaults. (The parent validated it; no zod here, see src/config/defaults.ts.)
   const config: SynthesisConfig = withConfigDefaults(input.config);
-  const { llm, tool, output } = proxies(config, patches);
+  const { llm, tool, output, outputHere } = proxies(config, patches);
   const counters: SeedCounters = emptySeedCounters();
   const spent = emptySpend();
   // The live view's query (no commands, no history events): counters so far, read from the state below.
@@ -567,7 +569,17 @@ async function runSeed(input: SeedInput, patches: SeedPatches): Promise<SeedSumm
   }
 
   livePhase = 'saving';
-  const summary = await output.writeSeedResult.executeWithOptions({ summary: `write seed result · ${result.status}` }, [{ output_dir, result }]);
+  const saveSummary = `write seed result · ${result.status}`;
+  let summary: SeedSummary | null = null;
+  if (outputHere) {
+    // Where the workflow runs when this worker owns the output folder; else (or when it cannot) the output queue.
+    try {
+      summary = await outputHere.writeSeedResultHere.executeWithOptions({ summary: saveSummary }, [{ output_dir, result }]);
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+    }
+  }
+  summary ??= await output.writeSeedResult.executeWithOptions({ summary: saveSummary }, [{ output_dir, result }]);
   livePhase = 'done';
   upsertSearchAttributes([{ key: StatusAttr, value: result.status }]);
   details.phase =
