@@ -10,8 +10,9 @@
  * (v3-local-llm keeps its local-llm batch; v4-continue-as-new-room the by-reference batch's parent runs, which carry
  * the qasynth-continue-as-new-room marker; v5-seed-patches the seed runs, each with the one qasynth-seed-2026-11
  * marker in place of its routing / local-llm / grounding / verification / seed-fails markers; v6-watch-when-needed
- * the parent runs, whose waits set the watch timer only with seeds of an earlier run in the window; the other
- * runs replay as in v2-*).
+ * the parent runs, whose waits set the watch timer only with seeds of an earlier run in the window;
+ * v7-seed-in-call-local-output seed runs of each kind, with the one qasynth-seed-2026-12 marker, calculator calls
+ * made inside chooseAction and the seed result written by a local activity; the other runs replay as in v2-*).
  *
  *   npx tsx scripts/capture-histories.ts <label>      # e.g. v2-sliding-window
  */

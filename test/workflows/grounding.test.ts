@@ -139,7 +139,7 @@ describe('grounding in the seed workflow', () => {
       assert.equal(stats.funnel.qa_grounded, 1);
       assert.equal(stats.funnel.losses.filter((l) => l.stage === 'grounding').length, 0);
       // The seed's history (with the retried QA call) replays deterministically. Its one patch marker is the seed
-      // workflow's qasynth-seed-2026-11, which stands for qasynth-grounding (and the other seed patches) too.
+      // workflow's qasynth-seed-2026-12, which stands for qasynth-grounding (and the other seed patches) too.
       const { bundleWorkflowCode, DefaultLogger, Worker } = await import('@temporalio/worker');
       const workflowBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), logger: new DefaultLogger('WARN') });
       let replayed = 0;
@@ -149,7 +149,7 @@ describe('grounding in the seed workflow', () => {
           .map((e) => e.markerRecordedEventAttributes)
           .filter((m) => m?.markerName === 'core_patch')
           .flatMap((m) => Object.values(m!.details ?? {}).flatMap((p) => (p.payloads ?? []).map((x) => Buffer.from(x.data ?? []).toString('utf8'))));
-        assert.deepEqual(markers.map((m) => (JSON.parse(m) as { id: string }).id), ['qasynth-seed-2026-11'], `one patch marker: ${JSON.stringify(markers)}`);
+        assert.deepEqual(markers.map((m) => (JSON.parse(m) as { id: string }).id), ['qasynth-seed-2026-12'], `one patch marker: ${JSON.stringify(markers)}`);
         await Worker.runReplayHistory({ workflowBundle }, history, wf.workflowId);
         replayed += 1;
       }
