@@ -13,6 +13,9 @@ import { createOutputActivities, readSeedResult, summarize } from './outputs';
 /** LLM activity types (their attempts are the provider requests a seed made). */
 const LLM_ACTIVITY_TYPES = new Set(['chooseAction', 'synthesizeQa', 'answerBaseline', 'solverStep', 'judgeAnswer']);
 
+/** LLM activities whose result may carry the observation of a tool run inside the call (src/domain/routing.ts). */
+const IN_CALL_TYPES = new Set(['chooseAction', 'solverStep']);
+
 type Payload = temporal.api.common.v1.IPayload;
 
 /** The JSON value of a payload (json/plain encoding; bytes, or base64 text in a history read from JSON), else null. */
@@ -27,7 +30,7 @@ function payloadJson(p: Payload | null | undefined): unknown {
   }
 }
 
-/** Whether a chooseAction result ran its tool inside the call (src/domain/routing.ts IN_CALL_TOOLS). */
+/** Whether a chooseAction / solverStep result ran its tool inside the call (src/domain/routing.ts IN_CALL_TOOLS). */
 function ranToolInCall(result: Payload | null | undefined): boolean {
   const r = payloadJson(result) as { observation?: unknown } | null;
   return !!r && typeof r === 'object' && r.observation != null;
@@ -90,7 +93,7 @@ export class HistoryFactsReader {
       if (LLM_ACTIVITY_TYPES.has(type)) {
         this.calls += 1;
         this.requests += this.started.get(sid) ?? 1;
-        if (type === 'chooseAction' && ranToolInCall(e.activityTaskCompletedEventAttributes?.result?.payloads?.[0])) this.tools += 1;
+        if (IN_CALL_TYPES.has(type) && ranToolInCall(e.activityTaskCompletedEventAttributes?.result?.payloads?.[0])) this.tools += 1;
       } else if (type === 'runTool') this.tools += 1;
     }
     const marker = e.markerRecordedEventAttributes;
@@ -101,7 +104,7 @@ export class HistoryFactsReader {
       if (LLM_ACTIVITY_TYPES.has(type)) {
         this.calls += 1;
         this.requests += typeof data?.attempt === 'number' ? data.attempt : 1;
-        if (type === 'chooseAction' && ranToolInCall(marker.details?.result?.payloads?.[0])) this.tools += 1;
+        if (IN_CALL_TYPES.has(type) && ranToolInCall(marker.details?.result?.payloads?.[0])) this.tools += 1;
       } else if (type === 'runTool') this.tools += 1;
     }
     const term = e.workflowExecutionTerminatedEventAttributes;

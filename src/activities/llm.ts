@@ -392,7 +392,12 @@ export function createLlmActivities(deps: LlmDeps) {
      */
     async solverStep(input: SolverStepInput): Promise<SolverStepResult> {
       const tools = input.must_answer ? [FINAL_ANSWER_SCHEMA] : [...toolSchemas(input.tools), FINAL_ANSWER_SCHEMA];
-      return completeAndParse(toolCallBody(input, buildSolverMessages(input, tools), tools), (reply) => parseSolverReply(reply, tools));
+      const result: SolverStepResult = await completeAndParse(toolCallBody(input, buildSolverMessages(input, tools), tools), (reply) => parseSolverReply(reply, tools));
+      if (result.ok && result.kind === 'tool' && input.in_call_tools?.includes(result.action.tool_name)) {
+        const observation = await runInCall(result.action);
+        if (observation) return { ...result, observation };
+      }
+      return result;
     },
 
     /** Verification: the LLM judge compares one answer with the reference (for answers the normalised match left open). */

@@ -248,7 +248,7 @@ const configShape = {
   local_tools: z
     .boolean({ error: 'expected true or false' })
     .default(CONFIG_DEFAULTS.local_tools)
-    .describe('Run calculator, python_interpreter and local_search as local activities (no server round trip).'),
+    .describe('Run python_interpreter and local_search as local activities (no server round trip), and the calculator inside the LLM call that chose it.'),
   local_llm: z
     .boolean({ error: 'expected true or false' })
     .default(CONFIG_DEFAULTS.local_llm)

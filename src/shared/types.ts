@@ -69,11 +69,14 @@ export interface SynthesisConfig {
    * limit always gets its own queue. See src/domain/routing.ts.
    */
   task_queues: 'workflow' | 'dedicated';
-  /** New: run the worker-local tools (calculator, python_interpreter, local_search) as local activities. Default true. */
+  /**
+   * New: run the worker-local tools (python_interpreter, local_search) as local activities, and the calculator inside
+   * the LLM call that chose it (src/domain/routing.ts). Default true.
+   */
   local_tools: boolean;
   /**
    * New: run the LLM calls as local activities when the run uses the call cache (`cache.enabled`) and has neither
-   * an LLM rate limit nor dedicated queues. Default true. See src/domain/routing.ts for what it gives up.
+   * an LLM rate limit nor dedicated queues. Default false. See src/domain/routing.ts for what it gives up.
    */
   local_llm: boolean;
   /**
@@ -601,11 +604,16 @@ export interface SolverStepInput {
   /** The solver attempt (0-based), sent as the OpenAI `seed`. */
   sampling_seed: number;
   max_tokens?: number | null;
+  /** Tools this activity runs itself when chosen (as ChooseActionInput.in_call_tools); absent or empty: none. */
+  in_call_tools?: string[];
 }
 
-/** What the solver chose: a tool call, a final answer, or nothing usable. */
+/**
+ * What the solver chose: a tool call, a final answer, or nothing usable. A tool call of one of the input's
+ * `in_call_tools` carries its `observation` (run inside the call).
+ */
 export type SolverStepResult =
-  | ({ ok: true; kind: 'tool'; action: ToolAction } & LlmCallAccounting)
+  | ({ ok: true; kind: 'tool'; action: ToolAction; observation?: Observation } & LlmCallAccounting)
   | ({ ok: true; kind: 'answer'; answer: string } & LlmCallAccounting)
   | ({ ok: false; reason: string } & LlmCallAccounting);
 

@@ -492,6 +492,7 @@ async function runSeed(input: SeedInput, patches: SeedPatches): Promise<SeedSumm
         deps: {
           llm,
           runTool,
+          inCallTools: inCall,
           charge,
           mayCall: () => mayCall(allowance, spent),
           countTool: (name, error) => {

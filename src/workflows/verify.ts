@@ -28,6 +28,8 @@ export interface VerifyDeps {
   llm: Pick<LlmActivities, 'answerBaseline' | 'solverStep' | 'judgeAnswer'>;
   /** Runs one tool call through the seed's tool routing (the same activities as exploration). */
   runTool(action: ToolAction): Promise<Observation>;
+  /** Tools the solverStep activity runs itself when chosen (src/domain/routing.ts inCallTools). */
+  inCallTools: string[];
   /** Charges one finished LLM call to the seed's counters and spend. */
   charge(model: string, r: LlmCallAccounting): void;
   /** Whether another LLM call may start (the seed's allowance). */
@@ -133,6 +135,7 @@ export async function verifyQas(args: { qas: QaRecord[]; config: SynthesisConfig
               temperature: 0.7,
               sampling_seed: k,
               ...maxTokens,
+              ...(deps.inCallTools.length ? { in_call_tools: deps.inCallTools } : {}),
             });
             deps.charge(solverModel, r);
             if (!r.ok) {
@@ -145,7 +148,7 @@ export async function verifyQas(args: { qas: QaRecord[]; config: SynthesisConfig
               answer = r.answer;
               break;
             }
-            const obs = await runToolSafely(deps, r.action);
+            const obs = r.observation ?? (await runToolSafely(deps, r.action));
             deps.countTool(r.action.tool_name, !!obs.error);
             solverSteps += 1;
             steps.push({ tool_name: r.action.tool_name, parameters: r.action.parameters, observation: truncate(obs.text, SOLVER_OBSERVATION_CHARS) });
