@@ -257,7 +257,7 @@ async function main(argv: string[]): Promise<number> {
     .option('--llm-concurrency <n>', 'concurrent LLM calls in this process', positiveInt('--llm-concurrency'))
     .option('--tool-concurrency <n>', 'concurrent calls per tool in this process', positiveInt('--tool-concurrency'))
     .option('--max-cached-workflows <n>', 'workflow executions kept in memory (≥ max_workers + 1 avoids replays)', positiveInt('--max-cached-workflows'))
-    .option('--workflow-threads <n>', 'threads running workflow code (default 2 on a machine with 2 or more cores, else 1: faster with many seeds in flight; each costs ~60 MB of memory)', positiveInt('--workflow-threads'))
+    .option('--workflow-threads <n>', 'threads running workflow code (default 1; 2 on a worker with a core to spare and many seeds in flight: faster when their answers arrive together, slower on a saturated machine, ~60 MB more memory)', positiveInt('--workflow-threads'))
     .option('--config <file>', 'take server-side rate limits (its rate_limits key) and the call cache folder (cache.path) from this config file')
     .option('--llm-rps <n>', 'LLM requests per second across all workers (overrides --config)', positiveNumber('--llm-rps'))
     .option('--tool-rps <tool=n...>', 'calls per second for a tool across all workers, e.g. web_search=2 (repeatable)', collectToolRps, {})

@@ -7,7 +7,6 @@
  *                       only where the output folder is (`--no-output` elsewhere)
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import type OpenAI from 'openai';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type NativeConnection } from '@temporalio/worker';
@@ -42,23 +41,20 @@ export interface WorkerConcurrency {
   /** Workflow executions kept in memory (sticky cache). */
   cachedWorkflows: number;
   /**
-   * Threads that run workflow code (the SDK's `workflowThreadPoolSize`, whose default is 1 with a reused V8
-   * context; ours DEFAULT_WORKFLOW_THREADS). Every call into a workflow's sandbox starts and joins a watchdog thread
-   * (the SDK's isolateExecutionTimeout; nodejs/node#47739): ~40 µs of CPU and, on a busy machine, up to a few
-   * hundred µs of waiting per call, several calls per activation. When seeds run in step (the same latency), their
-   * answers arrive together and queue on that one thread. Measured (2 cores, 64 seeds in flight, 500 ms answers,
-   * alternated, 3 runs each): 2 threads 0.78–0.81 of the ideal against 0.74–0.77 with 1 (`local_llm`), 0.74–0.78
-   * against 0.69–0.74 (LLM activities), for ~60–75 MB more RSS; no difference at 16 or 4 seeds in flight.
+   * Threads that run workflow code (the SDK's `workflowThreadPoolSize`; default 1, the SDK's default with a reused
+   * V8 context). Every call into a workflow's sandbox starts and joins a watchdog thread (the SDK's
+   * isolateExecutionTimeout; nodejs/node#47739): ~40 µs of CPU and, on a busy machine, up to a few hundred µs of
+   * waiting per call, several calls per activation. When seeds run in step (the same latency), their answers arrive
+   * together and queue on that one thread. Measured on 2 cores shared with the dev server, alternated: with 64 seeds
+   * in flight at 500 ms answers, 2 threads 0.78–0.81 of the ideal against 0.74–0.77 with 1 (`local_llm`), 0.74–0.78
+   * against 0.69–0.74 (LLM activities), for ~60–75 MB more RSS; but with the machine saturated (3,000 seeds,
+   * max_workers 200, zero-latency answers) 2 threads ran 22.6–26.9 seeds/s against 28.2–35.2 with 1. So 1 stays the
+   * default; 2 pays on a worker with a core to spare and many seeds waiting on the same endpoint.
    */
   workflowThreads: number;
 }
 
-/**
- * Default workflow threads: 2 where the machine has 2 cores or more (see WorkerConcurrency.workflowThreads), else 1.
- */
-export const DEFAULT_WORKFLOW_THREADS = Math.min(2, Math.max(1, os.availableParallelism()));
-
-export const DEFAULT_CONCURRENCY: WorkerConcurrency = { llm: 64, tools: 8, cachedWorkflows: 400, workflowThreads: DEFAULT_WORKFLOW_THREADS };
+export const DEFAULT_CONCURRENCY: WorkerConcurrency = { llm: 64, tools: 8, cachedWorkflows: 400, workflowThreads: 1 };
 
 let bundlePromise: Promise<{ code: string }> | null = null;
 /** The workflow bundle: prebuilt `dist/workflow-bundle.js` when present (npm run build), else bundled now. */
