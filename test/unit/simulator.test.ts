@@ -171,6 +171,18 @@ describe('simulator answers', () => {
     assert.equal(qa.reasoning_steps[0].action.tool_name, 'local_search');
   });
 
+  it('QA: the answer is never drawn from a failure report (a web_visit whose every URL failed)', async () => {
+    const failed = '**Failed URLs:**\n  - http://www.example.invalid/page: getaddrinfo ENOTFOUND www.example.invalid';
+    const prompt = QA_PROMPT.replace('Observation: Joseph Marie Jacquard was born in Lyon. His loom inspired Charles Babbage and the Analytical Engine.\n\nMore text here about Ada Lovelace.', `Observation: ${failed}`);
+    assert.notEqual(prompt, QA_PROMPT);
+    for (let i = 0; i < 8; i++) {
+      const r = await client.chat.completions.create({ ...qaBody({ temperature: 0.5 + i / 10 }), messages: [{ role: 'user', content: prompt }] } as OpenAI.Chat.ChatCompletionCreateParamsNonStreaming);
+      const qa = JSON.parse(r.choices[0]!.message.content!);
+      assert.ok(!/ENOTFOUND|Failed|URLs|getaddrinfo|example/i.test(qa.answer), qa.answer);
+      assert.ok('Lyon lies at the confluence of the Rhône and the Saône in France.'.includes(qa.answer), `from the successful observation: ${qa.answer}`);
+    }
+  });
+
   it('plain text without tools or json format', async () => {
     const r = await client.chat.completions.create({ model: 'sim', messages: [{ role: 'user', content: 'Tell me about Lyon and Geneva' }] });
     assert.equal(r.choices[0]!.finish_reason, 'stop');

@@ -315,7 +315,11 @@ function parseSteps(text: string): ParsedStep[] {
 }
 
 /** Observations that report a failed tool call or a refused repeat (qasynth's tool registry and tree wording). */
-const ERROR_OBSERVATION_RE = /^\s*(?:\[Error\]|\[Refused\]|Invalid arguments for )/;
+/**
+ * Observations that report a failure, never drawn from for an answer: a tool's error (src/tools/registry.ts), a
+ * refused duplicate (src/domain/tree.ts), and web_visit's list when every URL failed (src/tools/web-visit.ts).
+ */
+const ERROR_OBSERVATION_RE = /^\s*(?:\[Error\]|\[Refused\]|Invalid arguments for |\*\*Failed URLs:\*\*)/;
 
 interface QaBuild {
   question: string;
