@@ -258,13 +258,14 @@ async function main(argv: string[]): Promise<number> {
     .option('--tool-concurrency <n>', 'concurrent calls per tool in this process', positiveInt('--tool-concurrency'))
     .option('--max-cached-workflows <n>', 'workflow executions kept in memory (≥ max_workers + 1 avoids replays)', positiveInt('--max-cached-workflows'))
     .option('--workflow-threads <n>', 'threads running workflow code (default 1; 2 on a worker with a core to spare and many seeds in flight: faster when their answers arrive together, slower on a saturated machine, ~60 MB more memory)', positiveInt('--workflow-threads'))
+    .option('--workflow-deadlock-timeout <seconds>', 'fail a workflow task whose workflow code runs longer than this in one call (the SDK\'s isolateExecutionTimeout; default off: it starts a thread per call into the sandbox, slower when many seeds are in flight)', positiveNumber('--workflow-deadlock-timeout'))
     .option('--config <file>', 'take server-side rate limits (its rate_limits key) and the call cache folder (cache.path) from this config file')
     .option('--llm-rps <n>', 'LLM requests per second across all workers (overrides --config)', positiveNumber('--llm-rps'))
     .option('--tool-rps <tool=n...>', 'calls per second for a tool across all workers, e.g. web_search=2 (repeatable)', collectToolRps, {})
     .option('--identity <id>', 'worker identity in histories and the Web UI (default: $QASYNTH_WORKER_IDENTITY, else <pid>@<hostname>); unique per process')
     .option('--cache-dir <dir>', 'call cache folder for this worker\'s LLM and web tool calls (overrides --config\'s cache.path); several workers on a machine may share one')
     .option('--no-cache', 'no call cache, even if --config names one')
-    .action(async (flags: { address?: string; namespace?: string; taskQueue: string; output: boolean; roles: string; llmConcurrency?: number; toolConcurrency?: number; maxCachedWorkflows?: number; workflowThreads?: number; config?: string; llmRps?: number; toolRps: Record<string, number>; identity?: string; cacheDir?: string; cache: boolean }) => {
+    .action(async (flags: { address?: string; namespace?: string; taskQueue: string; output: boolean; roles: string; llmConcurrency?: number; toolConcurrency?: number; maxCachedWorkflows?: number; workflowThreads?: number; workflowDeadlockTimeout?: number; config?: string; llmRps?: number; toolRps: Record<string, number>; identity?: string; cacheDir?: string; cache: boolean }) => {
       const { ALL_ROLES, createWorkers, runWorkers } = await workerModule();
       const { llmConfigured, checkLlmEndpoint } = await runModule();
       const { ensureSearchAttributes, workerConnection } = await connectionModule();
@@ -306,6 +307,7 @@ async function main(argv: string[]): Promise<number> {
         rateLimits,
         identity,
         cacheDir,
+        workflowDeadlockTimeoutS: flags.workflowDeadlockTimeout ?? null,
         concurrency: {
           ...(flags.llmConcurrency ? { llm: flags.llmConcurrency } : {}),
           ...(flags.toolConcurrency ? { tools: flags.toolConcurrency } : {}),

@@ -23,6 +23,7 @@ import { createSeedActivities } from '../activities/seeds';
 import { createOpenAiClient } from '../llm/client';
 import { AdaptiveLimiter } from '../llm/adaptive-limiter';
 import { CallCache } from '../cache/store';
+import { sandboxTimeoutMs, workflowWorkerClass } from './sandbox';
 
 export interface WorkerRoles {
   workflows: boolean;
@@ -42,14 +43,13 @@ export interface WorkerConcurrency {
   cachedWorkflows: number;
   /**
    * Threads that run workflow code (the SDK's `workflowThreadPoolSize`; default 1, the SDK's default with a reused
-   * V8 context). Every call into a workflow's sandbox starts and joins a watchdog thread (the SDK's
-   * isolateExecutionTimeout; nodejs/node#47739): ~40 µs of CPU and, on a busy machine, up to a few hundred µs of
-   * waiting per call, several calls per activation. When seeds run in step (the same latency), their answers arrive
-   * together and queue on that one thread. Measured on 2 cores shared with the dev server, alternated: with 64 seeds
-   * in flight at 500 ms answers, 2 threads 0.78–0.81 of the ideal against 0.74–0.77 with 1 (`local_llm`), 0.74–0.78
-   * against 0.69–0.74 (LLM activities), for ~60–75 MB more RSS; but with the machine saturated (3,000 seeds,
-   * max_workers 200, zero-latency answers) 2 threads ran 22.6–26.9 seeds/s against 28.2–35.2 with 1. So 1 stays the
-   * default; 2 pays on a worker with a core to spare and many seeds waiting on the same endpoint.
+   * V8 context). When seeds run in step (the same latency), their answers arrive together and queue on that one
+   * thread. Measured on 2 cores shared with the dev server, alternated, while the sandbox still ran with the SDK's
+   * execution timeout (a watchdog thread per call: src/worker/sandbox.ts, now off by default): with 64 seeds in flight
+   * at 500 ms answers, 2 threads 0.78–0.81 of the ideal against 0.74–0.77 with 1 (`local_llm`), 0.74–0.78 against
+   * 0.69–0.74 (LLM activities), for ~60–75 MB more RSS; but with the machine saturated (3,000 seeds, max_workers
+   * 200, zero-latency answers) 2 threads ran 22.6–26.9 seeds/s against 28.2–35.2 with 1. So 1 stays the default;
+   * 2 may pay on a worker with a core to spare and many seeds waiting on the same endpoint.
    */
   workflowThreads: number;
 }
@@ -95,6 +95,11 @@ export interface CreateWorkersOptions {
   cacheDir?: string | null;
   /** Names the LLM endpoint in cache keys instead of its base URL (the built-in simulator: a fixed label). */
   llmEndpointLabel?: string;
+  /**
+   * Execution timeout of the workflow sandbox per call into it, seconds (`--workflow-deadlock-timeout`; the SDK's
+   * isolateExecutionTimeout); absent, null or 0: none, the default (its watchdog thread per call: src/worker/sandbox.ts).
+   */
+  workflowDeadlockTimeoutS?: number | null;
 }
 
 export async function createWorkers(opts: CreateWorkersOptions): Promise<Worker[]> {
@@ -120,9 +125,11 @@ export async function createWorkers(opts: CreateWorkersOptions): Promise<Worker[
   const dedicatedPollers = { type: 'autoscaling' as const, minimum: 1, initial: 2, maximum: 20 };
   const workers: Promise<Worker>[] = [];
   if (roles.workflows) {
+    const sandbox = workflowWorkerClass(sandboxTimeoutMs(opts.workflowDeadlockTimeoutS));
     workers.push(
-      Worker.create({
+      sandbox.Class.create({
         ...common,
+        ...sandbox.options,
         taskQueue: q.workflow,
         workflowBundle: await workflowBundle(),
         maxCachedWorkflows: c.cachedWorkflows,
