@@ -22,6 +22,7 @@
  *                                                   # temporary folder)
  *   npm run scale -- --out scale-100k               # writes bench/results/scale-100k.{json,md}
  *   npm run scale -- --workflow-threads 1           # the worker's threads for workflow code (default: the worker's)
+ *   npm run scale -- --workflow-deadlock-timeout 5  # the worker's sandbox timeout (default: the worker's, none)
  *
  * The dev server keeps its SQLite database in a file in the run's temporary folder by default: that is how
  * `qasynth server start` runs it, and an in-memory server crashed 46,000 seeds into a 100,000-seed run
@@ -86,7 +87,8 @@ async function main(): Promise<void> {
   const sim = await startSimulator();
   const cacheArgs = localLlm ? ['--cache-dir', path.join(out, 'cache')] : [];
   const threads = flag('workflow-threads');
-  const threadArgs = threads ? ['--workflow-threads', threads] : [];
+  const deadlock = flag('workflow-deadlock-timeout');
+  const threadArgs = [...(threads ? ['--workflow-threads', threads] : []), ...(deadlock ? ['--workflow-deadlock-timeout', deadlock] : [])];
   const worker = spawn(process.execPath, [...WORKER_NODE_FLAGS, CLI, 'worker', '--address', server.address, '--task-queue', 'scale', ...cacheArgs, ...threadArgs], {
     env: { ...process.env, OPENAI_BASE_URL: sim.url, OPENAI_API_KEY: 'scale' },
     stdio: ['ignore', 'ignore', 'inherit'],

@@ -226,7 +226,8 @@ export function createLlmActivities(deps: LlmDeps) {
     }
     const result = await send(body, ctx, info, started, state);
     if (key && cacheableReply(result)) {
-      await cache!.put(key, { reply: result.reply, usage: result.usage, usage_estimated: result.usage_estimated } satisfies CachedChat);
+      // Written while the result goes back (CallCache.putInBackground: a crash loses no more than an awaited write).
+      cache!.putInBackground(key, { reply: result.reply, usage: result.usage, usage_estimated: result.usage_estimated } satisfies CachedChat);
     }
     return key ? { ...result, cache: 'miss' } : result;
   }
