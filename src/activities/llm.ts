@@ -331,15 +331,17 @@ export function createLlmActivities(deps: LlmDeps) {
   }
 
   /**
-   * Runs a chosen action of an in-call tool (src/domain/routing.ts IN_CALL_TOOLS: pure, in-process) as its own
-   * activity would; null when it throws (a configuration problem), which leaves the call to that activity.
+   * The result of a call that chose `result.action`, with the observation of that action when its tool is one of
+   * `inCallTools` (src/domain/routing.ts IN_CALL_TOOLS: pure, in-process) and it ran here as its own activity
+   * would; without one when it throws (a configuration problem), which leaves the call to that activity.
    */
-  async function runInCall(action: ToolAction): Promise<Observation | null> {
+  async function withInCallObservation<R extends { action: ToolAction }>(result: R, inCallTools: string[] | undefined): Promise<R & { observation?: Observation }> {
+    if (!inCallTools?.includes(result.action.tool_name)) return result;
     try {
-      return await executeTool(action.tool_name, action.parameters, { environment_kwargs: {} });
+      return { ...result, observation: await executeTool(result.action.tool_name, result.action.parameters, { environment_kwargs: {} }) };
     } catch (err) {
-      log.debug('in-call tool failed; its own activity will run it', { tool: action.tool_name, error: String(err) });
-      return null;
+      log.debug('in-call tool failed; its own activity will run it', { tool: result.action.tool_name, error: String(err) });
+      return result;
     }
   }
 
@@ -354,11 +356,7 @@ export function createLlmActivities(deps: LlmDeps) {
         if (!parsed.ok) log.debug('no usable action in the reply', { reason: parsed.reason });
         return parsed;
       }, input.cache_place);
-      if (result.ok && input.in_call_tools?.includes(result.action.tool_name)) {
-        const observation = await runInCall(result.action);
-        if (observation) return { ...result, observation };
-      }
-      return result;
+      return result.ok ? withInCallObservation(result, input.in_call_tools) : result;
     },
 
     /** Turns one selected path into a QA pair (structured JSON output). */
@@ -394,11 +392,7 @@ export function createLlmActivities(deps: LlmDeps) {
     async solverStep(input: SolverStepInput): Promise<SolverStepResult> {
       const tools = input.must_answer ? [FINAL_ANSWER_SCHEMA] : [...toolSchemas(input.tools), FINAL_ANSWER_SCHEMA];
       const result: SolverStepResult = await completeAndParse(toolCallBody(input, buildSolverMessages(input, tools), tools), (reply) => parseSolverReply(reply, tools));
-      if (result.ok && result.kind === 'tool' && input.in_call_tools?.includes(result.action.tool_name)) {
-        const observation = await runInCall(result.action);
-        if (observation) return { ...result, observation };
-      }
-      return result;
+      return result.ok && result.kind === 'tool' ? withInCallObservation(result, input.in_call_tools) : result;
     },
 
     /** Verification: the LLM judge compares one answer with the reference (for answers the normalised match left open). */

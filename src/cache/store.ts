@@ -27,6 +27,8 @@ const MAX_LOGGED = 1000;
 
 export class CallCache {
   private readonly logged = new Set<string>();
+  /** Entries being written (put, putInBackground), by key: the envelope's JSON. */
+  private readonly writing = new Map<string, string>();
 
   /**
    * @param dir the cache folder (created on first write); the same folder may be opened by several processes.
@@ -75,23 +77,13 @@ export class CallCache {
     return undefined;
   }
 
-  /** Stores `value` (JSON-serialisable) under `key`. Never throws: a failed write is logged once. */
+  /**
+   * Stores `value` (JSON-serialisable) under `key`, resolved once it is on disk. Never throws: a failed write is
+   * logged once.
+   */
   async put(key: string, value: unknown): Promise<void> {
-    await this.write(key, JSON.stringify({ v: 1, value } satisfies Envelope));
+    await this.startWrite(key, value);
   }
-
-  private async write(key: string, envelope: string): Promise<void> {
-    try {
-      await cacache.put(this.dir, key, envelope);
-    } catch (err) {
-      this.warnOnce(`put:${key}`, 'call cache: could not store an entry (the call itself succeeded)', {
-        error: String((err as Error).message ?? err),
-      });
-    }
-  }
-
-  /** Entries being written in the background (putInBackground), by key: the envelope's JSON. */
-  private readonly writing = new Map<string, string>();
 
   /**
    * Starts storing `value` under `key` and returns at once: the call's result goes back to its workflow while the
@@ -101,13 +93,29 @@ export class CallCache {
    * The value is serialised before this returns (the caller may change it afterwards).
    */
   putInBackground(key: string, value: unknown): void {
+    void this.startWrite(key, value);
+  }
+
+  /** Serialises `value` now and writes it, answered from memory until the write ends (tracked for the flush). */
+  private startWrite(key: string, value: unknown): Promise<void> {
     const envelope = JSON.stringify({ v: 1, value } satisfies Envelope);
     this.writing.set(key, envelope);
-    const write: Promise<void> = this.write(key, envelope).finally(() => {
-      if (this.writing.get(key) === envelope) this.writing.delete(key);
-      pendingWrites.delete(write);
-    });
+    const write: Promise<void> = cacache
+      .put(this.dir, key, envelope)
+      .then(
+        () => undefined,
+        (err: unknown) => {
+          this.warnOnce(`put:${key}`, 'call cache: could not store an entry (the call itself succeeded)', {
+            error: String((err as Error).message ?? err),
+          });
+        },
+      )
+      .finally(() => {
+        if (this.writing.get(key) === envelope) this.writing.delete(key);
+        pendingWrites.delete(write);
+      });
     pendingWrites.add(write);
+    return write;
   }
 }
 
