@@ -226,8 +226,9 @@ export function createLlmActivities(deps: LlmDeps) {
     }
     const result = await send(body, ctx, info, started, state);
     if (key && cacheableReply(result)) {
-      // Written while the result goes back (CallCache.putInBackground: a crash loses no more than an awaited write).
-      cache!.putInBackground(key, { reply: result.reply, usage: result.usage, usage_estimated: result.usage_estimated } satisfies CachedChat);
+      // Awaited: the next call of this seed starts only once this answer is on disk, so a kill -9 repays at most
+      // the call each seed has in flight (the crash test's limit).
+      await cache!.put(key, { reply: result.reply, usage: result.usage, usage_estimated: result.usage_estimated } satisfies CachedChat);
     }
     return key ? { ...result, cache: 'miss' } : result;
   }

@@ -66,7 +66,7 @@ export function createToolActivities(deps: ToolDeps = {}) {
       if (hit) return { ...hit, cache: 'hit' };
       const obs = await run();
       // Errors are never stored: the next run tries again.
-      if (!obs.error) cache.putInBackground(key, obs);
+      if (!obs.error) await cache.put(key, obs);
       return { ...obs, cache: 'miss' };
     },
   };

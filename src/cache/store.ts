@@ -27,8 +27,6 @@ const MAX_LOGGED = 1000;
 
 export class CallCache {
   private readonly logged = new Set<string>();
-  /** Entries being written (put, putInBackground), by key: the envelope's JSON. */
-  private readonly writing = new Map<string, string>();
 
   /**
    * @param dir the cache folder (created on first write); the same folder may be opened by several processes.
@@ -46,13 +44,10 @@ export class CallCache {
   }
 
   /**
-   * The value stored under `key` if there is one and `valid` accepts it, else undefined (a miss). An entry still
-   * being written in the background is answered from memory. Never throws.
+   * The value stored under `key` if there is one and `valid` accepts it, else undefined (a miss). Never throws.
    * @param valid checks the shape of a stored value (entries of an older or foreign layout are misses).
    */
   async get<T>(key: string, valid: (v: unknown) => v is T): Promise<T | undefined> {
-    const writing = this.writing.get(key);
-    if (writing !== undefined) return this.decode(key, writing, valid);
     let data: Buffer;
     try {
       data = (await cacache.get(this.dir, key)).data;
@@ -63,12 +58,8 @@ export class CallCache {
       }
       return undefined;
     }
-    return this.decode(key, data.toString('utf8'), valid);
-  }
-
-  private decode<T>(key: string, text: string, valid: (v: unknown) => v is T): T | undefined {
     try {
-      const env = JSON.parse(text) as Envelope;
+      const env = JSON.parse(data.toString('utf8')) as Envelope;
       if (env && env.v === 1 && valid(env.value)) return env.value;
       this.warnOnce(key, 'call cache: entry of an unexpected shape, treated as a miss', {});
     } catch (err) {
@@ -77,52 +68,14 @@ export class CallCache {
     return undefined;
   }
 
-  /**
-   * Stores `value` (JSON-serialisable) under `key`, resolved once it is on disk. Never throws: a failed write is
-   * logged once.
-   */
+  /** Stores `value` (JSON-serialisable) under `key`. Never throws: a failed write is logged once. */
   async put(key: string, value: unknown): Promise<void> {
-    await this.startWrite(key, value);
-  }
-
-  /**
-   * Starts storing `value` under `key` and returns at once: the call's result goes back to its workflow while the
-   * entry is written (~2 ms, ~8 file operations), and `get` answers it from memory meanwhile. What a crash can lose
-   * is the same as with an awaited `put`: a kill -9 within those milliseconds of the answer loses the entry either
-   * way, and the call is paid again; a graceful stop waits for the writes still going ({@link flushCallCaches}).
-   * The value is serialised before this returns (the caller may change it afterwards).
-   */
-  putInBackground(key: string, value: unknown): void {
-    void this.startWrite(key, value);
-  }
-
-  /** Serialises `value` now and writes it, answered from memory until the write ends (tracked for the flush). */
-  private startWrite(key: string, value: unknown): Promise<void> {
-    const envelope = JSON.stringify({ v: 1, value } satisfies Envelope);
-    this.writing.set(key, envelope);
-    const write: Promise<void> = cacache
-      .put(this.dir, key, envelope)
-      .then(
-        () => undefined,
-        (err: unknown) => {
-          this.warnOnce(`put:${key}`, 'call cache: could not store an entry (the call itself succeeded)', {
-            error: String((err as Error).message ?? err),
-          });
-        },
-      )
-      .finally(() => {
-        if (this.writing.get(key) === envelope) this.writing.delete(key);
-        pendingWrites.delete(write);
+    try {
+      await cacache.put(this.dir, key, JSON.stringify({ v: 1, value } satisfies Envelope));
+    } catch (err) {
+      this.warnOnce(`put:${key}`, 'call cache: could not store an entry (the call itself succeeded)', {
+        error: String((err as Error).message ?? err),
       });
-    pendingWrites.add(write);
-    return write;
+    }
   }
-}
-
-/** Background writes of every CallCache of this process not yet finished. */
-const pendingWrites = new Set<Promise<void>>();
-
-/** Resolves when every background write started so far has finished (for a worker's graceful stop). Never throws. */
-export async function flushCallCaches(): Promise<void> {
-  while (pendingWrites.size > 0) await Promise.all([...pendingWrites]);
 }

@@ -22,7 +22,7 @@ import { createInspectActivities } from '../activities/inspect';
 import { createSeedActivities } from '../activities/seeds';
 import { createOpenAiClient } from '../llm/client';
 import { AdaptiveLimiter } from '../llm/adaptive-limiter';
-import { CallCache, flushCallCaches } from '../cache/store';
+import { CallCache } from '../cache/store';
 import { sandboxTimeoutMs, workflowWorkerClass } from './sandbox';
 
 export interface WorkerRoles {
@@ -188,7 +188,7 @@ export async function createWorkers(opts: CreateWorkersOptions): Promise<Worker[
   return Promise.all(workers);
 }
 
-/** Runs workers until `stop` resolves or any of them stops, then shuts all of them down and waits for their call-cache writes. */
+/** Runs workers until `stop` resolves or any of them stops, then shuts all of them down. */
 export async function runWorkers(workers: Worker[], stop?: Promise<unknown>): Promise<void> {
   const shutdownAll = () => {
     for (const w of workers) {
@@ -201,8 +201,6 @@ export async function runWorkers(workers: Worker[], stop?: Promise<unknown>): Pr
   };
   void stop?.then(shutdownAll);
   const results = await Promise.allSettled(workers.map((w) => w.run().finally(shutdownAll)));
-  // Call-cache entries still being written (CallCache.putInBackground): on disk before the process goes.
-  await flushCallCaches();
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;
 }

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fork } from 'node:child_process';
 import { CACHED_TOOLS, llmCacheKey, toolCacheKey } from '../../src/cache/key';
-import { CallCache, flushCallCaches } from '../../src/cache/store';
+import { CallCache } from '../../src/cache/store';
 import { actionCallPlace, qaCallPlace } from '../../src/domain/ids';
 import { cacheableReply } from '../../src/activities/llm';
 import { countCacheOutcome, emptySeedCounters, paidRequests, buildStatistics } from '../../src/domain/statistics';
@@ -118,19 +118,6 @@ describe('call cache store', () => {
     assert.deepEqual(await c.get('k1', isText), { text: 'hello' });
     await c.put('k2', { other: 1 });
     assert.equal(await c.get('k2', isText), undefined);
-  });
-
-  test('a background write is answered from memory at once, on disk after flushCallCaches, as it was when written', async () => {
-    const dir = tmp();
-    const c = new CallCache(dir);
-    const value = { text: 'hello' };
-    c.putInBackground('k', value);
-    value.text = 'changed by the caller afterwards';
-    assert.deepEqual(await c.get('k', isText), { text: 'hello' }, 'the writing process sees the entry at once');
-    await flushCallCaches();
-    assert.deepEqual(await new CallCache(dir).get('k', isText), { text: 'hello' }, 'another process sees it once written');
-    assert.deepEqual(await c.get('k', isText), { text: 'hello' });
-    await flushCallCaches(); // nothing pending: returns
   });
 
   test('a corrupt entry is a miss, logged once, never an error', async () => {
