@@ -6,126 +6,33 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { Command, InvalidArgumentError, Option } from 'commander';
-import { Client, WorkflowUpdateFailedError, type Connection } from '@temporalio/client';
+import { Command } from 'commander';
+import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { DEFAULT_TASK_QUEUE } from '../shared/constants';
-import { describeDuplicates, MAX_INLINE_INPUT_BYTES, prepareInput, UsageError } from './inputs';
+import { describeDuplicates, prepareInput, UsageError } from './inputs';
 import type { RunFlags } from './run';
 import { batchHandle, pauseBatch, queryRun, resumeBatch, RunNotFoundError, scaleBatch, submitBatch } from '../api';
 import { describeRun, NoWorkerError, requireWorker, withControlDeadline, WorkerTimeoutError, workerCommand, workflowPollers } from '../client/pollers';
-import type { TemporalTarget } from '../worker/connection';
-import type { WorkerRoles } from '../worker/worker';
 import { backgroundServer, ensureBackgroundServer, startDevServer, stateDir, stopBackgroundServer } from '../server/dev-server';
 import { projectRoot } from '../server/temporal-cli';
 import { cliCommand } from './command';
 import { buildCorpus, DEFAULT_CORPUS_PORT, defaultCorpusDir } from '../corpus';
 import { estimateRun, formatEstimate } from '../domain/estimate';
-import { loadConfig, ConfigError } from '../config/load';
-import type { RateLimits } from '../shared/types';
+import { ConfigError } from '../config/load';
 import { registerArtefactCommands } from './artefacts';
+import { registerWorkerCommand } from './worker';
+import { addInputOptions, addRetryOption, addTemporalOptions, connectExisting, errorText, InfraError, positiveInt } from './options';
 
 const err = (s: string) => process.stderr.write(`${s}\n`);
 
 // The worker SDK and the tools' libraries (mathjs, linkedom, …) load only when a command needs them, so
 // `validate`, `--help` and bad input answer at once instead of after seconds of module loading.
 const runModule = () => import('./run');
-const workerModule = () => import('../worker/worker');
-const connectionModule = () => import('../worker/connection');
 const corpusCli = () => import('./corpus');
 const liveModule = () => import('../client/progress');
 const progressModule = () => import('./progress');
 const followModule = () => import('./follow');
 
-function positiveInt(name: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!/^\d+$/.test(v) || !Number.isInteger(n) || n < 1) {
-      throw new InvalidArgumentError(`${name}: expected an integer ≥ 1, got ${JSON.stringify(v)}`);
-    }
-    return n;
-  };
-}
-
-/**
- * `--address`, `--namespace` and (unless `taskQueue: false`: commands on an existing run read its task queue from
- * the server) `--task-queue`.
- */
-function addTemporalOptions(cmd: Command, opts: { taskQueue?: boolean } = {}): Command {
-  const c = cmd
-    .option('--address <host:port>', 'Temporal frontend (default: $TEMPORAL_ADDRESS, else the local dev server)')
-    .option('--namespace <ns>', 'Temporal namespace (default: $TEMPORAL_NAMESPACE or "default")');
-  if (opts.taskQueue === false) return c;
-  return c.option('--task-queue <name>', 'base task queue; workers serve <name>, <name>-llm, <name>-tool-<tool>, <name>-output', DEFAULT_TASK_QUEUE);
-}
-
-/** Input flags; `outputDir: false` for commands that write nothing (`validate`). */
-function addInputOptions(cmd: Command, required: boolean, opts: { outputDir?: boolean } = {}): Command {
-  const c = required
-    ? cmd.requiredOption('--config <file>', 'config file (.json, .yaml)').requiredOption('--seeds <file>', 'seeds file (JSONL or a JSON array: any size; YAML or {"entities": [...]}: up to 64 MiB)')
-    : cmd.option('--config <file>', 'config file (.json, .yaml)').option('--seeds <file>', 'seeds file');
-  c.option('--run-id <id>', 'names the run; default: derived from config + seeds, so re-running resumes');
-  if (opts.outputDir !== false) c.option('--output-dir <dir>', 'output root; files go to <dir>/<run-id>/', 'out');
-  return c
-    .option('--max-workers <n>', 'seeds processed at once (overrides config max_workers)', positiveInt('--max-workers'))
-    .option('--number-of-seed <n>', 'process only the first n seeds (overrides config)', positiveInt('--number-of-seed'))
-    .option('--force', 'run even what looks absurd (more than 1,000 nodes per seed, or 100 million LLM calls); the server\'s limits still apply')
-    .option('--seeds-by-reference', `pass the seeds file by path (the workers serving <queue>-output read it) even when the seeds would fit inline (they do up to ${MAX_INLINE_INPUT_BYTES / 1024} KiB of input)`);
-}
-
-/** `--retry-failed`, for the commands that start runs. */
-function addRetryOption(cmd: Command): Command {
-  return cmd.option('--retry-failed', 're-run the failed, no-QA and not-run seeds of this run id (finished seeds are kept, not paid again)');
-}
-
-/**
- * Connects to the given/env server, or the project's background server (src/client/connect.ts: the same
- * resolution as the package's `connect()`).
- */
-async function connectExisting(flags: { address?: string; namespace?: string }): Promise<{ client: Client; connection: Connection; target: TemporalTarget; ui: string | null; close: () => Promise<void> }> {
-  const { clientConnection } = await connectionModule();
-  const { resolveServer } = await import('../client/connect');
-  const { target, uiUrl: ui } = resolveServer(flags);
-  const connection = await clientConnection(target).catch((e: Error) => {
-    throw new InfraError(`cannot reach a Temporal server at ${target.address} (${errorText(e)}). Start one with \`${cliCommand()} server start --background\`, or set TEMPORAL_ADDRESS.`);
-  });
-  return { client: new Client({ connection, namespace: target.namespace }), connection, target, ui, close: () => connection.close() };
-}
-
-class InfraError extends Error {}
-
-/**
- * An error's message followed by each `cause` below it that adds something: `Failed to start Workflow: 3
- * INVALID_ARGUMENT: Namespace default has no mapping defined for search attribute QasynthRunId`. The Temporal SDK
- * puts the server's answer in `cause` (its own message alone says only what failed, not why).
- */
-export function errorText(e: unknown): string {
-  let text = e instanceof Error ? e.message : String(e);
-  let cur: unknown = e instanceof Error ? e.cause : undefined;
-  for (let depth = 0; cur !== undefined && cur !== null && depth < 8; depth++) {
-    const msg = (cur instanceof Error ? cur.message : String(cur)).trim();
-    if (msg && !text.includes(msg)) text += `: ${msg}`;
-    cur = cur instanceof Error ? cur.cause : undefined;
-  }
-  return text;
-}
-
-function positiveNumber(name: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name}: expected a number > 0, got ${JSON.stringify(v)}`);
-    return n;
-  };
-}
-
-/** `--tool-rps web_search=2`, repeatable, into {web_search: 2}; tool names are checked. */
-function collectToolRps(v: string, acc: Record<string, number>): Record<string, number> {
-  const m = /^([a-z_]+)=(.+)$/.exec(v);
-  const tools = (require('../tools/registry') as typeof import('../tools/registry')).toolNames(); // loaded only for --tool-rps
-  if (!m || !tools.includes(m[1])) {
-    throw new InvalidArgumentError(`--tool-rps: expected <tool>=<calls per second> with a tool of ${tools.join(', ')}, got ${JSON.stringify(v)}`);
-  }
-  return { ...acc, [m[1]]: positiveNumber('--tool-rps')(m[2]) };
-}
 
 /**
  * Commander wraps a rejected flag value as `error: option '--max-workers <n>' argument '0' is invalid. <ours>`;
@@ -251,79 +158,7 @@ async function main(argv: string[]): Promise<number> {
       exitCode = outcome.exitCode;
     });
 
-  addTemporalOptions(program.command('worker').description('serve workflows and activities for any number of batches (scale out: run one per machine)'))
-    .addOption(new Option('--no-output', 'do not serve the output queue (for workers on machines without the output folder)'))
-    .option('--roles <list>', 'comma-separated subset of workflows,llm,tools,output', 'workflows,llm,tools,output')
-    .option('--llm-concurrency <n>', 'concurrent LLM calls in this process', positiveInt('--llm-concurrency'))
-    .option('--tool-concurrency <n>', 'concurrent calls per tool in this process', positiveInt('--tool-concurrency'))
-    .option('--max-cached-workflows <n>', 'workflow executions kept in memory (≥ max_workers + 1 avoids replays)', positiveInt('--max-cached-workflows'))
-    .option('--workflow-threads <n>', 'threads running workflow code (default 1; 2 on a worker with a core to spare and many seeds in flight: faster when their answers arrive together, slower on a saturated machine, ~60 MB more memory)', positiveInt('--workflow-threads'))
-    .option('--workflow-deadlock-timeout <seconds>', 'fail a workflow task whose workflow code runs longer than this in one call (the SDK\'s isolateExecutionTimeout; default off: it starts a thread per call into the sandbox, slower when many seeds are in flight)', positiveNumber('--workflow-deadlock-timeout'))
-    .option('--config <file>', 'take server-side rate limits (its rate_limits key) and the call cache folder (cache.path) from this config file')
-    .option('--llm-rps <n>', 'LLM requests per second across all workers (overrides --config)', positiveNumber('--llm-rps'))
-    .option('--tool-rps <tool=n...>', 'calls per second for a tool across all workers, e.g. web_search=2 (repeatable)', collectToolRps, {})
-    .option('--identity <id>', 'worker identity in histories and the Web UI (default: $QASYNTH_WORKER_IDENTITY, else <pid>@<hostname>); unique per process')
-    .option('--cache-dir <dir>', 'call cache folder for this worker\'s LLM and web tool calls (overrides --config\'s cache.path); several workers on a machine may share one')
-    .option('--no-cache', 'no call cache, even if --config names one')
-    .action(async (flags: { address?: string; namespace?: string; taskQueue: string; output: boolean; roles: string; llmConcurrency?: number; toolConcurrency?: number; maxCachedWorkflows?: number; workflowThreads?: number; workflowDeadlockTimeout?: number; config?: string; llmRps?: number; toolRps: Record<string, number>; identity?: string; cacheDir?: string; cache: boolean }) => {
-      const { ALL_ROLES, createWorkers, runWorkers } = await workerModule();
-      const { llmConfigured, checkLlmEndpoint } = await runModule();
-      const { ensureSearchAttributes, workerConnection } = await connectionModule();
-      const roles: WorkerRoles = { workflows: false, llm: false, tools: false, output: false };
-      for (const r of flags.roles.split(',').map((s) => s.trim()).filter(Boolean)) {
-        if (!(r in ALL_ROLES)) throw new UsageError([`--roles: unknown role ${JSON.stringify(r)}; valid roles are workflows, llm, tools, output`]);
-        roles[r as keyof WorkerRoles] = true;
-      }
-      if (!flags.output) roles.output = false;
-      if (roles.llm) {
-        if (!llmConfigured()) {
-          throw new UsageError(['OPENAI_BASE_URL / OPENAI_API_KEY: not set; the worker serves LLM calls (set them, or use --roles without llm)']);
-        }
-        checkLlmEndpoint();
-      }
-      const c = await connectExisting(flags);
-      const target = c.target;
-      const missing = await ensureSearchAttributes(c.connection, target.namespace);
-      await c.close();
-      if (missing.length) {
-        err(`warning: search attributes ${missing.join(', ')} are missing and could not be created; create them with:`);
-        err(`  temporal operator search-attribute create --namespace ${target.namespace} ${missing.map((m) => `--name ${m}`).join(' ')} --type Keyword`);
-        err(`  or on Temporal Cloud: tcld namespace search-attributes add -n ${target.namespace} ${missing.map((m) => `--sa "${m}=Keyword"`).join(' ')}`);
-      }
-      const workerConfig = flags.config ? loadConfig(flags.config) : null;
-      const rateLimits: RateLimits = workerConfig ? { ...workerConfig.rate_limits } : {};
-      // A standalone worker caches only into a folder it is given: it does not know the runs' output folders.
-      const configCache = workerConfig?.cache?.enabled === false ? null : (workerConfig?.cache?.path ?? null);
-      const cacheDir = !flags.cache ? null : flags.cacheDir ? path.resolve(flags.cacheDir) : configCache ? path.resolve(configCache) : null;
-      if (flags.llmRps) rateLimits.llm_requests_per_second = flags.llmRps;
-      if (Object.keys(flags.toolRps).length) rateLimits.tool_calls_per_second = { ...rateLimits.tool_calls_per_second, ...flags.toolRps };
-      const identity = flags.identity?.trim() || process.env.QASYNTH_WORKER_IDENTITY?.trim() || undefined;
-      const connection = await workerConnection(target);
-      const workers = await createWorkers({
-        connection,
-        namespace: target.namespace,
-        taskQueue: flags.taskQueue,
-        roles,
-        rateLimits,
-        identity,
-        cacheDir,
-        workflowDeadlockTimeoutS: flags.workflowDeadlockTimeout ?? null,
-        concurrency: {
-          ...(flags.llmConcurrency ? { llm: flags.llmConcurrency } : {}),
-          ...(flags.toolConcurrency ? { tools: flags.toolConcurrency } : {}),
-          ...(flags.maxCachedWorkflows ? { cachedWorkflows: flags.maxCachedWorkflows } : {}),
-          ...(flags.workflowThreads ? { workflowThreads: flags.workflowThreads } : {}),
-        },
-      });
-      let stop!: () => void;
-      const stopped = new Promise<void>((r) => (stop = r));
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
-      const served = Object.entries(roles).filter(([, on]) => on).map(([r]) => r).join(', ');
-      err(`qasynth worker: ${target.address} namespace ${target.namespace}, task queue ${flags.taskQueue} (${served})${identity ? `, identity ${identity}` : ''}${cacheDir ? `, call cache ${cacheDir}` : ''}; Ctrl-C to stop`);
-      await runWorkers(workers, stopped);
-      await connection.close();
-    });
+  registerWorkerCommand(program);
 
   addTemporalOptions(addRetryOption(addInputOptions(program.command('submit').description('submit a batch to running workers; prints the workflow id'), true)))
     .option('--wait', 'wait for the result and print it')
