@@ -383,7 +383,7 @@ export function createLlmActivities(deps: LlmDeps) {
         seed: input.sampling_seed,
         ...(input.max_tokens ? { max_tokens: input.max_tokens } : {}),
         response_format: { type: 'json_object' },
-      }, parseAnswerReply);
+      }, parseAnswerReply, input.cache_place);
     },
 
     /**
@@ -392,7 +392,7 @@ export function createLlmActivities(deps: LlmDeps) {
      */
     async solverStep(input: SolverStepInput): Promise<SolverStepResult> {
       const tools = input.must_answer ? [FINAL_ANSWER_SCHEMA] : [...toolSchemas(input.tools), FINAL_ANSWER_SCHEMA];
-      const result: SolverStepResult = await completeAndParse(toolCallBody(input, buildSolverMessages(input, tools), tools), (reply) => parseSolverReply(reply, tools));
+      const result: SolverStepResult = await completeAndParse(toolCallBody(input, buildSolverMessages(input, tools), tools), (reply) => parseSolverReply(reply, tools), input.cache_place);
       return result.ok && result.kind === 'tool' ? withInCallObservation(result, input.in_call_tools) : result;
     },
 
@@ -404,7 +404,7 @@ export function createLlmActivities(deps: LlmDeps) {
         temperature: 0,
         ...(input.max_tokens ? { max_tokens: input.max_tokens } : {}),
         response_format: { type: 'json_object' },
-      }, parseJudgeReply);
+      }, parseJudgeReply, input.cache_place);
     },
   };
 }

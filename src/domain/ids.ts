@@ -233,3 +233,13 @@ export function actionCallPlace(sourceId: string, branchPath: string, attempt: n
 export function qaCallPlace(trajectoryId: string, attempt: number): string {
   return `${trajectoryId}/qa#${attempt}`;
 }
+
+/**
+ * Place of a verification call (see actionCallPlace): the QA's id, the role (`baseline`, `solver`, `judge`) and,
+ * for the baseline, its attempt (`#k`), for the solver its attempt and step (`#k/s`). The judge's place is the QA
+ * alone: its request already names the candidate answer, and one QA judges each distinct answer once.
+ */
+export function verifyCallPlace(qaId: string, role: 'baseline' | 'solver' | 'judge', attempt?: number, step?: number): string {
+  if (role === 'judge') return `${qaId}/verify/judge`;
+  return role === 'baseline' ? `${qaId}/verify/baseline#${attempt ?? 0}` : `${qaId}/verify/solver#${attempt ?? 0}/${step ?? 0}`;
+}

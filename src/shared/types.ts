@@ -578,6 +578,8 @@ export interface BaselineAnswerInput {
   /** The attempt number (0-based), sent as the OpenAI `seed` so the k attempts are k distinct requests. */
   sampling_seed: number;
   max_tokens?: number | null;
+  /** The call's place in the run (src/domain/ids.ts verifyCallPlace); set when the run uses the call cache. */
+  cache_place?: string;
 }
 
 /** An answer of the baseline or the solver (`ok: false`: the reply held no usable answer; reason says why). */
@@ -606,6 +608,8 @@ export interface SolverStepInput {
   max_tokens?: number | null;
   /** Tools this activity runs itself when chosen (as ChooseActionInput.in_call_tools); absent or empty: none. */
   in_call_tools?: string[];
+  /** The call's place in the run (src/domain/ids.ts verifyCallPlace); set when the run uses the call cache. */
+  cache_place?: string;
 }
 
 /**
@@ -624,6 +628,8 @@ export interface JudgeInput {
   reference: string;
   candidate: string;
   max_tokens?: number | null;
+  /** The call's place in the run (src/domain/ids.ts verifyCallPlace); set when the run uses the call cache. */
+  cache_place?: string;
 }
 
 /** The LLM judge's verdict (`ok: false`: no verdict could be read from the reply, counted as incorrect). */

@@ -474,17 +474,21 @@ async function runSeed(input: SeedInput, patches: SeedPatches): Promise<SeedSumm
     // Verification (config `verification`, off by default): every QA verified; dropped ones kept with the reason.
     let verificationDropped = 0;
     if (config.verification?.enabled && qas.length > 0 && patches.verification()) {
-      const runTool = (action: { tool_name: string; parameters: Record<string, unknown> }) =>
-        tool(action.tool_name)(
+      const runTool = async (action: { tool_name: string; parameters: Record<string, unknown> }) => {
+        const obs = await tool(action.tool_name)(
           {
             mode: config.environment_mode,
             environment_kwargs: config.environment_kwargs,
             tool_name: action.tool_name,
             parameters: action.parameters,
             summary_model: summaryModel,
+            ...(useCache ? { cache: true } : {}),
           },
           `solver · ${toolSummary(action.tool_name, action.parameters)}`,
         );
+        countCacheOutcome(counters, 'tools', obs.cache);
+        return obs;
+      };
       const verified = await verifyQas({
         qas,
         config,
@@ -493,6 +497,7 @@ async function runSeed(input: SeedInput, patches: SeedPatches): Promise<SeedSumm
           llm,
           runTool,
           inCallTools: inCall,
+          useCache,
           charge,
           mayCall: () => mayCall(allowance, spent),
           countTool: (name, error) => {

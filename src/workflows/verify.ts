@@ -2,7 +2,8 @@
  * The verification stage of a seed (config `verification`, README "Verification"): orchestration only. For each QA,
  * in order: the no-tool baseline's k attempts, then (unless the policy already drops the QA) the solver agent's
  * attempts — a loop of LLM step → tool call until an answer or its step budget —, each answer judged as it comes
- * (normalised match, then the LLM judge for what the match leaves open, once per distinct answer of a QA). Every LLM call is its own activity, so a
+ * (normalised match, then the LLM judge for what the match leaves open, once per distinct answer of a QA). Every LLM call is its own activity
+ * (with its place for the call cache, which answers the finished calls a crash makes a local activity run again), so a
  * crash repeats no finished call; every one is charged to the seed (and through it to the run budget), and none
  * starts once the seed's allowance is spent. The rules are plain code: src/domain/verification.ts and judge.ts.
  */
@@ -22,6 +23,7 @@ import type { LlmActivities } from '../activities/llm';
 import { matchAnswer, normalizeAnswer } from '../domain/judge';
 import { difficultyOf, keepDecision, SOLVER_OBSERVATION_CHARS, solverNeeded, VerificationReason } from '../domain/verification';
 import { truncate } from '../domain/format';
+import { verifyCallPlace } from '../domain/ids';
 
 /** What the stage needs from the seed workflow. */
 export interface VerifyDeps {
@@ -30,6 +32,12 @@ export interface VerifyDeps {
   runTool(action: ToolAction): Promise<Observation>;
   /** Tools the solverStep activity runs itself when chosen (src/domain/routing.ts inCallTools). */
   inCallTools: string[];
+  /**
+   * Whether the run uses the call cache: each call then carries its place (src/domain/ids.ts verifyCallPlace), so
+   * a call made again — after a crash of a worker running LLM calls as local activities, or in a re-run — is
+   * answered from the cache, not paid again.
+   */
+  useCache: boolean;
   /** Charges one finished LLM call to the seed's counters and spend. */
   charge(model: string, r: LlmCallAccounting): void;
   /** Whether another LLM call may start (the seed's allowance). */
@@ -67,6 +75,9 @@ export async function verifyQas(args: { qas: QaRecord[]; config: SynthesisConfig
   };
 
   for (const [i, qa] of qas.entries()) {
+    /** The call-cache place of one of this QA's calls, when the run uses the cache. */
+    const place = (role: 'baseline' | 'solver' | 'judge', attempt?: number, step?: number) =>
+      deps.useCache ? { cache_place: verifyCallPlace(qa.qa_id, role, attempt, step) } : {};
     if (out.budgetHit) {
       out.rejected.push({ ...qa, rejection: { stage: 'verification', reason: VerificationReason.BudgetExhausted } });
       continue;
@@ -94,7 +105,7 @@ export async function verifyQas(args: { qas: QaRecord[]; config: SynthesisConfig
       let verdict = llmVerdicts.get(key);
       if (!verdict) {
         gate();
-        const r = await deps.llm.judgeAnswer({ model: judgeModel, question: qa.question, reference: qa.answer, candidate: answer, ...maxTokens });
+        const r = await deps.llm.judgeAnswer({ model: judgeModel, question: qa.question, reference: qa.answer, candidate: answer, ...maxTokens, ...place('judge') });
         deps.charge(judgeModel, r);
         if (!r.ok) deps.countFailedOutput();
         verdict = { correct: r.ok && r.correct, reason: r.ok ? r.reason || (r.correct ? 'correct' : 'incorrect') : r.reason };
@@ -108,7 +119,7 @@ export async function verifyQas(args: { qas: QaRecord[]; config: SynthesisConfig
       deps.progress(`**verifying** QA ${i + 1}/${qas.length}: baseline`);
       for (let k = 0; k < v.baseline_attempts; k++) {
         gate();
-        const r = await deps.llm.answerBaseline({ model: solverModel, question: qa.question, temperature: 0.7, sampling_seed: k, ...maxTokens });
+        const r = await deps.llm.answerBaseline({ model: solverModel, question: qa.question, temperature: 0.7, sampling_seed: k, ...maxTokens, ...place('baseline', k) });
         deps.charge(solverModel, r);
         if (!r.ok) deps.countFailedOutput();
         await judge('baseline', k, r.ok ? r.answer : null, r.ok ? undefined : r.reason);
@@ -136,6 +147,7 @@ export async function verifyQas(args: { qas: QaRecord[]; config: SynthesisConfig
               sampling_seed: k,
               ...maxTokens,
               ...(deps.inCallTools.length ? { in_call_tools: deps.inCallTools } : {}),
+              ...place('solver', k, s),
             });
             deps.charge(solverModel, r);
             if (!r.ok) {

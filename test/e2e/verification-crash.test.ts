@@ -29,16 +29,23 @@ after(async () => {
   await t.close();
 });
 
-test('SIGKILL of the worker mid-verification: the run completes and no finished verification call is sent again', async () => {
+/**
+ * The scenario, with verification calls as activities (`localLlm` false) or as local activities with a call cache
+ * the two workers share: a local activity's result reaches the history only with its workflow task, so the new
+ * worker runs again the calls made since then, and the cache must answer every one that had finished.
+ */
+async function crashMidVerification(label: string, localLlm: boolean): Promise<void> {
   const outDir = tempDir();
   const base = smallConfig({ max_workers: 1, pause_after_failures: 0 });
+  const runId = localLlm ? 'vcrash-local' : 'vcrash';
+  const workerArgs = localLlm ? ['--cache-dir', path.join(tempDir(), 'cache')] : [];
 
   // Learn the QAs (an in-process worker on its own queue), to script the verification by question.
   const learnQueue = uniqueQueue('vcrash-learn');
   const learner = await startTestWorker({ t, taskQueue: learnQueue, llmBaseUrl: sim.url });
   let qas: QaRecord[];
   try {
-    const learnt = await (await submitBatch(t.client, { run_id: 'vcrash-learn', config: base, seeds: SEEDS, output_dir: outDir }, { taskQueue: learnQueue })).handle.result();
+    const learnt = await (await submitBatch(t.client, { run_id: `${runId}-learn`, config: base, seeds: SEEDS, output_dir: outDir }, { taskQueue: learnQueue })).handle.result();
     qas = readJsonl<QaRecord>(learnt.qa_path);
   } finally {
     await learner.stop();
@@ -57,15 +64,15 @@ test('SIGKILL of the worker mid-verification: the run completes and no finished 
   sim.script([{ match: { contains: VERIFY_MARKERS.solver }, after: 5, times: 1, respond: { delayMs: 120_000 } }]);
 
   const queue = uniqueQueue('vcrash');
-  const w1 = startWorkerProcess({ address: t.address, taskQueue: queue, llmUrl: sim.url });
+  const w1 = startWorkerProcess({ address: t.address, taskQueue: queue, llmUrl: sim.url, args: workerArgs });
   await w1.ready;
-  const config = { ...base, verification: { enabled: true, baseline_attempts: 3, solver_attempts: 2, solver_max_steps: 3 } };
-  const sub = await submitBatch(t.client, { run_id: 'vcrash', config, seeds: SEEDS, output_dir: outDir }, { taskQueue: queue });
+  const config = { ...base, local_llm: localLlm, verification: { enabled: true, baseline_attempts: 3, solver_attempts: 2, solver_max_steps: 3 } };
+  const sub = await submitBatch(t.client, { run_id: runId, config, seeds: SEEDS, output_dir: outDir }, { taskQueue: queue });
   await waitFor(() => sim.requests().some((r) => r.fault?.includes('delay')), 120_000, 'the hanging solver request');
   await w1.kill('SIGKILL');
   const atKill = sim.requests();
 
-  const w2 = startWorkerProcess({ address: t.address, taskQueue: queue, llmUrl: sim.url });
+  const w2 = startWorkerProcess({ address: t.address, taskQueue: queue, llmUrl: sim.url, args: workerArgs });
   await w2.ready;
   try {
     const result = await sub.handle.result();
@@ -75,7 +82,7 @@ test('SIGKILL of the worker mid-verification: the run completes and no finished 
     const inFlight = atKill.filter((r) => r.role && r.answered_ms === undefined);
     const count = (fp: string) => verification.filter((r) => r.fingerprint === fp).length;
     process.stdout.write(
-      `# verification crash: ${finishedAtKill.length} verification calls finished before the kill, ${inFlight.length} in flight, ` +
+      `# verification crash (${label}): ${finishedAtKill.length} verification calls finished before the kill, ${inFlight.length} in flight, ` +
         `${verification.length} in all (${verification.length - atKill.filter((r) => r.role).length} after the restart)\n`,
     );
     assert.ok(finishedAtKill.length >= 8, 'the kill came after a whole QA and more had been verified');
@@ -94,10 +101,18 @@ test('SIGKILL of the worker mid-verification: the run completes and no finished 
       assert.deepEqual(qa.verification?.judged_by, { match: 2, llm: 3 });
     }
     // Counters: every finished LLM call is counted once; the attempt killed in flight never finished.
-    const files = fs.readdirSync(path.join(outDir, 'vcrash', 'seeds')).map((f) => JSON.parse(fs.readFileSync(path.join(outDir, 'vcrash', 'seeds', f), 'utf8')) as SeedResultFile);
+    const files = fs.readdirSync(path.join(outDir, runId, 'seeds')).map((f) => JSON.parse(fs.readFileSync(path.join(outDir, runId, 'seeds', f), 'utf8')) as SeedResultFile);
     assert.ok(files.every((f) => (f.rejected_qas ?? []).length === 0));
     assert.equal(files.reduce((n, f) => n + f.counters.llm_calls, 0), log.filter((r) => r.status === 200).length - 1);
   } finally {
     await stopWorkerProcess(w2);
   }
+}
+
+test('SIGKILL of the worker mid-verification: the run completes and no finished verification call is sent again', async () => {
+  await crashMidVerification('LLM activities', false);
+});
+
+test('SIGKILL mid-verification with LLM calls as local activities (local_llm) and a shared call cache: no finished verification call is sent again', async () => {
+  await crashMidVerification('local_llm', true);
 });
