@@ -30,7 +30,10 @@ function isObservation(v: unknown): v is Observation {
     !!o && typeof o === 'object' && typeof o.text === 'string' &&
     (o.error === undefined || typeof o.error === 'boolean') &&
     (o.sources === undefined || (Array.isArray(o.sources) && o.sources.every((x) => typeof x === 'string'))) &&
-    (o.truncated_chars === undefined || typeof o.truncated_chars === 'number')
+    (o.truncated_chars === undefined || typeof o.truncated_chars === 'number') &&
+    (o.llm_usage === undefined ||
+      (!!o.llm_usage && typeof o.llm_usage.model === 'string' &&
+        [o.llm_usage.calls, o.llm_usage.requests, o.llm_usage.input_tokens, o.llm_usage.output_tokens].every((n) => typeof n === 'number')))
   );
 }
 
@@ -63,7 +66,8 @@ export function createToolActivities(deps: ToolDeps = {}) {
           : {}),
       });
       const hit = await cache.get(key, isObservation);
-      if (hit) return { ...hit, cache: 'hit' };
+      // A hit paid nothing: its summary calls are still calls (as LLM cache hits are), with no requests or tokens.
+      if (hit) return { ...hit, cache: 'hit', ...(hit.llm_usage ? { llm_usage: { ...hit.llm_usage, requests: 0, input_tokens: 0, output_tokens: 0 } } : {}) };
       const obs = await run();
       // Errors are never stored: the next run tries again.
       if (!obs.error) await cache.put(key, obs);

@@ -551,6 +551,25 @@ export interface Observation {
   truncated_chars?: number;
   /** Whether the call cache answered it. Absent when the cache was not used. */
   cache?: CacheOutcome;
+  /**
+   * LLM calls the tool made itself (web_visit's goal-directed page summaries), which the workflow charges to the
+   * seed like its own calls (counters, budget, cost). Absent when it made none, and in histories recorded before it
+   * existed. A cache hit reports its calls with 0 requests and 0 tokens (nothing was paid).
+   */
+  llm_usage?: ToolLlmUsage;
+}
+
+/** What a tool's own LLM calls cost (Observation.llm_usage): one model, summed over the tool call's LLM calls. */
+export interface ToolLlmUsage {
+  model: string;
+  /** Logical calls (one per page summarised). */
+  calls: number;
+  /** HTTP requests they sent (capability fallbacks included). */
+  requests: number;
+  input_tokens: number;
+  output_tokens: number;
+  /** True when any call's usage was estimated (the server reported none). */
+  usage_estimated?: boolean;
 }
 
 export interface SynthesizeQaInput {

@@ -253,5 +253,6 @@ export async function executeTool(name: string, rawArgs: unknown, ctx: ToolConte
   if (result.error) obs.error = true;
   const sources = boundSources(result.sources);
   if (sources.length) obs.sources = sources;
+  if (result.llm_usage) obs.llm_usage = result.llm_usage;
   return fitObservation(obs);
 }

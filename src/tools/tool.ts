@@ -2,6 +2,7 @@
 import type OpenAI from 'openai';
 import type { z } from 'zod';
 import type { ChatEndpoint } from '../llm/chat';
+import type { ToolLlmUsage } from '../shared/types';
 
 /** An LLM a tool may call (web_visit's goal-directed page summary). */
 export interface ToolLlm {
@@ -29,6 +30,8 @@ export interface ToolResult {
   error?: boolean;
   /** URLs or documents the observation came from. */
   sources?: string[];
+  /** What the tool's own LLM calls cost (web_visit's summaries); passed on as Observation.llm_usage. */
+  llm_usage?: ToolLlmUsage;
 }
 
 export interface ToolDefinition<A = any> {

@@ -14,7 +14,8 @@
  *    cut short, scanned images only);
  * 3. truncate to `web_visit_max_chars` (default 50,000) and summarise against the goal with `ctx.llm`
  *    (temperature 0.3, max_tokens 1000). Without an LLM, or with `web_visit_summarize: false`, the first
- *    3,000 characters of the page stand in for the summary.
+ *    3,000 characters of the page stand in for the summary. What the summaries cost (calls, requests, tokens)
+ *    comes back as the observation's `llm_usage`, which the workflow charges to the seed.
  *
  * Each URL is isolated: whatever fails while fetching or converting it (including a parser exception) becomes
  * that URL's entry in `**Failed URLs:**\n- <url>: <reason>` (reason ≤ 300 characters), listed after
@@ -42,6 +43,7 @@ import { FetchError, FetchRefusedError, safeFetch, sniffHtmlCharset, type SafeFe
 import { decodeText, looksLikeHtml, looksLikeJson, sniffBody } from './net/sniff';
 import { PDF_MAX_BYTES, PdfReadError, pdfToText } from './pdf-text';
 import type { ToolContext, ToolDefinition } from './tool';
+import type { ToolLlmUsage } from '../shared/types';
 
 export const DEFAULT_MAX_CHARS = 50_000;
 export const FALLBACK_SUMMARY_CHARS = 3_000;
@@ -433,8 +435,14 @@ const endpoints = new WeakMap<() => unknown, ChatEndpoint>();
 /** Longest a page summary may take, in ms (the activity's own timeout and cancellation still apply). */
 const SUMMARY_TIMEOUT_MS = 120_000;
 
-async function summarize(page: PageOk, goal: string, ctx: ToolContext, useLlm: boolean): Promise<string> {
-  if (!useLlm || !ctx.llm) return excerpt(page);
+/** A page's summary, with what its LLM call cost (absent: no call was made). */
+interface Summary {
+  text: string;
+  cost?: { requests: number; input_tokens: number; output_tokens: number; usage_estimated: boolean };
+}
+
+async function summarize(page: PageOk, goal: string, ctx: ToolContext, useLlm: boolean): Promise<Summary> {
+  if (!useLlm || !ctx.llm) return { text: excerpt(page) };
   const llm = ctx.llm;
   let endpoint = llm.endpoint ?? endpoints.get(llm.client);
   if (!endpoint) {
@@ -449,8 +457,24 @@ async function summarize(page: PageOk, goal: string, ctx: ToolContext, useLlm: b
   // A reasoning model may answer in its reasoning field, or after a <think> block.
   const content = r.reply ? splitThinking(r.reply.content).answer || r.reply.reasoning : '';
   const text = (content ?? '').trim();
-  if (!text) return `(the summariser returned nothing; page excerpt follows)\n${excerpt(page, FALLBACK_SUMMARY_CHARS)}`;
-  return text.length > MAX_SUMMARY_CHARS ? `${text.slice(0, MAX_SUMMARY_CHARS - 1)}…` : text;
+  const cost = { requests: r.requests, input_tokens: r.usage.input_tokens, output_tokens: r.usage.output_tokens, usage_estimated: r.usage_estimated };
+  if (!text) return { text: `(the summariser returned nothing; page excerpt follows)\n${excerpt(page, FALLBACK_SUMMARY_CHARS)}`, cost };
+  return { text: text.length > MAX_SUMMARY_CHARS ? `${text.slice(0, MAX_SUMMARY_CHARS - 1)}…` : text, cost };
+}
+
+/** The summed cost of the summaries that made an LLM call, as Observation.llm_usage (undefined: none did). */
+function summaryUsage(summaries: Summary[], model: string | undefined): ToolLlmUsage | undefined {
+  const paid = summaries.flatMap((x) => (x.cost ? [x.cost] : []));
+  if (!paid.length || !model) return undefined;
+  const sum = (f: (c: NonNullable<Summary['cost']>) => number) => paid.reduce((n, c) => n + f(c), 0);
+  return {
+    model,
+    calls: paid.length,
+    requests: sum((c) => c.requests),
+    input_tokens: sum((c) => c.input_tokens),
+    output_tokens: sum((c) => c.output_tokens),
+    ...(paid.some((c) => c.usage_estimated) ? { usage_estimated: true } : {}),
+  };
 }
 
 // ------------------------------------------------------------------------------------------- tool
@@ -497,12 +521,13 @@ export const webVisitTool: ToolDefinition<WebVisitArgs> = {
 
     const blocks = ok.map((p, i) => {
       const moved = p.finalUrl !== p.url ? ` (redirected to ${p.finalUrl})` : '';
-      return `${i + 1}. ${p.url}${moved}\n${summaries[i]}`;
+      return `${i + 1}. ${p.url}${moved}\n${summaries[i]!.text}`;
     });
     const failed = pages.filter((p): p is PageFailed => !p.ok);
     if (failed.length) blocks.push(['**Failed URLs:**', ...failed.map((p) => `- ${p.url}: ${p.reason}`)].join('\n'));
     const text = blocks.join('\n\n');
     if (ok.length === 0) return { text, error: true };
-    return { text, sources: ok.map((p) => p.url) };
+    const llmUsage = summaryUsage(summaries, ctx.llm?.model);
+    return { text, sources: ok.map((p) => p.url), ...(llmUsage ? { llm_usage: llmUsage } : {}) };
   },
 };

@@ -20,7 +20,7 @@ import type { ToolActivities } from '../activities/tools';
 import type { OutputActivities, SeedResultWriter } from '../activities/outputs';
 import { MODE_TOOLS, taskQueues, toolTaskQueue } from '../shared/constants';
 import { StatusAttr } from '../shared/search-attributes';
-import type { LlmCallAccounting, QaRecord, RejectedQaRecord, SeedCounters, SeedInput, SeedLiveProgress, SeedResultFile, SeedSummary, SynthesisConfig } from '../shared/types';
+import type { LlmCallAccounting, Observation, QaRecord, RejectedQaRecord, SeedCounters, SeedInput, SeedLiveProgress, SeedResultFile, SeedSummary, SynthesisConfig } from '../shared/types';
 import { callCost, emptySpend, mayCall, qaReserve } from '../domain/budget';
 import { withConfigDefaults } from '../config/defaults';
 import { truncate } from '../domain/format';
@@ -285,6 +285,19 @@ async function runSeed(input: SeedInput, patches: SeedPatches): Promise<SeedSumm
     spent.output_tokens += usage.output_tokens;
     spent.cost_usd += callCost(config.prices, model, usage);
   };
+  /**
+   * Charges a tool's own LLM calls (Observation.llm_usage: web_visit's page summaries) as the seed's own: each a
+   * call, the requests and tokens once, a hit of the tool's cache entry a cache hit for each of them.
+   */
+  const chargeToolLlm = (obs: Observation) => {
+    const u = obs.llm_usage;
+    if (!u) return;
+    const cache = obs.cache === 'hit' ? 'hit' : obs.cache === 'miss' ? 'miss' : undefined;
+    for (let i = 0; i < u.calls; i++) {
+      const usage = i === 0 ? { input_tokens: u.input_tokens, output_tokens: u.output_tokens } : { input_tokens: 0, output_tokens: 0 };
+      charge(u.model, { usage, requests: i === 0 ? u.requests : 0, ...(i === 0 && u.usage_estimated ? { usage_estimated: true } : {}), ...(cache ? { cache } : {}) });
+    }
+  };
   const reserve = qaReserve(allowance, config.max_selected_traj, config.min_depth);
   // The call cache (README "Cache"): each LLM call names its place in the run, the sample discriminator of its key.
   const useCache = config.cache?.enabled !== false;
@@ -355,6 +368,7 @@ async function runSeed(input: SeedInput, patches: SeedPatches): Promise<SeedSumm
             toolSummary(action.tool_name, action.parameters),
           );
           countCacheOutcome(counters, 'tools', obs.cache);
+          chargeToolLlm(obs);
           return obs;
         },
         onNode: (node, total) => {
@@ -487,6 +501,7 @@ async function runSeed(input: SeedInput, patches: SeedPatches): Promise<SeedSumm
           `solver · ${toolSummary(action.tool_name, action.parameters)}`,
         );
         countCacheOutcome(counters, 'tools', obs.cache);
+        chargeToolLlm(obs);
         return obs;
       };
       const verified = await verifyQas({

@@ -106,7 +106,9 @@ describe('call cache (qasynth run, same --output-dir)', () => {
     assert.equal(a.stats.cache!.llm.hits, 0, 'distinct places never share an answer within a run');
     assert.equal(a.stats.cache!.llm.misses, a.stats.llm.calls);
     assert.equal(a.stats.cache!.tools.hits + a.stats.cache!.tools.misses, webCalls(a.stats));
-    assert.equal(paidA.action! + paidA.qa!, a.stats.llm.requests);
+    // Every request is in the statistics, web_visit's page summaries (kind `text`) included.
+    assert.equal(paidA.action! + paidA.qa! + (paidA.text ?? 0), a.stats.llm.requests);
+    assert.equal(a.stats.llm.calls, a.stats.llm.requests);
     assert.ok(fs.existsSync(path.join(out(), '.qasynth-cache')), 'the default folder under the output root');
 
     // 2. The same config and seeds under another run id: 0 requests of any kind, every call a hit.
@@ -133,7 +135,7 @@ describe('call cache (qasynth run, same --output-dir)', () => {
     assert.deepEqual(Object.keys(paidC), ['qa'], `only QA calls were made: ${JSON.stringify(paidC)}`);
     assert.ok(paidC.qa! >= a.stats.total_trajectories, 'every selected path got a new QA call');
     assert.equal(c.stats.cache!.llm.misses, paidC.qa);
-    assert.equal(c.stats.cache!.llm.hits, paidA.action, 'every action choice hit');
+    assert.equal(c.stats.cache!.llm.hits, paidA.action! + (paidA.text ?? 0), 'every action choice hit, and every page summary (with its web_visit)');
     assert.equal(c.stats.cache!.tools.misses, failedA, 'only the failed web calls were made again');
 
     // 4. --no-cache: everything is paid again, and the statistics say the cache was off.

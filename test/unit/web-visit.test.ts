@@ -87,6 +87,7 @@ describe('web_visit without an LLM (excerpt fallback)', () => {
     const res = await visit(['/article'], ctx({ web_visit_summarize: false }, true));
     assert.match(res.text, /first described in 1837/);
     assert.equal(sim.requests().length, 0);
+    assert.equal(res.llm_usage, undefined, 'no LLM call, nothing to charge');
   });
 
   it('caps the excerpt at 3,000 characters', async () => {
@@ -187,6 +188,11 @@ describe('web_visit with an LLM summary (simulator)', () => {
       assert.equal(r.temperature, 0.3);
     }
     assert.deepEqual(res.sources, [`${site.url}/article`, `${site.url}/plain.txt`]);
+    // What the two summaries cost comes back with the observation, for the seed to charge.
+    assert.equal(res.llm_usage?.model, 'sim-summary');
+    assert.equal(res.llm_usage?.calls, 2);
+    assert.equal(res.llm_usage?.requests, 2);
+    assert.ok(res.llm_usage!.input_tokens > 0 && res.llm_usage!.output_tokens > 0, JSON.stringify(res.llm_usage));
   });
 
   it('an LLM 429 is thrown as retryable RateLimited with nextRetryDelay', async () => {

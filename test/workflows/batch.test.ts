@@ -323,6 +323,13 @@ describe('web mode end to end on the offline corpus (no internet)', () => {
       assert.ok(qas.length >= 2);
       const stats = JSON.parse(fs.readFileSync(result.statistics_path, 'utf8'));
       assert.ok(stats.tools.calls.web_search >= 2 && stats.tools.calls.web_visit >= 1, JSON.stringify(stats.tools));
+      // Every request the endpoint answered is paid and counted — web_visit's page summaries (kind `text`) too: in
+      // the calls, the requests and the tokens the statistics (and the budget) charge.
+      const answered = h.sim.requests().filter((r) => r.status === 200);
+      const summaries = answered.filter((r) => r.kind === 'text').length;
+      assert.ok(summaries >= 1, 'web_visit summarised pages with the LLM');
+      assert.equal(stats.llm.calls, answered.length, `LLM calls counted: ${stats.llm.calls}; answered requests ${answered.length} (${summaries} summaries)`);
+      assert.equal(stats.llm.requests, answered.length);
     } finally {
       await site.close();
       await h.stop();
