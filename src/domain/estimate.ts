@@ -52,6 +52,37 @@ export function verificationEstimate(config: SynthesisConfig, qaPerSeed: number,
   };
 }
 
+/**
+ * web_visit's page summaries (LLM calls inside the tool, src/tools/web-visit.ts), as assumptions: the share of a
+ * tree's tool calls that are web_visit (1 / the tools offered), pages per visit, and a readable page's length after
+ * extraction (capped by `web_visit_max_chars`). The upper bound: every tool call a web_visit of 5 pages at the cap.
+ */
+export const SUMMARY_ASSUMPTIONS = {
+  pages_per_visit: 2,
+  page_chars: 10_000,
+  prompt_fixed_chars: 600,
+  output_tokens: 300,
+  /** web_visit reads at most this many URLs per call (src/tools/web-visit.ts). */
+  max_pages_per_visit: 5,
+} as const;
+
+/** Expected and upper-bound page-summary calls and tokens per seed; zeros when web_visit cannot summarise. */
+export function summaryEstimate(config: SynthesisConfig, nodes: number, tools: string[], charsPerToken: number) {
+  const kw = config.environment_kwargs;
+  const off = !tools.includes('web_visit') || kw.web_visit_summarize === false;
+  if (off) return { llm_calls: 0, max_llm_calls: 0, input_tokens: 0, output_tokens: 0, model: config.model_name };
+  const A = SUMMARY_ASSUMPTIONS;
+  const cap = typeof kw.web_visit_max_chars === 'number' && kw.web_visit_max_chars > 0 ? kw.web_visit_max_chars : 50_000;
+  const calls = Math.ceil((nodes / tools.length) * A.pages_per_visit);
+  return {
+    llm_calls: calls,
+    max_llm_calls: nodes * A.max_pages_per_visit,
+    input_tokens: Math.round((calls * (Math.min(A.page_chars, cap) + A.prompt_fixed_chars)) / charsPerToken),
+    output_tokens: Math.round(calls * A.output_tokens),
+    model: typeof kw.web_visit_summary_model === 'string' ? kw.web_visit_summary_model : config.model_name,
+  };
+}
+
 /** Typical observation length per mode (characters), used when the caller gives none. */
 export const TYPICAL_OBSERVATION_CHARS: Record<EnvironmentMode, number> = {
   web: 2500,
@@ -92,6 +123,12 @@ export interface RunEstimate {
   seeds: number;
   /** Verification's share of `per_seed` (upper bounds; zeros when it is off). */
   verification?: { llm_calls: number; tool_calls: number };
+  /**
+   * web_visit's page summaries (LLM calls inside the tool): their expected share of `per_seed.llm_calls` (see
+   * SUMMARY_ASSUMPTIONS) and the most one seed can make (every tool call a web_visit of 5 pages); zeros when
+   * web_visit is not offered or `web_visit_summarize` is false.
+   */
+  summaries?: { llm_calls: number; max_llm_calls: number };
   tree: { nodes: number; leaves: number; qa_per_seed: number };
   /** No failures: every action parses first time. */
   per_seed: CallEstimate;
@@ -117,7 +154,8 @@ export function estimateRun(config: SynthesisConfig, seeds: number, observationC
   const t = config.depth_threshold;
   const { nodes, leaves } = expectedTreeSize(D, b, t);
   const qaPerSeed = D >= config.min_depth ? Math.min(leaves, config.max_selected_traj) : 0;
-  const tools = config.available_tools.length || MODE_TOOLS[config.environment_mode].length;
+  const toolNames = config.available_tools.length ? config.available_tools : [...MODE_TOOLS[config.environment_mode]];
+  const tools = toolNames.length;
   const examples = (n: number) =>
     config.qa_examples.slice(0, n).reduce((c, e) => c + e.question.length + e.answer.length + (e.reasoning?.length ?? 0), 0);
   const actionFixed =
@@ -134,21 +172,24 @@ export function estimateRun(config: SynthesisConfig, seeds: number, observationC
     qaPerSeed *
     (a.qa_prompt_fixed_chars + config.synthesis_tips.length + examples(config.qa_examples.length) + D * (Math.min(a.observation_chars, QA_OBSERVATION_CHARS) + 250));
   const ver = verificationEstimate(config, qaPerSeed, a.observation_chars, tools);
-  const inputTokens = Math.round((actionInChars + qaInChars) / a.chars_per_token) + ver.solver.input_tokens + ver.judge.input_tokens;
-  const outputTokens = nodes * a.action_output_tokens + qaPerSeed * a.qa_output_tokens + ver.solver.output_tokens + ver.judge.output_tokens;
+  const sum = summaryEstimate(config, nodes, toolNames, a.chars_per_token);
+  const inputTokens = Math.round((actionInChars + qaInChars) / a.chars_per_token) + ver.solver.input_tokens + ver.judge.input_tokens + sum.input_tokens;
+  const outputTokens = nodes * a.action_output_tokens + qaPerSeed * a.qa_output_tokens + ver.solver.output_tokens + ver.judge.output_tokens + sum.output_tokens;
 
   const qaModel = config.qa_model_name ?? config.model_name;
   const solverModel = config.verification?.solver_model ?? config.model_name;
   const judgeModel = config.verification?.judge_model ?? config.model_name;
   const priced =
-    config.model_name in config.prices && qaModel in config.prices && (ver.llm_calls === 0 || (solverModel in config.prices && judgeModel in config.prices));
+    config.model_name in config.prices && qaModel in config.prices && (ver.llm_calls === 0 || (solverModel in config.prices && judgeModel in config.prices)) &&
+    (sum.llm_calls === 0 || sum.model in config.prices);
   const seedCost = priced
     ? callCost(config.prices, config.model_name, { input_tokens: Math.round(actionInChars / a.chars_per_token), output_tokens: nodes * a.action_output_tokens }) +
       callCost(config.prices, qaModel, { input_tokens: Math.round(qaInChars / a.chars_per_token), output_tokens: qaPerSeed * a.qa_output_tokens }) +
-      (ver.llm_calls ? callCost(config.prices, solverModel, ver.solver) + callCost(config.prices, judgeModel, ver.judge) : 0)
+      (ver.llm_calls ? callCost(config.prices, solverModel, ver.solver) + callCost(config.prices, judgeModel, ver.judge) : 0) +
+      (sum.llm_calls ? callCost(config.prices, sum.model, sum) : 0)
     : null;
   const perSeed: CallEstimate = {
-    llm_calls: nodes + qaPerSeed + ver.llm_calls,
+    llm_calls: nodes + qaPerSeed + ver.llm_calls + sum.llm_calls,
     tool_calls: nodes + ver.tool_calls,
     input_tokens: inputTokens,
     output_tokens: outputTokens,
@@ -171,10 +212,11 @@ export function estimateRun(config: SynthesisConfig, seeds: number, observationC
   return {
     seeds,
     verification: { llm_calls: ver.llm_calls, tool_calls: ver.tool_calls },
+    summaries: { llm_calls: sum.llm_calls, max_llm_calls: sum.max_llm_calls },
     tree: { nodes, leaves, qa_per_seed: qaPerSeed },
     per_seed: perSeed,
     total,
-    worst_case_llm_calls: ((nodes + qaPerSeed) * config.max_retries + ver.llm_calls) * seeds,
+    worst_case_llm_calls: ((nodes + qaPerSeed) * config.max_retries + ver.llm_calls + sum.max_llm_calls) * seeds,
     assumptions: a,
     seeds_funded_by_budget: Number.isFinite(funded) ? Math.min(seeds, Math.floor(funded)) : null,
     history: seedHistoryEstimate(config),
@@ -201,7 +243,10 @@ export function formatEstimate(e: RunEstimate): string {
     `seed workflow history: ~${(e.history.expected_bytes / 1024 / 1024).toFixed(1)} MB expected of Temporal's 50 MB limit, ` +
       `at most ${n(e.history.worst_events)} events of 51,200`,
     ...(e.absurd ? [`refused without --force: ${e.absurd}`] : []),
-    `assumptions: ~${e.assumptions.observation_chars} characters per observation, ${e.assumptions.chars_per_token} characters per token;` +
-      ` web_visit page summaries (LLM calls inside the tool) are not included`,
+    ...(e.summaries?.llm_calls
+      ? [`web_visit page summaries (LLM calls inside the tool): ~${n(e.summaries.llm_calls)} per seed (included above: ${SUMMARY_ASSUMPTIONS.pages_per_visit} pages per visit, ` +
+          `~${n(SUMMARY_ASSUMPTIONS.page_chars)} characters per page), at most ${n(e.summaries.max_llm_calls)} per seed (every tool call a web_visit of ${SUMMARY_ASSUMPTIONS.max_pages_per_visit} pages)`]
+      : []),
+    `assumptions: ~${e.assumptions.observation_chars} characters per observation, ${e.assumptions.chars_per_token} characters per token`,
   ].join('\n');
 }

@@ -9,14 +9,24 @@ function config(raw: Record<string, unknown>) {
   return r.config;
 }
 
-test("dry-run estimate follows the original's call-count formula (web_config_parallel: 38 + 4 calls per seed)", () => {
+test("dry-run estimate follows the original's call-count formula (web_config_parallel: 38 + 4 calls per seed, + page summaries)", () => {
   const c = config({ environment_mode: 'web', max_depth: 10, branching_factor: 2, depth_threshold: 2, min_depth: 8, max_selected_traj: 5, max_retries: 10 });
   const e = estimateRun(c, 200);
   assert.deepEqual(e.tree, { nodes: 38, leaves: 4, qa_per_seed: 4 });
-  assert.equal(e.per_seed.llm_calls, 42);
+  // web_visit's summaries: half of the 38 tool calls (2 web tools) read 2 pages each; at most 5 pages per tool call.
+  assert.deepEqual(e.summaries, { llm_calls: 38, max_llm_calls: 190 });
+  assert.equal(e.per_seed.llm_calls, 42 + 38);
   assert.equal(e.per_seed.tool_calls, 38);
-  assert.equal(e.total.llm_calls, 42 * 200);
-  assert.equal(e.worst_case_llm_calls, 42 * 10 * 200);
+  assert.equal(e.total.llm_calls, 80 * 200);
+  assert.equal(e.worst_case_llm_calls, (42 * 10 + 190) * 200);
+  assert.match(formatEstimate(e), /web_visit page summaries \(LLM calls inside the tool\): ~38 per seed .* at most 190 per seed/);
+
+  // Without summaries (web_visit_summarize false): the original's 42 calls.
+  const plain = estimateRun(config({ environment_mode: 'web', max_depth: 10, branching_factor: 2, depth_threshold: 2, min_depth: 8, max_selected_traj: 5, max_retries: 10, environment_kwargs: { web_visit_summarize: false } }), 200);
+  assert.equal(plain.per_seed.llm_calls, 42);
+  assert.equal(plain.worst_case_llm_calls, 42 * 10 * 200);
+  assert.ok(plain.per_seed.input_tokens < e.per_seed.input_tokens, 'summaries read whole pages');
+  assert.doesNotMatch(formatEstimate(plain), /page summaries/);
   assert.ok(e.per_seed.input_tokens > e.per_seed.output_tokens && e.per_seed.output_tokens > 0);
   assert.equal(e.total.cost_usd, null);
   assert.equal(e.seeds_funded_by_budget, null);
