@@ -36,6 +36,13 @@ function ranToolInCall(result: Payload | null | undefined): boolean {
   return !!r && typeof r === 'object' && r.observation != null;
 }
 
+/** The LLM calls a tool made itself, from a runTool result (Observation.llm_usage: web_visit's summaries). */
+function toolLlmCalls(result: Payload | null | undefined): { calls: number; requests: number } {
+  const u = (payloadJson(result) as { llm_usage?: { calls?: unknown; requests?: unknown } } | null)?.llm_usage;
+  const calls = typeof u?.calls === 'number' ? u.calls : 0;
+  return { calls, requests: typeof u?.requests === 'number' ? u.requests : calls };
+}
+
 export interface InspectSeedInput {
   /** The seed workflow's id and the run to inspect (the one the parent started). */
   workflow_id: string;
@@ -94,7 +101,7 @@ export class HistoryFactsReader {
         this.calls += 1;
         this.requests += this.started.get(sid) ?? 1;
         if (IN_CALL_TYPES.has(type) && ranToolInCall(e.activityTaskCompletedEventAttributes?.result?.payloads?.[0])) this.tools += 1;
-      } else if (type === 'runTool') this.tools += 1;
+      } else if (type === 'runTool') this.addTool(e.activityTaskCompletedEventAttributes?.result?.payloads?.[0]);
     }
     const marker = e.markerRecordedEventAttributes;
     if (marker?.markerName === 'core_local_activity') {
@@ -105,7 +112,7 @@ export class HistoryFactsReader {
         this.calls += 1;
         this.requests += typeof data?.attempt === 'number' ? data.attempt : 1;
         if (IN_CALL_TYPES.has(type) && ranToolInCall(marker.details?.result?.payloads?.[0])) this.tools += 1;
-      } else if (type === 'runTool') this.tools += 1;
+      } else if (type === 'runTool') this.addTool(marker.details?.result?.payloads?.[0]);
     }
     const term = e.workflowExecutionTerminatedEventAttributes;
     if (term) {
@@ -119,6 +126,14 @@ export class HistoryFactsReader {
       this.closeReason = e.workflowExecutionFailedEventAttributes.failure?.message ?? '';
     }
     if (e.workflowExecutionCanceledEventAttributes) this.closeType = 'cancelled';
+  }
+
+  /** A finished tool call (`result`: its payload, absent when it failed), with the LLM calls it made itself. */
+  private addTool(result: Payload | null | undefined): void {
+    this.tools += 1;
+    const own = toolLlmCalls(result);
+    this.calls += own.calls;
+    this.requests += own.requests;
   }
 
   facts(describedStatus: string): SeedHistoryFacts {

@@ -57,7 +57,7 @@ test('historyFacts: a seed the server terminated at its history limit is reporte
   assert.equal(byUser.error, 'terminated by alice@laptop: stop it (after 0 LLM calls)');
 });
 
-test('historyFacts: local-activity markers count as the call their data names; a tool run inside chooseAction counts as a tool call', () => {
+test('historyFacts: local-activity markers count as the call their data names; a tool run inside chooseAction counts as a tool call, a tool\'s own LLM calls as LLM calls', () => {
   const ev = (id: number, attrs: Record<string, unknown>) => ({ eventId: id, ...attrs }) as unknown as Parameters<typeof historyFacts>[0] extends Iterable<infer E> ? E : never;
   const json = (v: unknown) => ({ payloads: [{ data: Buffer.from(JSON.stringify(v)) }] });
   const marker = (type: string, attempt: number, result: unknown) =>
@@ -66,6 +66,7 @@ test('historyFacts: local-activity markers count as the call their data names; a
   const events = [
     ev(5, marker('chooseAction', 2, withTool)), // a local LLM call (2 requests) that ran the calculator in the call
     ev(6, marker('runTool', 1, { text: 'ok' })), // a tool as its own local activity
+    ev(60, marker('runTool', 1, { text: 'pages', llm_usage: { model: 'm', calls: 2, requests: 3, input_tokens: 9, output_tokens: 9 } })), // web_visit: 2 summaries
     ev(7, marker('chooseAction', 1, { ...withTool, observation: undefined })),
     ev(8, marker('synthesizeQa', 1, { ok: true })),
     ev(9, { activityTaskScheduledEventAttributes: { activityType: { name: 'chooseAction' } } }),
@@ -74,9 +75,9 @@ test('historyFacts: local-activity markers count as the call their data names; a
     ev(20, { workflowExecutionTerminatedEventAttributes: { reason: 'stop', identity: 'me' } }),
   ];
   const f = historyFacts(events, 'TERMINATED');
-  assert.equal(f.llm_calls, 4);
-  assert.equal(f.llm_requests, 2 + 1 + 1 + 1);
-  assert.equal(f.tool_calls, 3, 'the runTool marker and the two calculator calls made inside chooseAction');
+  assert.equal(f.llm_calls, 4 + 2, 'with the two page summaries web_visit made');
+  assert.equal(f.llm_requests, 2 + 1 + 1 + 1 + 3);
+  assert.equal(f.tool_calls, 4, 'the runTool markers and the two calculator calls made inside chooseAction');
 });
 
 test('continueAsNewEvents keeps the thresholds of small windows', () => {
