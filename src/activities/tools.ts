@@ -6,10 +6,12 @@
 import type OpenAI from 'openai';
 import type { ChatEndpoint } from '../llm/chat';
 import { ApplicationFailure } from '@temporalio/common';
+import type { Context } from '@temporalio/activity';
 import type { Observation, RunToolInput } from '../shared/types';
 import { FailureType, MODE_TOOLS } from '../shared/constants';
 import { executeTool } from '../tools/registry';
-import { withHeartbeat } from './heartbeat';
+import { currentActivity, withHeartbeat } from './heartbeat';
+import type { AttemptMemo } from '../tools/tool';
 import type { CallCache } from '../cache/store';
 import { CACHED_TOOLS, toolCacheKey } from '../cache/key';
 
@@ -37,6 +39,42 @@ function isObservation(v: unknown): v is Observation {
   );
 }
 
+/**
+ * The attempt memo of a running (non-local) tool activity (ToolContext.attemptMemo): its values travel in the
+ * activity's heartbeat details as `{memo: {key: value}}` — sent with the next beat, and with the attempt's failure
+ * ({@link runWithMemo}) — and the next attempt starts from them. Null outside an activity and in local activities.
+ */
+function attemptMemo(ctx: Context | null): (AttemptMemo & { values: Record<string, unknown> }) | null {
+  if (!ctx || ctx.info.isLocal) return null;
+  const prior = (ctx.info.heartbeatDetails as { memo?: unknown } | undefined)?.memo;
+  const values: Record<string, unknown> = prior && typeof prior === 'object' && !Array.isArray(prior) ? { ...(prior as Record<string, unknown>) } : {};
+  return {
+    values,
+    get: (key) => values[key],
+    set: (key, value) => {
+      values[key] = value;
+    },
+  };
+}
+
+/**
+ * Runs one tool call with its attempt memo: heartbeats carry the memo, and a failure is preceded by one last beat
+ * with it (Temporal hands the last heartbeat details to the next attempt), so what the attempt paid for is found
+ * again by the retry.
+ */
+async function runWithMemo(run: (memo: AttemptMemo | undefined, signal: AbortSignal) => Promise<Observation>): Promise<Observation> {
+  const ctx = currentActivity();
+  const memo = attemptMemo(ctx);
+  const details = () => (memo && Object.keys(memo.values).length ? { memo: memo.values } : undefined);
+  try {
+    return await withHeartbeat((signal) => run(memo ?? undefined, signal), details);
+  } catch (err) {
+    const d = details();
+    if (d) ctx!.heartbeat(d);
+    throw err;
+  }
+}
+
 export function createToolActivities(deps: ToolDeps = {}) {
   return {
     async runTool(input: RunToolInput): Promise<Observation> {
@@ -48,11 +86,12 @@ export function createToolActivities(deps: ToolDeps = {}) {
         });
       }
       const run = () =>
-        withHeartbeat((signal) =>
+        runWithMemo((memo, signal) =>
           executeTool(input.tool_name, input.parameters, {
             environment_kwargs: input.environment_kwargs,
             signal,
             ...(deps.llmClient ? { llm: { client: deps.llmClient, model: input.summary_model, endpoint: deps.endpoint } } : {}),
+            ...(memo ? { attemptMemo: memo } : {}),
           }),
         );
       const cache = deps.cache;

@@ -22,6 +22,18 @@ export interface ToolContext {
   signal?: AbortSignal;
   /** Present in workers that serve tools needing an LLM. */
   llm?: ToolLlm;
+  /**
+   * What this tool call keeps across the retries of its activity (carried in the activity's heartbeat details): a
+   * tool stores what it paid for — web_visit each page summary — and finds it again when the activity is retried
+   * after a failure, instead of paying it twice. Absent outside a (non-local) activity.
+   */
+  attemptMemo?: AttemptMemo;
+}
+
+/** Values by key, kept across the attempts of one activity (ToolContext.attemptMemo). JSON-serialisable values only. */
+export interface AttemptMemo {
+  get(key: string): unknown;
+  set(key: string, value: unknown): void;
 }
 
 export interface ToolResult {

@@ -21,7 +21,8 @@
  * that URL's entry in `**Failed URLs:**\n- <url>: <reason>` (reason ≤ 300 characters), listed after
  * `"1. <url>\n<summary>\n\n2. …"`. The observation is an error only when every URL failed. Thrown instead: a Jina
  * Reader 401/403/429 (ToolAuth / RateLimited), and LLM errors in the summary, classified (classifyLlmError) so
- * retryable ones retry the activity.
+ * retryable ones retry the activity — once every other summary of the call has ended: each summary is kept in the
+ * attempt memo (ToolContext.attemptMemo), so the retry pays only for the pages not yet summarised.
  */
 import { Readability } from '@mozilla/readability';
 import { parseHTML } from 'linkedom';
@@ -441,9 +442,29 @@ interface Summary {
   cost?: { requests: number; input_tokens: number; output_tokens: number; usage_estimated: boolean };
 }
 
+/** A summary kept by an earlier attempt of this activity (ToolContext.attemptMemo), if it has the right shape. */
+function rememberedSummary(v: unknown): Summary | undefined {
+  const x = v as Summary | null;
+  if (!x || typeof x !== 'object' || typeof x.text !== 'string') return undefined;
+  const c = x.cost;
+  if (c !== undefined && (typeof c !== 'object' || ![c.requests, c.input_tokens, c.output_tokens].every((n) => typeof n === 'number'))) return undefined;
+  return x;
+}
+
 async function summarize(page: PageOk, goal: string, ctx: ToolContext, useLlm: boolean): Promise<Summary> {
   if (!useLlm || !ctx.llm) return { text: excerpt(page) };
   const llm = ctx.llm;
+  // Paid in an earlier attempt of this activity that failed afterwards (another page's summary hit a 429): reused,
+  // and its cost is reported now, with this attempt's result.
+  const memoKey = `web_visit/summary\n${llm.model}\n${page.url}\n${goal}`;
+  const remembered = rememberedSummary(ctx.attemptMemo?.get(memoKey));
+  if (remembered) return remembered;
+  const summary = await summarizeNow(page, goal, ctx, llm);
+  ctx.attemptMemo?.set(memoKey, summary);
+  return summary;
+}
+
+async function summarizeNow(page: PageOk, goal: string, ctx: ToolContext, llm: NonNullable<ToolContext['llm']>): Promise<Summary> {
   let endpoint = llm.endpoint ?? endpoints.get(llm.client);
   if (!endpoint) {
     endpoint = new ChatEndpoint({ client: llm.client });
@@ -517,7 +538,16 @@ export const webVisitTool: ToolDefinition<WebVisitArgs> = {
 
     const pages = await mapLimit(urls, MAX_PARALLEL, (u) => readPage(u, o, ctx));
     const ok = pages.filter((p): p is PageOk => p.ok);
-    const summaries = await mapLimit(ok, MAX_PARALLEL, (p) => summarize(p, args.goal, ctx, useLlm));
+    // Every summary ends before a failure is thrown, so each one paid is in the attempt memo for the retry.
+    const settled = await mapLimit(ok, MAX_PARALLEL, (p) =>
+      summarize(p, args.goal, ctx, useLlm).then(
+        (summary) => ({ summary }),
+        (error: unknown) => ({ error }),
+      ),
+    );
+    const failure = settled.find((x): x is { error: unknown } => 'error' in x);
+    if (failure) throw failure.error;
+    const summaries = settled.map((x) => (x as { summary: Summary }).summary);
 
     const blocks = ok.map((p, i) => {
       const moved = p.finalUrl !== p.url ? ` (redirected to ${p.finalUrl})` : '';

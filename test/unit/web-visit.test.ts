@@ -195,6 +195,22 @@ describe('web_visit with an LLM summary (simulator)', () => {
     assert.ok(res.llm_usage!.input_tokens > 0 && res.llm_usage!.output_tokens > 0, JSON.stringify(res.llm_usage));
   });
 
+  it('a retry after one page\'s 429 pays only for that page: the other summary is kept in the attempt memo, and both are charged once', async () => {
+    const values = new Map<string, unknown>();
+    const memo = { get: (k: string) => values.get(k), set: (k: string, v: unknown) => void values.set(k, v) };
+    const c = { ...ctx({}, true), attemptMemo: memo };
+    sim.script([{ match: { contains: 'plain' }, times: 1, respond: { status: 429, headers: { 'retry-after': '1' } } }]);
+    await assert.rejects(visit(['/article', '/plain.txt'], c), (e: unknown) => e instanceof ApplicationFailure && e.type === FailureType.RateLimited);
+    assert.equal(values.size, 1, 'the summary that succeeded is kept for the retry');
+    assert.equal(sim.requests().length, 2);
+    const res = await visit(['/article', '/plain.txt'], c); // the activity's retry, with the memo its last heartbeat carried
+    assert.equal(sim.requests().length, 3, 'only the page that failed is summarised again');
+    assert.equal(res.error, undefined);
+    assert.match(res.text, new RegExp(`\\n\\n2\\. ${site.url}/plain\\.txt\\n.+`));
+    assert.equal(res.llm_usage?.calls, 2, 'both summaries are charged, once');
+    assert.equal(res.llm_usage?.requests, 2, 'the 429 was not a paid answer; the kept summary\'s request counts once');
+  });
+
   it('an LLM 429 is thrown as retryable RateLimited with nextRetryDelay', async () => {
     sim.script([{ respond: { status: 429, headers: { 'retry-after': '2' } } }]);
     await assert.rejects(visit(['/article'], ctx({}, true)), (e: unknown) => {
