@@ -1,3 +1,4 @@
+import { groundAnswer } from '../../src/domain/grounding';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -181,6 +182,25 @@ describe('simulator answers', () => {
       assert.ok(!/ENOTFOUND|Failed|URLs|getaddrinfo|example/i.test(qa.answer), qa.answer);
       assert.ok('Lyon lies at the confluence of the Rhône and the Saône in France.'.includes(qa.answer), `from the successful observation: ${qa.answer}`);
     }
+  });
+
+  it('QA: the answer is a whole word of an observation, never the start of a longer token (DTJB of DTJB02SC.TXT)', async () => {
+    const obs = 'See (http://research.compaq.com/wrl/DECarchives/DTJ/DTJB02/DTJB02SC.TXT) and XKCDV2 for Unicode in Lyon.';
+    const prompt = QA_PROMPT.replace('Observation: Joseph Marie Jacquard was born in Lyon. His loom inspired Charles Babbage and the Analytical Engine.\n\nMore text here about Ada Lovelace.', `Observation: ${obs}`);
+    assert.notEqual(prompt, QA_PROMPT);
+    const steps = [
+      { node_id: 'a', observation: 'Lyon lies at the confluence of the Rhône and the Saône in France.' },
+      { node_id: 'b', observation: obs },
+    ];
+    const answers = new Set<string>();
+    for (let i = 0; i < 16; i++) {
+      const r = await client.chat.completions.create({ ...qaBody({ temperature: 0.3 + i / 20 }), messages: [{ role: 'user', content: prompt }] } as OpenAI.Chat.ChatCompletionCreateParamsNonStreaming);
+      const qa = JSON.parse(r.choices[0]!.message.content!);
+      answers.add(qa.answer);
+      assert.ok(groundAnswer(qa.answer, steps), `grounded in the observations: ${qa.answer}`);
+      assert.ok(!/^(DTJB|XKCDV|DECarchives\/)/.test(qa.answer), qa.answer);
+    }
+    assert.ok(answers.size >= 2, `different prompts pick different answers: ${[...answers].join(', ')}`);
   });
 
   it('plain text without tools or json format', async () => {

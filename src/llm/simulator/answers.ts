@@ -327,10 +327,14 @@ interface QaBuild {
   reasoning_steps: Array<Record<string, unknown>>;
 }
 
-/** Candidate answers: capitalised runs of 1–3 words and 4-digit years from the given text, in text order. */
+/**
+ * Candidate answers: capitalised runs of 1–3 whole words and 4-digit years from the given text, in text order. A
+ * run that goes on with a digit or letter is no word (`DTJB` of `DTJB02SC.TXT` in a URL): a model would not answer
+ * it, and grounding (src/domain/grounding.ts) rightly finds it in no observation.
+ */
 function answerCandidates(text: string): string[] {
   const out: string[] = [];
-  const runRe = /(?<![\p{L}\p{N}])(\p{Lu}[\p{L}'’-]+(?:\s+(?:of\s+|de\s+|du\s+|von\s+)?\p{Lu}[\p{L}'’-]+){0,2})/gu;
+  const runRe = /(?<![\p{L}\p{N}])(\p{Lu}[\p{L}'’-]+(?:\s+(?:of\s+|de\s+|du\s+|von\s+)?\p{Lu}[\p{L}'’-]+){0,2})(?![\p{L}\p{N}])/gu;
   let m: RegExpExecArray | null;
   while ((m = runRe.exec(text))) {
     const phrase = m[1]!.replace(/['’]s$/u, '');
