@@ -12,7 +12,10 @@
  * marker in place of its routing / local-llm / grounding / verification / seed-fails markers; v6-watch-when-needed
  * the parent runs, whose waits set the watch timer only with seeds of an earlier run in the window;
  * v7-seed-in-call-local-output seed runs of each kind, with the one qasynth-seed-2026-12 marker, calculator calls
- * made inside chooseAction and the seed result written by a local activity; the other runs replay as in v2-*).
+ * made inside chooseAction and the seed result written by a local activity; v8-report-by-result the parent runs of
+ * the by-reference and inline batches, whose seeds report by their end — the two still running at the by-reference
+ * parent's continue-as-new asked to report by signal (`reportBySignal`) — with a seed of each kind and the local-llm
+ * batch; the other runs replay as in v2-*).
  *
  *   npx tsx scripts/capture-histories.ts <label>      # e.g. v2-sliding-window
  */

@@ -395,6 +395,12 @@ export interface SeedInput {
    * the report reaches the parent's latest run after a continue-as-new. Set by sliding-window parents.
    */
   notify_parent?: boolean;
+  /**
+   * With `notify_parent`: report by the seed workflow's own end (its result, or the failure carrying its summary),
+   * which the parent that started it sees as its child's completion — and by signal only after the parent's
+   * `reportBySignal` (it is about to continue as new). Set by parents with the `qasynth-report-by-result` patch.
+   */
+  report_by_result?: boolean;
   /** Seeds in the run, for "seed 12/500" in the Web UI (absent from inputs of older parents: shown as "seed 12"). */
   seeds_total?: number;
 }

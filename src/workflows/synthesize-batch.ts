@@ -7,8 +7,9 @@
  * 2. **State**: a cursor into the seeds, the running seeds (≤ max_workers), counters — all that is carried
  *    across continue-as-new.
  * 3. **Messages**: the `progress` query; `pause` / `resume`; the `setMaxWorkers` and `retryFailed` updates; and
- *    the seeds' own reports (`seedFinished` / `seedStopped` signals, sent by workflow id, so they reach the
- *    latest run).
+ *    the seeds' own reports: a seed reports by its end (its child workflow's completion) to the run that started
+ *    it; the seeds still running at a continue-as-new are asked first to report by signal instead
+ *    (`seedFinished` / `seedStopped`, sent by workflow id, so they reach the latest run).
  * 4. **Prepare**: the run's manifest (and, by reference, the normalized seed file).
  * 5. **Window**: start a seed whenever fewer than max_workers run (skipping seeds already finished in an earlier
  *    execution, a page at a time); a seed that ends without reporting (terminated, timed out) is inspected and
@@ -71,6 +72,7 @@ import {
   progressQuery,
   resumeSignal,
   retryFailedUpdate,
+  reportBySignalSignal,
   seedFinishedSignal,
   seedStoppedSignal,
   setMaxWorkersUpdate,
@@ -109,6 +111,13 @@ const PATCH_CAN_ROOM = 'qasynth-continue-as-new-room';
  * ended — 2 of the parent's ~6 events per seed, for a watch() that had nothing to do.
  */
 const PATCH_WATCH_WHEN_NEEDED = 'qasynth-watch-when-needed';
+/**
+ * Seeds report by their own end (`report_by_result`): the child's completion, which reaches this run, instead of a
+ * `seedFinished` signal — no signal and no workflow task to deliver it, ~5 fewer events per seed over both
+ * histories. The seeds still running when the run continues as new are asked to report by signal
+ * (`reportBySignal`) first: their end would reach the closed run.
+ */
+const PATCH_REPORT_BY_RESULT = 'qasynth-report-by-result';
 
 /** The seed activities (src/activities/seeds.ts) as the workflow calls them. */
 interface SeedPageActivities {
@@ -429,6 +438,28 @@ export async function synthesizeBatch(input: BatchInput, carry?: BatchCarry): Pr
       for (const r of inherited) if (closed.has(seedWorkflowId(run_id, r.source_id)) && window.has(r.source_id)) await inspect(r, '');
     };
     const batchedStarts = patched(PATCH_BATCHED_STARTS);
+    const reportByResult = patched(PATCH_REPORT_BY_RESULT);
+    /** Asks a seed started with `report_by_result` to report by signal; false: it has ended (or was never started). */
+    const askToSignal = (source_id: string): Promise<boolean> =>
+      getExternalWorkflowHandle(seedWorkflowId(run_id, source_id))
+        .signal(reportBySignalSignal)
+        .then(
+          () => true,
+          (err: unknown) => {
+            if (isCancellation(err)) throw err;
+            return false;
+          },
+        );
+    /**
+     * Before a continue-as-new: the seeds this run started that are still running will report by signal (their
+     * end would reach this run, closed by then). A seed that had ended meanwhile has its end on its way to this
+     * run: wait for it. Seeds of earlier runs were asked already.
+     */
+    const handOver = async (): Promise<void> => {
+      const mine = window.toCarry().filter((r) => r.parent_run_id === info.runId && handles.has(r.source_id));
+      const asked = await Promise.all(mine.map((r) => askToSignal(r.source_id)));
+      await Promise.all(mine.filter((_, i) => !asked[i]).map((r) => handles.get(r.source_id)!));
+    };
     /** Seeds found still running from an earlier execution of this run (see startSeed): they are watched too. */
     let alreadyStarted = 0;
     /**
@@ -450,8 +481,19 @@ export async function synthesizeBatch(input: BatchInput, carry?: BatchCarry): Pr
       try {
         child = await startChild(synthesizeSeed, {
         workflowId: seedWorkflowId(run_id, seed.source_id),
-        args: [{ run_id, config, seed, index, output_dir, allowance, check_existing: false, notify_parent: true, seeds_total: seedsTotal() }],
-        // The seed outlives this run of the parent (continue-as-new): it reports by signal, by workflow id.
+        args: [{
+          run_id,
+          config,
+          seed,
+          index,
+          output_dir,
+          allowance,
+          check_existing: false,
+          notify_parent: true,
+          ...(reportByResult ? { report_by_result: true } : {}),
+          seeds_total: seedsTotal(),
+        }],
+        // The seed may outlive this run of the parent (continue-as-new): then it reports by signal, by workflow id.
         parentClosePolicy: ParentClosePolicy.ABANDON,
         // The Web UI's list and child view: `seed 12/500 · <text>`, the whole seed in the details.
         staticSummary: seedWorkflowSummary(index, seedsTotal(), seed.text),
@@ -468,13 +510,19 @@ export async function synthesizeBatch(input: BatchInput, carry?: BatchCarry): Pr
         // here (by workflow id); watched like a seed inherited across continue-as-new.
         window.add({ source_id: seed.source_id, index, allowance, parent_run_id: '', started_at_ms: Date.now() });
         alreadyStarted += 1;
+        // Started with report_by_result, it would report to the execution that started it: ask for a signal.
+        // (A seed that has ended by now is found by watch() and inspected.)
+        if (reportByResult) await askToSignal(seed.source_id);
         return;
       }
       // A seed that ends without reporting (terminated, timed out, a bug) is inspected; its report is the rule.
       handles.set(
         seed.source_id,
         child.result().then(
-          () => undefined,
+          (summary) => {
+            // Its report, when it reports by result (a seed that reported by signal was taken already).
+            if (reportByResult && window.take(seed.source_id)) record(summary);
+          },
           async (err: unknown) => {
             if (!window.has(seed.source_id)) return;
             // A failed or no-QA seed ends as a failed workflow after writing its result and reporting it: its
@@ -567,6 +615,8 @@ export async function synthesizeBatch(input: BatchInput, carry?: BatchCarry): Pr
       // Every start acknowledged before the window is handed on (continue-as-new) or the outputs are written.
       await Promise.all(pendingStarts);
       if (startFailure !== undefined) throw startFailure;
+      // Seeds still running: the run continues as new (section 6), they report to the next run.
+      if (reportByResult && window.size > 0) await handOver();
       return false;
     } catch (err) {
       if (!isCancellation(err)) throw err;

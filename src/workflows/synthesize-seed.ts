@@ -32,7 +32,7 @@ import { countCacheOutcome, emptySeedCounters } from '../domain/statistics';
 import { validateQa } from '../domain/validate';
 import { groundAnswer, ungroundedReason, type Grounding } from '../domain/grounding';
 import { actionCallPlace, qaCallPlace, qaId } from '../domain/ids';
-import { seedFinishedSignal, seedProgressQuery, seedStoppedSignal } from './messages';
+import { reportBySignalSignal, seedFinishedSignal, seedProgressQuery, seedStoppedSignal } from './messages';
 import { HEARTBEAT_TIMEOUT_SECONDS, LLM_ACTIVITY, LOCAL_LLM_ACTIVITY, LOCAL_OUTPUT_ACTIVITY, LOCAL_TOOL_ACTIVITY, OUTPUT_ACTIVITY, TOOL_ACTIVITY } from './options';
 import { inCallTools, llmRoute, toolRoute } from '../domain/routing';
 import { expectedTreeSize } from '../domain/tree';
@@ -191,11 +191,21 @@ function round1(x: number): number {
  * One seed, start to finish (see the module comment). Started by a sliding-window parent (`notify_parent`), it
  * reports its end to the parent by signal, by the parent's workflow id — the parent may have continued as new
  * since it started this seed — and, when cancelled, that it stopped.
+ *
+ * A seed started with `report_by_result` (parents with the `qasynth-report-by-result` patch) reports by its own
+ * end instead — its result, or the failure that carries its summary — which reaches the run that started it as
+ * its child workflow's completion: no signal, no workflow task to deliver it, in either history. It reports by
+ * signal only once the parent asked for it (`reportBySignal`: the parent is about to continue as new, or a
+ * restarted execution of the run found the seed running), since its end would then reach a closed run.
  */
 export async function synthesizeSeed(input: SeedInput): Promise<SeedSummary> {
   const patches = seedPatches();
   const parentId = input.notify_parent ? workflowInfo().parent?.workflowId : undefined;
   if (!parentId) return endSeed(await runSeed(input, patches), patches);
+  let bySignal = !input.report_by_result;
+  setHandler(reportBySignalSignal, () => {
+    bySignal = true;
+  });
   /** A report that cannot be delivered (the parent is gone: terminated by a user) is not the seed's failure. */
   const report = async (send: () => Promise<void>) => {
     try {
@@ -207,10 +217,10 @@ export async function synthesizeSeed(input: SeedInput): Promise<SeedSummary> {
   const parent = getExternalWorkflowHandle(parentId);
   try {
     const summary = await runSeed(input, patches);
-    await report(() => parent.signal(seedFinishedSignal, summary));
+    if (bySignal) await report(() => parent.signal(seedFinishedSignal, summary));
     return endSeed(summary, patches);
   } catch (err) {
-    if (isCancellation(err)) {
+    if (isCancellation(err) && bySignal) {
       await CancellationScope.nonCancellable(() => report(() => parent.signal(seedStoppedSignal, { source_id: input.seed.source_id })));
     }
     throw err;

@@ -28,6 +28,7 @@ const harness = (tt: TestTemporal = t, latencyMs = 0) => simHarness(tt, 'win', l
 
 interface Span {
   id: string;
+  runId: string;
   start: number;
   close: number;
 }
@@ -35,7 +36,7 @@ interface Span {
 async function executions(client: Client, query: string): Promise<Span[]> {
   const out: Span[] = [];
   for await (const w of client.workflow.list({ query })) {
-    out.push({ id: w.workflowId, start: w.startTime.getTime(), close: w.closeTime?.getTime() ?? Number.POSITIVE_INFINITY });
+    out.push({ id: w.workflowId, runId: w.runId, start: w.startTime.getTime(), close: w.closeTime?.getTime() ?? Number.POSITIVE_INFINITY });
   }
   return out;
 }
@@ -63,6 +64,32 @@ describe('sliding window', () => {
       const qas = readJsonl<QaRecord>(result.qa_path);
       assert.equal(new Set(qas.map((q) => q.qa_id)).size, qas.length, 'every QA once');
       assert.equal(new Set(qas.map((q) => q.source_id)).size, SEEDS.length);
+
+      // How the seeds reported: by their end (the child's completion, in the run that started them), except the
+      // seeds still running at a continue-as-new, asked to report by signal — each of those by exactly one signal.
+      let askedAndRunning = 0;
+      let reportSignals = 0;
+      let completions = 0;
+      for (const run of runs) {
+        const { events } = await t.client.workflow.getHandle(parentId, run.runId).fetchHistory();
+        for (const e of events ?? []) {
+          if (e.externalWorkflowExecutionSignaledEventAttributes) askedAndRunning += 1;
+          if (e.workflowExecutionSignaledEventAttributes?.signalName === 'seedFinished') reportSignals += 1;
+          if (e.childWorkflowExecutionCompletedEventAttributes) completions += 1;
+          const type = e.activityTaskScheduledEventAttributes?.activityType?.name;
+          assert.notEqual(type, 'inspectSeed', 'no seed ended without reporting');
+          assert.notEqual(type, 'closedSeedWorkflows', 'no seed had to be watched');
+        }
+      }
+      assert.ok(askedAndRunning >= 1, 'seeds running at a continue-as-new were asked to report by signal');
+      assert.equal(reportSignals, askedAndRunning, 'each seed asked reported by one signal, no other seed did');
+      assert.ok(completions >= SEEDS.length - askedAndRunning, `the others reported by their end (${completions} completions)`);
+      let seedSignals = 0;
+      for (const s of seeds) {
+        const { events } = await t.client.workflow.getHandle(s.id).fetchHistory();
+        seedSignals += (events ?? []).filter((e) => e.signalExternalWorkflowExecutionInitiatedEventAttributes).length;
+      }
+      assert.equal(seedSignals, askedAndRunning, 'only the seeds asked sent a report signal');
     } finally {
       await h.stop();
     }
