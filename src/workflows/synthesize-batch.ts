@@ -458,7 +458,10 @@ export async function synthesizeBatch(input: BatchInput, carry?: BatchCarry): Pr
     const handOver = async (): Promise<void> => {
       const mine = window.toCarry().filter((r) => r.parent_run_id === info.runId && handles.has(r.source_id));
       const asked = await Promise.all(mine.map((r) => askToSignal(r.source_id)));
-      await Promise.all(mine.filter((_, i) => !asked[i]).map((r) => handles.get(r.source_id)!));
+      const ended = mine.filter((_, i) => !asked[i]).map((r) => r.source_id);
+      // Its handler takes it from the window (recorded, or inspected first). A condition, so that a cancellation
+      // meanwhile takes the cancel path (the handler promises are not cancellable).
+      await condition(() => ended.every((id) => !window.has(id)));
     };
     /** Seeds found still running from an earlier execution of this run (see startSeed): they are watched too. */
     let alreadyStarted = 0;
