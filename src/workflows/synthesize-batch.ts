@@ -8,8 +8,9 @@
  *    across continue-as-new.
  * 3. **Messages**: the `progress` query; `pause` / `resume`; the `setMaxWorkers` and `retryFailed` updates; and
  *    the seeds' own reports: a seed reports by its end (its child workflow's completion) to the run that started
- *    it; the seeds still running at a continue-as-new are asked first to report by signal instead
- *    (`seedFinished` / `seedStopped`, sent by workflow id, so they reach the latest run).
+ *    it; once a continue-as-new is due, the seeds still running are asked to report by signal instead, and the
+ *    seeds started after that report so from the start (`seedFinished` / `seedStopped`, sent by workflow id, so
+ *    they reach the latest run).
  * 4. **Prepare**: the run's manifest (and, by reference, the normalized seed file).
  * 5. **Window**: start a seed whenever fewer than max_workers run (skipping seeds already finished in an earlier
  *    execution, a page at a time); a seed that ends without reporting (terminated, timed out) is inspected and
@@ -114,8 +115,8 @@ const PATCH_WATCH_WHEN_NEEDED = 'qasynth-watch-when-needed';
 /**
  * Seeds report by their own end (`report_by_result`): the child's completion, which reaches this run, instead of a
  * `seedFinished` signal — no signal and no workflow task to deliver it, ~5 fewer events per seed over both
- * histories. The seeds still running when the run continues as new are asked to report by signal
- * (`reportBySignal`) first: their end would reach the closed run.
+ * histories. Once a continue-as-new is due, the seeds still running are asked to report by signal
+ * (`reportBySignal`): their end would reach the closed run; seeds started after that report by signal.
  */
 const PATCH_REPORT_BY_RESULT = 'qasynth-report-by-result';
 
@@ -451,17 +452,21 @@ export async function synthesizeBatch(input: BatchInput, carry?: BatchCarry): Pr
           },
         );
     /**
-     * Before a continue-as-new: the seeds this run started that are still running will report by signal (their
-     * end would reach this run, closed by then). A seed that had ended meanwhile has its end on its way to this
-     * run: wait for it. Seeds of earlier runs were asked already.
+     * Once a continue-as-new is due: the seeds this run started that are still running are asked to report by
+     * signal (their end would reach this run, closed by then), and the seeds this run starts from then on report
+     * by signal from the start — so the window is topped up as before until the run continues as new. A seed whose
+     * ask failed had ended: its end is on its way to this run (`ended`, waited for before the continue-as-new).
+     * Seeds of earlier runs were asked already. Every start is acknowledged first (a seed not yet started
+     * cannot be asked).
      */
+    let handedOver = false;
+    let ended: string[] = [];
     const handOver = async (): Promise<void> => {
+      handedOver = true;
+      await Promise.all(pendingStarts);
       const mine = window.toCarry().filter((r) => r.parent_run_id === info.runId && handles.has(r.source_id));
       const asked = await Promise.all(mine.map((r) => askToSignal(r.source_id)));
-      const ended = mine.filter((_, i) => !asked[i]).map((r) => r.source_id);
-      // Its handler takes it from the window (recorded, or inspected first). A condition, so that a cancellation
-      // meanwhile takes the cancel path (the handler promises are not cancellable).
-      await condition(() => ended.every((id) => !window.has(id)));
+      ended = mine.filter((_, i) => !asked[i]).map((r) => r.source_id);
     };
     /** Seeds found still running from an earlier execution of this run (see startSeed): they are watched too. */
     let alreadyStarted = 0;
@@ -493,7 +498,7 @@ export async function synthesizeBatch(input: BatchInput, carry?: BatchCarry): Pr
           allowance,
           check_existing: false,
           notify_parent: true,
-          ...(reportByResult ? { report_by_result: true } : {}),
+          ...(reportByResult && !handedOver ? { report_by_result: true } : {}),
           seeds_total: seedsTotal(),
         }],
         // The seed may outlive this run of the parent (continue-as-new): then it reports by signal, by workflow id.
@@ -560,6 +565,10 @@ export async function synthesizeBatch(input: BatchInput, carry?: BatchCarry): Pr
         // Seeds that end as fast as they start would keep the window from ever being full: top it up with at
         // most max_workers starts after the continue-as-new was due, then go.
         if (shouldContinueAsNew()) startsSinceDue ??= 0;
+        if (reportByResult && !handedOver && shouldContinueAsNew()) {
+          await handOver();
+          continue;
+        }
         if (
           shouldContinueAsNew() &&
           (!(more && hasRoom()) ||
@@ -568,6 +577,12 @@ export async function synthesizeBatch(input: BatchInput, carry?: BatchCarry): Pr
           // Starts still on their way: seeds may end meanwhile; look at the window again once they are acknowledged.
           if (pendingStarts.size > 0) {
             await Promise.all(pendingStarts);
+            continue;
+          }
+          // Seeds that had ended when asked: their end reaches this run; take it in (a condition, so that a
+          // cancellation meanwhile takes the cancel path), then top the window up again.
+          if (ended.some((id) => window.has(id))) {
+            await condition(() => ended.every((id) => !window.has(id)));
             continue;
           }
           break;
@@ -618,8 +633,6 @@ export async function synthesizeBatch(input: BatchInput, carry?: BatchCarry): Pr
       // Every start acknowledged before the window is handed on (continue-as-new) or the outputs are written.
       await Promise.all(pendingStarts);
       if (startFailure !== undefined) throw startFailure;
-      // Seeds still running: the run continues as new (section 6), they report to the next run.
-      if (reportByResult && window.size > 0) await handOver();
       return false;
     } catch (err) {
       if (!isCancellation(err)) throw err;
