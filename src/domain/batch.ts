@@ -120,8 +120,8 @@ export const SEED_PAGE = { max_seeds: 500, max_bytes: 512 * 1024 } as const;
  * What still lands in the history after the last start is bounded by the window: each seed of the run adds up to
  * four events (start initiated, child started, then child ended and its report signal — or, with seeds that report
  * by their completion, child ended, or the `reportBySignal` request to a seed still running, initiated and
- * acknowledged) and the workflow tasks that take them in add a few more. `hard` leaves `EVENTS_PER_SEED_TAIL` × max_workers + `EVENTS_TAIL_MARGIN` of room below
- * the bound, so that every run of the parent stays under 10% of the server's history event limit (51,200 ×
+ * acknowledged) and the workflow tasks that take them in add a few more. `hard` leaves `EVENTS_PER_SEED_TAIL` ×
+ * max_workers + `EVENTS_TAIL_MARGIN` of room below the bound, so that every run of the parent stays under 10% of the server's history event limit (51,200 ×
  * 0.1 = 5,120; issue 9), whatever the server's speed. Measured before this rule: 5,741 events in one run with
  * max_workers 200 against a dev server on disk (hard stop at a fixed 4,500). Above ~650 workers no threshold can
  * keep a run that small (one window alone is 4 × max_workers events): the floor keeps each run productive.

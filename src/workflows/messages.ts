@@ -35,7 +35,7 @@ export const seedFinishedSignal = defineSignal<[SeedSummary]>('seedFinished');
 /**
  * Sent by a sliding-window parent to a seed it started with `report_by_result` (the seed reports by its own end,
  * which reaches only the run that started it): report by signal from now on. Sent to every such seed still running
- * when the parent continues as new, and to a seed a restarted execution of the run finds already running.
+ * once the parent's continue-as-new is due, and to a seed a restarted execution of the run finds already running.
  */
 export const reportBySignalSignal = defineSignal('reportBySignal');
 /** A seed workflow that was cancelled reports that it stopped (its seed counts as not run). */

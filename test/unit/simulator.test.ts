@@ -1,4 +1,3 @@
-import { groundAnswer } from '../../src/domain/grounding';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -8,6 +7,7 @@ import { createInterface } from 'node:readline';
 import OpenAI from 'openai';
 import { connectSimulator, startSimulator, type Simulator } from '../../src/llm/simulator';
 import { getTool, toolSchemas } from '../../src/tools/registry';
+import { groundAnswer } from '../../src/domain/grounding';
 
 let sim: Simulator;
 let client: OpenAI;
