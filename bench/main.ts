@@ -123,8 +123,8 @@ function summary(r: Results): string[] {
   const oh = r.overhead as OverheadResult | undefined;
   if (tp) {
     L.push(`Tree: ${describeTree(TREE)}; LLM latency 500 ms. Targets: issue 8’s acceptance (fraction of ideal; CPU ≤ 0.25 s per seed, server + worker).`, '');
-    L.push('| max_workers | seeds | pool seeds/min (of ideal) | qasynth seeds/min (of ideal) | qasynth CPU s/seed server + worker | pool CPU s/seed | server tasks/node |');
-    L.push('|---:|---:|---:|---:|---:|---:|---:|');
+    L.push('| max_workers | seeds | pool seeds/min (of ideal) | qasynth seeds/min (of ideal) | bare SDK, same routing: of ideal | qasynth CPU s/seed server + worker | pool CPU s/seed | server tasks/node |');
+    L.push('|---:|---:|---:|---:|---:|---:|---:|---:|');
     const ws = [...new Set(tp.runs.map((x) => x.max_workers))];
     for (const w of ws) {
       const p = tp.runs.find((x) => x.system === 'pool' && x.max_workers === w);
@@ -133,8 +133,10 @@ function summary(r: Results): string[] {
       for (const q of tp.runs.filter((x) => x.system !== 'pool' && x.max_workers === w)) {
         const target = IDEAL_TARGET[w];
         const cpu = (q.server_cpu_s_per_seed ?? NaN) + q.worker_cpu_s_per_seed;
+        const bare = tp.bare?.find((b) => b.max_workers === w && b.form === (q.system === 'qasynth-local-llm' ? 'local' : 'own-queue'));
         L.push(
           `| ${w}${q.system === 'qasynth-local-llm' ? ' local_llm' : ''} | ${q.seeds} | ${p.seeds_per_min} (${p.fraction_of_ideal}) | ${q.seeds_per_min} (${q.fraction_of_ideal}${target ? ` ${pass(q.fraction_of_ideal >= target)} ≥ ${target}` : ''}) | ` +
+            `${bare ? `${bare.fraction_of_ideal} (${bare.form === 'local' ? 'local activities' : 'activities'})` : '–'} | ` +
             `${round(cpu, 3)} ${pass(cpu <= 0.25)} (${q.server_cpu_s_per_seed} + ${q.worker_cpu_s_per_seed}) | ${p.worker_cpu_s_per_seed} | ${q.server_tasks_per_node} |`,
         );
       }

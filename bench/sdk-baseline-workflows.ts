@@ -1,8 +1,9 @@
 /**
  * The bare-SDK baseline's workflow (bundled on its own by bench/sdk-baseline.ts, apart from qasynth's bundle):
- * one workflow that awaits `n` no-op activities in a loop, one at a time, in one of four forms.
+ * one workflow that awaits `n` no-op activities in a loop, one at a time, in one of four forms; and `fanOut`, the
+ * throughput benchmark's parent / seed / call structure built from it (bench/throughput.ts, "bare SDK").
  */
-import { proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
+import { executeChild, proxyActivities, proxyLocalActivities, workflowInfo } from '@temporalio/workflow';
 
 /** The no-op activity every form calls. */
 export interface NoopActivities {
@@ -39,4 +40,36 @@ export async function noopLoop(input: NoopLoopInput): Promise<number> {
         });
   for (let i = 0; i < input.n; i++) await acts.noop();
   return input.n;
+}
+
+/** Input of `fanOut`: the throughput benchmark's shape, without qasynth. */
+export interface FanOutInput {
+  /** `own-queue` (qasynth's default routing of LLM calls) or `local` (`local_llm`). */
+  form: LoopForm;
+  /** Child workflows ("seeds") to run, at most `max_workers` at a time. */
+  seeds: number;
+  max_workers: number;
+  /** Activities each child awaits in series (the tree's serial LLM calls); each lasts what the worker's activity sleeps. */
+  calls_per_seed: number;
+}
+
+/**
+ * The bare-SDK ceiling of the throughput benchmark: a parent workflow that runs `seeds` child workflows, at most
+ * `max_workers` at a time (each lane starts the next child when its child completes), each child awaiting
+ * `calls_per_seed` activities in series — qasynth's parent / seed / LLM-call structure with nothing else in it.
+ * Returns the number of children run.
+ */
+export async function fanOut(input: FanOutInput): Promise<number> {
+  let next = 0;
+  const lanes = Math.max(1, Math.min(input.max_workers, input.seeds));
+  const parent = workflowInfo().workflowId;
+  await Promise.all(
+    Array.from({ length: lanes }, async () => {
+      while (next < input.seeds) {
+        const i = next++;
+        await executeChild(noopLoop, { workflowId: `${parent}-seed-${i}`, args: [{ form: input.form, n: input.calls_per_seed, other_queue: '' }] });
+      }
+    }),
+  );
+  return input.seeds;
 }

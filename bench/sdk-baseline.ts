@@ -10,7 +10,7 @@
 import { bundleWorkflowCode, DefaultLogger, Worker } from '@temporalio/worker';
 import { Client } from '@temporalio/client';
 import { median, pctOfCore, progress, round, startMeter, withServer, type BenchContext, type Benchmark, type CpuSplit, type Env } from './harness';
-import type { LoopForm, NoopLoopInput } from './sdk-baseline-workflows';
+import type { FanOutInput, LoopForm, NoopLoopInput } from './sdk-baseline-workflows';
 
 const FORMS: LoopForm[] = ['other-queue', 'own-queue', 'own-queue-no-eager', 'local'];
 const QUEUE = 'bench-sdk';
@@ -133,3 +133,74 @@ function markdown(r: SdkBaselineResult, ctx: BenchContext): string[] {
 }
 
 export const sdkBaseline: Benchmark<SdkBaselineResult> = { name: 'sdk', settings, run, markdown };
+
+/** One bare-SDK fan-out run (bench/sdk-baseline-workflows.ts `fanOut`), measured like a qasynth throughput run. */
+export interface BareFanOutRun {
+  form: 'own-queue' | 'local';
+  max_workers: number;
+  seeds: number;
+  calls_per_seed: number;
+  latency_ms: number;
+  wall_s: number;
+  seeds_per_min: number;
+  /** CPU s per seed: the dev server; the bench process (SDK-default worker and client, in process). */
+  server_cpu_s_per_seed: number;
+  worker_cpu_s_per_seed: number;
+  /** Wall time per seed above its calls' latency, ms: wall ÷ waves − calls × latency, waves = ⌈seeds ÷ max_workers⌉. */
+  overhead_ms_per_seed: number;
+  other_processes_cpu_pct: number;
+}
+
+let fanOutBundle: Promise<Awaited<ReturnType<typeof bundleWorkflowCode>>> | null = null;
+
+/**
+ * The bare SDK doing the throughput benchmark's job: on a fresh dev server, a parent workflow runs `seeds` child
+ * workflows, `maxWorkers` at a time, each awaiting `callsPerSeed` activities in series that each sleep `latencyMs`
+ * — as activities on the workflow's own queue (qasynth's default routing of LLM calls) or as local activities
+ * (`local_llm`). A worker in this process with the SDK's defaults but for its slots, sized as qasynth's worker
+ * sizes them (the SDK's 5 s workflow execution watchdog included, which qasynth's workers leave out: README
+ * "Architecture"). What Temporal itself costs for qasynth's shape on
+ * this server, measured in the same bench run as qasynth.
+ */
+export async function bareFanOutRun(opts: { form: 'own-queue' | 'local'; maxWorkers: number; seeds: number; callsPerSeed: number; latencyMs: number }): Promise<BareFanOutRun> {
+  fanOutBundle ??= bundleWorkflowCode({ workflowsPath: require.resolve('./sdk-baseline-workflows'), logger: new DefaultLogger('WARN') });
+  const bundle = await fanOutBundle;
+  return withServer(`bare-${opts.form}-${opts.maxWorkers}`, async (env) => {
+    const activities = { noop: (): Promise<void> => new Promise((resolve) => setTimeout(resolve, opts.latencyMs)) };
+    // Slots as qasynth's worker sizes them (src/worker/worker.ts; bench harness workerCaps): with the SDK's 40
+    // workflow task slots, 64 seeds whose workflow tasks stay open while their local activities run queue behind
+    // each other (0.32 of the ideal at 64) — a limit of the defaults, not of Temporal.
+    const slots = Math.max(100, opts.maxWorkers * 2);
+    const worker = await Worker.create({
+      connection: env.native, namespace: 'default', taskQueue: QUEUE, workflowBundle: bundle, activities,
+      maxConcurrentWorkflowTaskExecutions: 100, maxCachedWorkflows: opts.maxWorkers * 2 + 10,
+      maxConcurrentActivityTaskExecutions: slots, maxConcurrentLocalActivityExecutions: slots,
+    });
+    const running = worker.run();
+    try {
+      const input: FanOutInput = { form: opts.form, seeds: opts.seeds, max_workers: opts.maxWorkers, calls_per_seed: opts.callsPerSeed };
+      const meter = startMeter({ server: env.server.pid });
+      const t0 = performance.now();
+      await env.client.workflow.execute('fanOut', { taskQueue: QUEUE, workflowId: `bare-fanout-${opts.form}-${opts.maxWorkers}-${Date.now()}`, args: [input] });
+      const wallMs = performance.now() - t0;
+      const cpu = meter.stop();
+      const waves = Math.ceil(opts.seeds / Math.max(1, opts.maxWorkers));
+      return {
+        form: opts.form,
+        max_workers: opts.maxWorkers,
+        seeds: opts.seeds,
+        calls_per_seed: opts.callsPerSeed,
+        latency_ms: opts.latencyMs,
+        wall_s: round(wallMs / 1000, 1),
+        seeds_per_min: round((opts.seeds / wallMs) * 60_000, 2),
+        server_cpu_s_per_seed: round(cpu.cpu_ms.server! / 1000 / opts.seeds, 3),
+        worker_cpu_s_per_seed: round(cpu.bench_process_cpu_ms / 1000 / opts.seeds, 3),
+        overhead_ms_per_seed: round(wallMs / waves - opts.callsPerSeed * opts.latencyMs, 0),
+        other_processes_cpu_pct: pctOfCore(cpu.others_cpu_ms, cpu),
+      };
+    } finally {
+      worker.shutdown();
+      await running;
+    }
+  });
+}

@@ -7,6 +7,11 @@
  * Each setting also runs qasynth with `local_llm: true` (LLM calls as local activities, src/domain/routing.ts),
  * its worker with a call cache in a fresh folder (the setting's recommended setup), as system `qasynth-local-llm`.
  *
+ * Each setting also runs the bare SDK in the same shape (bench/sdk-baseline.ts `bareFanOutRun`: a parent running
+ * child workflows max_workers at a time, each awaiting the tree's serial LLM calls as activities that sleep the
+ * latency, on the workflow's own queue and as local activities): what Temporal itself costs on this server in
+ * this run, against which qasynth's default and `local_llm` figures are read.
+ *
  * Reported per run: seeds/min; fraction of the LLM-bound ideal; CPU s per seed of the dev server and of the
  * worker process (the pool: all its processes); server tasks per tree node (qasynth: WorkflowTaskStarted +
  * ActivityTaskStarted of the run's histories ÷ nodes); per-seed latency.
@@ -19,6 +24,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { runPoolBatch, startPool } from './pool';
+import { bareFanOutRun, type BareFanOutRun } from './sdk-baseline';
 import type { WorkerConcurrency } from '../src/worker/worker';
 import type { Simulator } from '../src/llm/simulator';
 
@@ -103,6 +109,8 @@ export interface ThroughputResult {
   serial_llm_calls_per_seed: number;
   ideal_seed_s: number;
   runs: ThroughputRun[];
+  /** The bare SDK in the same shape, per setting and form (absent in results recorded before it was measured). */
+  bare?: (BareFanOutRun & { ideal_seeds_per_min: number; fraction_of_ideal: number })[];
 }
 
 /** One qasynth batch on a fresh server, simulator and child worker. Exported for the storm benchmark. */
@@ -230,6 +238,7 @@ async function run(ctx: BenchContext): Promise<ThroughputResult> {
   const s = settings(ctx);
   const shape = treeShape(TREE);
   const runs: ThroughputRun[] = [];
+  const bare: NonNullable<ThroughputResult['bare']> = [];
   for (const c of s.cases) {
     progress(`throughput: max_workers=${c.max_workers}, ${c.seeds} seeds, LLM latency ${s.latency_ms} ms — qasynth`);
     const q = await qasynthRun({ label: `tp-${c.max_workers}`, maxWorkers: c.max_workers, seeds: c.seeds, latencyMs: s.latency_ms });
@@ -244,12 +253,20 @@ async function run(ctx: BenchContext): Promise<ThroughputResult> {
     } finally {
       fs.rmSync(cacheDir, { recursive: true, force: true });
     }
+    for (const form of ['own-queue', 'local'] as const) {
+      const seeds = c.seeds;
+      progress(`throughput: max_workers=${c.max_workers}, ${seeds} seeds — bare SDK, ${form === 'local' ? 'local activities' : 'activities on the workflow’s queue'}`);
+      const b = await bareFanOutRun({ form, maxWorkers: c.max_workers, seeds, callsPerSeed: shape.serial_llm_calls, latencyMs: s.latency_ms });
+      const ideal = idealSeedsPerMin(seeds, c.max_workers, s.latency_ms);
+      bare.push({ ...b, ideal_seeds_per_min: round(ideal, 2), fraction_of_ideal: round(b.seeds_per_min / ideal, 3) });
+      progress(`throughput bare-sdk ${form} max_workers=${c.max_workers}: ${b.seeds_per_min} seeds/min (${round(b.seeds_per_min / ideal, 3)} of ideal), ${b.overhead_ms_per_seed} ms per seed above its calls, CPU s/seed server ${b.server_cpu_s_per_seed} worker ${b.worker_cpu_s_per_seed}`);
+    }
     progress(`throughput: max_workers=${c.max_workers}, ${c.seeds} seeds — process pool`);
     const p = await poolRun({ label: `tp-${c.max_workers}`, maxWorkers: c.max_workers, seeds: c.seeds, latencyMs: s.latency_ms });
     logRun(p);
     runs.push(p);
   }
-  return { nodes_per_seed: shape.nodes, serial_llm_calls_per_seed: shape.serial_llm_calls, ideal_seed_s: (shape.serial_llm_calls * s.latency_ms) / 1000, runs };
+  return { nodes_per_seed: shape.nodes, serial_llm_calls_per_seed: shape.serial_llm_calls, ideal_seed_s: (shape.serial_llm_calls * s.latency_ms) / 1000, runs, bare };
 }
 
 const fmt = (x: number | null | undefined, d = 2): string => (x === null || x === undefined || !Number.isFinite(x) ? '–' : String(round(x, d)));
@@ -278,6 +295,24 @@ function markdown(r: ThroughputResult, ctx: BenchContext): string[] {
     }
   }
   L.push('');
+  if (r.bare?.length) {
+    L.push(
+      'The bare SDK in the same shape, same server build, same run (bench/sdk-baseline-workflows.ts `fanOut`): a parent running child workflows max_workers at a time, each awaiting ' +
+        `${r.serial_llm_calls_per_seed} activities in series that sleep ${s.latency_ms} ms — on the workflow’s own queue (what qasynth’s default routing does per LLM call) and as local activities (\`local_llm\`); ` +
+        'a worker in the bench process with the SDK’s defaults but for its slots (sized as qasynth’s worker). “Above its calls” = wall ÷ waves − calls × latency.',
+      '',
+      '| max_workers | seeds | form | bare SDK seeds/min (of ideal) | ms per seed above its calls | CPU s/seed server + worker | qasynth of ideal (same routing) | qasynth ÷ bare SDK |',
+      '|---:|---:|---|---:|---:|---:|---:|---:|',
+    );
+    for (const b of r.bare) {
+      const q = r.runs.find((x) => x.max_workers === b.max_workers && x.system === (b.form === 'local' ? 'qasynth-local-llm' : 'qasynth'));
+      L.push(
+        `| ${b.max_workers} | ${b.seeds} | ${b.form === 'local' ? 'local activities' : 'own queue'} | ${fmt(b.seeds_per_min)} (${fmt(b.fraction_of_ideal, 3)}) | ${b.overhead_ms_per_seed} | ` +
+          `${fmt(b.server_cpu_s_per_seed + b.worker_cpu_s_per_seed, 3)} (${fmt(b.server_cpu_s_per_seed, 3)} + ${fmt(b.worker_cpu_s_per_seed, 3)}) | ${fmt(q?.fraction_of_ideal, 3)} | ${q ? fmt(q.fraction_of_ideal / b.fraction_of_ideal, 3) : '–'} |`,
+      );
+    }
+    L.push('');
+  }
   L.push('Every run:', '');
   L.push('| system | max_workers | seeds | wall s | seeds/min | of ideal | QA | failed seeds | LLM requests (repeated) | history events/seed | server CPU % | worker CPU % | bench process CPU % | others’ CPU % | load 1m | peak RSS MB |');
   L.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
