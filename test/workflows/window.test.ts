@@ -152,6 +152,58 @@ describe('sliding window', () => {
       await h.stop();
     }
   });
+
+  test('a run started again after its parent was terminated takes the reports of the seeds still running: asked to signal, none inspected or paid twice', async () => {
+    const h = await harness(t, 200);
+    try {
+      const input: BatchInput = { run_id: 'restarted', config: smallConfig({ max_workers: 3 }), seeds: SEEDS.slice(0, 3), output_dir: h.outDir };
+      const parentId = batchWorkflowId('restarted');
+      const running = async () => (await executions(t.client, `WorkflowId STARTS_WITH "${parentId}/" AND ExecutionStatus = "Running"`)).length;
+      const first = await submitBatch(t.client, input, { taskQueue: h.queue });
+      // Every seed running and past its first LLM call (a tree of ~12 calls at 200 ms each is far from its end).
+      await waitFor(async () => h.sim.requests().length >= 3 && (await running()) === 3, 30_000, 'three seeds running');
+      await first.handle.terminate('operator restart');
+      const terminatedAt = Date.now();
+      // The seeds outlive their parent (ParentClosePolicy ABANDON); the run is started again, as `qasynth run` does.
+      const again = await submitBatch(t.client, input, { taskQueue: h.queue });
+      assert.equal(again.state, 'started');
+      const result = await again.handle.result();
+      assert.equal(result.seeds_succeeded, 3);
+
+      // The executions after the termination: each seed found running was asked (the ask acknowledged) and
+      // reported by one signal; none had to be watched or inspected (without the ask a seed started with
+      // report_by_result returns its summary to the terminated execution, and the new one finds it only by
+      // its watch, minutes later, through inspectSeed).
+      const runs = (await executions(t.client, `WorkflowId = "${parentId}"`)).filter((r) => r.start >= terminatedAt);
+      assert.ok(runs.length >= 1, 'the run was started again');
+      let asked = 0;
+      let reportSignals = 0;
+      for (const run of runs) {
+        const { events } = await t.client.workflow.getHandle(parentId, run.runId).fetchHistory();
+        for (const e of events ?? []) {
+          if (e.externalWorkflowExecutionSignaledEventAttributes) asked += 1;
+          if (e.workflowExecutionSignaledEventAttributes?.signalName === 'seedFinished') reportSignals += 1;
+          const type = e.activityTaskScheduledEventAttributes?.activityType?.name;
+          assert.notEqual(type, 'inspectSeed', 'no seed ended without reporting');
+          assert.notEqual(type, 'closedSeedWorkflows', 'no seed had to be watched');
+        }
+      }
+      const seeds = await executions(t.client, `WorkflowId STARTS_WITH "${parentId}/"`);
+      const stillRunning = seeds.filter((s) => s.close > terminatedAt).length;
+      assert.ok(stillRunning >= 1, `seeds were running when the parent was terminated (${stillRunning})`);
+      assert.equal(seeds.length, 3, 'every seed ran once: the new execution started none of them again');
+      assert.equal(asked, stillRunning, 'each seed still running was asked to report by signal');
+      assert.equal(reportSignals, asked, 'and each reported by one signal');
+
+      const qas = readJsonl<QaRecord>(result.qa_path);
+      assert.equal(new Set(qas.map((q) => q.source_id)).size, 3, 'a QA for every seed');
+      assert.equal(new Set(qas.map((q) => q.qa_id)).size, qas.length, 'every QA once');
+      const fingerprints = h.sim.requests().map((r) => r.fingerprint);
+      assert.equal(new Set(fingerprints).size, fingerprints.length, 'no LLM request was sent twice');
+    } finally {
+      await h.stop();
+    }
+  });
 });
 
 describe('a seed workflow that outgrows its history limit', () => {
