@@ -5,6 +5,7 @@
  *   npm run bench                                  # every benchmark (~35 min on 2 cores)
  *   npm run bench -- --only throughput,sdk         # a subset (names below); the other sections are kept
  *   npm run bench -- --quick                       # smaller settings (smoke run; figures not comparable)
+ *   npm run bench -- --render [--out NAME]         # rewrite bench/results/NAME.md from NAME.json (no run)
  *   npm run bench -- --only sdk --dynamic-config history.transferProcessorMaxPollRPS=1000 --out poll-rps
  *                                                  # a server setting measured, results in bench/results/poll-rps.*
  *
@@ -64,10 +65,11 @@ interface Results {
 
 function usage(): string {
   return (
-    'usage: npm run bench -- [--quick] [--only <names>] [--dynamic-config KEY=JSON ...] [--out <name>]\n' +
+    'usage: npm run bench -- [--quick] [--only <names>] [--dynamic-config KEY=JSON ...] [--out <name>] [--render]\n' +
     `  names (comma-separated): ${NAMES.join(', ')}\n` +
     '  --dynamic-config: a dynamic config value for every dev server the bench starts (repeatable), e.g. history.transferProcessorMaxPollRPS=1000\n' +
-    '  --out: write bench/results/<name>.json + .md instead of latest.json + latest.md (sections of an earlier <name>.json are kept under --only)\n'
+    '  --out: write bench/results/<name>.json + .md instead of latest.json + latest.md (sections of an earlier <name>.json are kept under --only)\n' +
+    '  --render: rewrite bench/results/<name>.md from its .json without running anything\n'
   );
 }
 
@@ -82,13 +84,15 @@ function parseDynamicConfig(arg: string | undefined): [string, unknown] {
   }
 }
 
-function parseArgs(argv: string[]): { ctx: BenchContext; only: Set<string>; out: string } {
+function parseArgs(argv: string[]): { ctx: BenchContext; only: Set<string>; out: string; render: boolean } {
   let only: string[] = NAMES;
   let quick = false;
+  let render = false;
   let out = 'latest';
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--quick') quick = true;
+    else if (a === '--render') render = true;
     else if (a === '--only' || a.startsWith('--only=')) {
       const v = a === '--only' ? argv[++i] : a.slice('--only='.length);
       if (!v) throw new Error(`--only: expected a comma-separated list of benchmarks, got nothing\n${usage()}`);
@@ -107,7 +111,7 @@ function parseArgs(argv: string[]): { ctx: BenchContext; only: Set<string>; out:
       process.exit(0);
     } else throw new Error(`unknown argument ${JSON.stringify(a)}\n${usage()}`);
   }
-  return { ctx: { quick }, only: new Set(only), out };
+  return { ctx: { quick }, only: new Set(only), out, render };
 }
 
 /** Issue 8's acceptance floor for the fraction of the LLM-bound ideal, per max_workers. */
@@ -196,7 +200,17 @@ function markdown(r: Results, ctx: BenchContext): string {
 }
 
 async function main(): Promise<void> {
-  const { ctx, only, out } = parseArgs(process.argv.slice(2));
+  const { ctx, only, out, render } = parseArgs(process.argv.slice(2));
+  if (render) {
+    // The tables again from recorded results (after a change to how they are written): nothing is run.
+    const json = path.join(RESULTS_DIR, `${out}.json`);
+    if (!fs.existsSync(json)) throw new Error(`--render: ${path.relative(ROOT, json)} does not exist; run the benchmarks first (npm run bench)`);
+    const recorded = JSON.parse(fs.readFileSync(json, 'utf8')) as Results;
+    const text = markdown(recorded, { quick: !!recorded.settings?.quick });
+    fs.writeFileSync(path.join(RESULTS_DIR, `${out}.md`), `${text}\n`);
+    process.stdout.write(`${text}\n`);
+    return;
+  }
   const results: Results = {
     format: FORMAT,
     machine: machine(),
