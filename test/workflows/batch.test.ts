@@ -311,13 +311,19 @@ describe('web mode end to end on the offline corpus (no internet)', () => {
           const page = corpus.page(decodeURIComponent(new URL(url).pathname));
           assert.ok(page, `a corpus page for ${url}`);
         }
-        // The observation quotes the page as the site served it: its first 6 words (letters and digits only;
-        // markup, markdown escaping and punctuation aside) appear in that order in the served page. (Not the
-        // corpus entry's text alone: a short entry, "n. Syn. forum.", is quoted with the page's attribution line.)
+        // The observation quotes the page as the site served it: its first words (letters and digits only; markup,
+        // markdown escaping and punctuation aside) appear in that order in the served page — at least 4 of its
+        // first 6: the summary is the page's sentences that best match the goal, in page order, so a short first
+        // sentence may be followed by one from further down ("[Sun Users' Group & elsewhere] n." then "He says
+        // that …" of jargon/SEX). (Not the corpus entry's text alone: a short entry, "n. Syn. forum.", is quoted
+        // with the page's attribution line.)
         const served = (await (await fetch(v.sources![0])).text()).replace(/<[^>]*>/g, ' ').replace(/&(?:[a-z]+|#\d+);/gi, ' ');
         const words = (t: string) => t.toLowerCase().replace(/[^\p{L}\p{N}]+/gu, ' ').trim();
-        const quoted = words(v.observation.split('\n').slice(1).join(' ')).split(' ').slice(0, 6).join(' ');
-        assert.ok(quoted.split(' ').length === 6 && words(served).includes(quoted), `observation quotes ${v.sources![0]}: ${quoted}`);
+        const first = words(v.observation.split('\n').slice(1).join(' ')).split(' ').slice(0, 6);
+        let k = first.length;
+        while (k > 0 && !words(served).includes(first.slice(0, k).join(' '))) k--;
+        const quoted = first.join(' ');
+        assert.ok(k >= 4, `observation quotes ${v.sources![0]}: ${quoted} (${k} leading words found in the page)`);
       }
       const qas = readJsonl<QaRecord>(result.qa_path);
       assert.ok(qas.length >= 2);
