@@ -2,7 +2,7 @@
  * `npm run bench`: performance benchmarks of qasynth on this machine, against the offline LLM simulator and
  * in-memory Temporal dev servers. Not part of the test suite. Results: bench/results/latest.json + latest.md.
  *
- *   npm run bench                                  # every benchmark (~35 min on 2 cores)
+ *   npm run bench                                  # every benchmark (~45 min on 2 cores)
  *   npm run bench -- --only throughput,sdk         # a subset (names below); the other sections are kept
  *   npm run bench -- --quick                       # smaller settings (smoke run; figures not comparable)
  *   npm run bench -- --render [--out NAME]         # rewrite bench/results/NAME.md from NAME.json (no run)
