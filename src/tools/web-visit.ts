@@ -22,7 +22,8 @@
  * `"1. <url>\n<summary>\n\n2. …"`. The observation is an error only when every URL failed. Thrown instead: a Jina
  * Reader 401/403/429 (ToolAuth / RateLimited), and LLM errors in the summary, classified (classifyLlmError) so
  * retryable ones retry the activity — once every other summary of the call has ended: each summary is kept in the
- * attempt memo (ToolContext.attemptMemo), so the retry pays only for the pages not yet summarised.
+ * attempt memo (ToolContext.attemptMemo), so the retry pays only for the pages not yet summarised; the requests of
+ * the summaries that failed are counted there too, and reported with the retry's `llm_usage.requests`.
  */
 import { Readability } from '@mozilla/readability';
 import { parseHTML } from 'linkedom';
@@ -451,6 +452,19 @@ function rememberedSummary(v: unknown): Summary | undefined {
   return x;
 }
 
+/**
+ * Attempt-memo key of the HTTP requests sent for summaries that failed (a 429, a 5xx) in this activity's attempts:
+ * the provider saw them, so the attempt that succeeds reports them in `llm_usage.requests` (as an LLM activity
+ * reports the requests of its failed attempts), though no answer came of them.
+ */
+const UNANSWERED_REQUESTS_KEY = 'web_visit/unanswered_requests';
+
+/** Requests of failed summaries so far in this activity's attempts (see UNANSWERED_REQUESTS_KEY). */
+function unansweredRequests(ctx: ToolContext): number {
+  const n = ctx.attemptMemo?.get(UNANSWERED_REQUESTS_KEY);
+  return typeof n === 'number' && Number.isInteger(n) && n > 0 ? n : 0;
+}
+
 async function summarize(page: PageOk, goal: string, ctx: ToolContext, useLlm: boolean): Promise<Summary> {
   if (!useLlm || !ctx.llm) return { text: excerpt(page) };
   const llm = ctx.llm;
@@ -459,12 +473,22 @@ async function summarize(page: PageOk, goal: string, ctx: ToolContext, useLlm: b
   const memoKey = `web_visit/summary\n${llm.model}\n${page.url}\n${goal}`;
   const remembered = rememberedSummary(ctx.attemptMemo?.get(memoKey));
   if (remembered) return remembered;
-  const summary = await summarizeNow(page, goal, ctx, llm);
+  let sent = 0;
+  let summary: Summary;
+  try {
+    summary = await summarizeNow(page, goal, ctx, llm, () => {
+      sent += 1;
+    });
+  } catch (err) {
+    // Read and written with no await between: summaries that fail at once each add their own.
+    if (sent > 0) ctx.attemptMemo?.set(UNANSWERED_REQUESTS_KEY, unansweredRequests(ctx) + sent);
+    throw err;
+  }
   ctx.attemptMemo?.set(memoKey, summary);
   return summary;
 }
 
-async function summarizeNow(page: PageOk, goal: string, ctx: ToolContext, llm: NonNullable<ToolContext['llm']>): Promise<Summary> {
+async function summarizeNow(page: PageOk, goal: string, ctx: ToolContext, llm: NonNullable<ToolContext['llm']>, onRequest: () => void): Promise<Summary> {
   let endpoint = llm.endpoint ?? endpoints.get(llm.client);
   if (!endpoint) {
     endpoint = new ChatEndpoint({ client: llm.client });
@@ -473,7 +497,7 @@ async function summarizeNow(page: PageOk, goal: string, ctx: ToolContext, llm: N
   // Errors come classified (429 → retry later, 5xx → retry, auth → stop), so the activity retries or stops.
   const r = await endpoint.complete(
     { model: llm.model, temperature: 0.3, max_tokens: 1000, messages: summaryMessages(page, goal) },
-    { signal: ctx.signal, timeoutMs: SUMMARY_TIMEOUT_MS },
+    { signal: ctx.signal, timeoutMs: SUMMARY_TIMEOUT_MS, onRequest },
   );
   // A reasoning model may answer in its reasoning field, or after a <think> block.
   const content = r.reply ? splitThinking(r.reply.content).answer || r.reply.reasoning : '';
@@ -483,15 +507,20 @@ async function summarizeNow(page: PageOk, goal: string, ctx: ToolContext, llm: N
   return { text: text.length > MAX_SUMMARY_CHARS ? `${text.slice(0, MAX_SUMMARY_CHARS - 1)}…` : text, cost };
 }
 
-/** The summed cost of the summaries that made an LLM call, as Observation.llm_usage (undefined: none did). */
-function summaryUsage(summaries: Summary[], model: string | undefined): ToolLlmUsage | undefined {
+/**
+ * The summed cost of the summaries that made an LLM call, as Observation.llm_usage (undefined: none did), with
+ * `unanswered` requests (of summaries that failed in earlier attempts, UNANSWERED_REQUESTS_KEY) added to its
+ * requests. (When no summary of the successful attempt made a call — every page that failed to summarise was
+ * gone on the retry — there is no usage to carry them, and they are not reported.)
+ */
+function summaryUsage(summaries: Summary[], model: string | undefined, unanswered: number): ToolLlmUsage | undefined {
   const paid = summaries.flatMap((x) => (x.cost ? [x.cost] : []));
   if (!paid.length || !model) return undefined;
   const sum = (f: (c: NonNullable<Summary['cost']>) => number) => paid.reduce((n, c) => n + f(c), 0);
   return {
     model,
     calls: paid.length,
-    requests: sum((c) => c.requests),
+    requests: sum((c) => c.requests) + unanswered,
     input_tokens: sum((c) => c.input_tokens),
     output_tokens: sum((c) => c.output_tokens),
     ...(paid.some((c) => c.usage_estimated) ? { usage_estimated: true } : {}),
@@ -557,7 +586,7 @@ export const webVisitTool: ToolDefinition<WebVisitArgs> = {
     if (failed.length) blocks.push(['**Failed URLs:**', ...failed.map((p) => `- ${p.url}: ${p.reason}`)].join('\n'));
     const text = blocks.join('\n\n');
     if (ok.length === 0) return { text, error: true };
-    const llmUsage = summaryUsage(summaries, ctx.llm?.model);
+    const llmUsage = summaryUsage(summaries, ctx.llm?.model, unansweredRequests(ctx));
     return { text, sources: ok.map((p) => p.url), ...(llmUsage ? { llm_usage: llmUsage } : {}) };
   },
 };

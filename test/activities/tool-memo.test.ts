@@ -2,7 +2,8 @@
  * The tool activity's attempt memo (src/activities/tools.ts) over real HTTP: web_visit reads two pages of a local
  * site and summarises them with the simulator; the second summary gets a 429. The attempt fails after one last
  * heartbeat carrying the summary it paid for, and the next attempt — given those heartbeat details, as Temporal
- * gives them — pays only for the page that failed, and charges both summaries once.
+ * gives them — pays only for the page that failed, charges both summaries once, and reports the request that got
+ * the 429 with its requests.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -50,7 +51,9 @@ test('web_visit retried after a summary 429: the paid summary travels in the hea
   await assert.rejects(runActivityIn(first, tools.runTool, input), (e: unknown) => e instanceof ApplicationFailure && e.type === 'RateLimited');
   assert.equal(sim.requests().length, 2);
   const last = beats.at(-1) as { memo?: Record<string, unknown> } | undefined;
-  assert.equal(Object.keys(last?.memo ?? {}).length, 1, 'the failed attempt\'s last heartbeat carries the summary it paid for');
+  const memo = last?.memo ?? {};
+  assert.equal(Object.keys(memo).filter((k) => k.startsWith('web_visit/summary')).length, 1, 'the failed attempt\'s last heartbeat carries the summary it paid for');
+  assert.equal(memo['web_visit/unanswered_requests'], 1, 'and the request that got the 429');
 
   const retry = new MockActivityEnvironment({ attempt: 2, heartbeatDetails: last } as never);
   const obs = await runActivityIn(retry, tools.runTool, input);
@@ -58,5 +61,6 @@ test('web_visit retried after a summary 429: the paid summary travels in the hea
   assert.equal(obs.error, undefined);
   assert.match(obs.text, /1843/);
   assert.equal(obs.llm_usage?.calls, 2);
-  assert.equal(obs.llm_usage?.requests, 2);
+  assert.equal(obs.llm_usage?.requests, 3, 'every request the endpoint saw, the 429 included, is reported once');
+  assert.equal(obs.llm_usage?.requests, sim.requests().length);
 });

@@ -201,14 +201,16 @@ describe('web_visit with an LLM summary (simulator)', () => {
     const c = { ...ctx({}, true), attemptMemo: memo };
     sim.script([{ match: { contains: 'plain' }, times: 1, respond: { status: 429, headers: { 'retry-after': '1' } } }]);
     await assert.rejects(visit(['/article', '/plain.txt'], c), (e: unknown) => e instanceof ApplicationFailure && e.type === FailureType.RateLimited);
-    assert.equal(values.size, 1, 'the summary that succeeded is kept for the retry');
+    assert.equal([...values.keys()].filter((k) => k.startsWith('web_visit/summary')).length, 1, 'the summary that succeeded is kept for the retry');
+    assert.equal(values.get('web_visit/unanswered_requests'), 1, 'and the request that got the 429 is counted');
     assert.equal(sim.requests().length, 2);
     const res = await visit(['/article', '/plain.txt'], c); // the activity's retry, with the memo its last heartbeat carried
     assert.equal(sim.requests().length, 3, 'only the page that failed is summarised again');
     assert.equal(res.error, undefined);
     assert.match(res.text, new RegExp(`\\n\\n2\\. ${site.url}/plain\\.txt\\n.+`));
     assert.equal(res.llm_usage?.calls, 2, 'both summaries are charged, once');
-    assert.equal(res.llm_usage?.requests, 2, 'the 429 was not a paid answer; the kept summary\'s request counts once');
+    // As an LLM activity counts the requests of its failed attempts: the provider saw 3 requests for 2 answers.
+    assert.equal(res.llm_usage?.requests, 3, 'the kept summary\'s request once, the 429 and the retried summary');
   });
 
   it('an LLM 429 is thrown as retryable RateLimited with nextRetryDelay', async () => {
