@@ -8,6 +8,7 @@
  * (start → result), so the workflow's own start and completion are taken out.
  */
 import { bundleWorkflowCode, DefaultLogger, Worker } from '@temporalio/worker';
+import { UnguardedSandboxWorker } from '../src/worker/sandbox';
 import { Client } from '@temporalio/client';
 import { median, pctOfCore, progress, round, startMeter, withServer, type BenchContext, type Benchmark, type CpuSplit, type Env } from './harness';
 import type { FanOutInput, LoopForm, NoopLoopInput } from './sdk-baseline-workflows';
@@ -146,8 +147,8 @@ export interface BareFanOutRun {
   /** CPU s per seed: the dev server; the bench process (SDK-default worker and client, in process). */
   server_cpu_s_per_seed: number;
   worker_cpu_s_per_seed: number;
-  /** Wall time per seed above its calls' latency, ms: wall ÷ waves − calls × latency, waves = ⌈seeds ÷ max_workers⌉. */
-  overhead_ms_per_seed: number;
+  /** Wall time per wave of seeds above its calls' latency, ms: wall ÷ waves − calls × latency, waves = ⌈seeds ÷ max_workers⌉ (a single wave's includes the batch's start and its slowest seed). */
+  overhead_ms_per_wave: number;
   other_processes_cpu_pct: number;
 }
 
@@ -157,9 +158,8 @@ let fanOutBundle: Promise<Awaited<ReturnType<typeof bundleWorkflowCode>>> | null
  * The bare SDK doing the throughput benchmark's job: on a fresh dev server, a parent workflow runs `seeds` child
  * workflows, `maxWorkers` at a time, each awaiting `callsPerSeed` activities in series that each sleep `latencyMs`
  * — as activities on the workflow's own queue (qasynth's default routing of LLM calls) or as local activities
- * (`local_llm`). A worker in this process with the SDK's defaults but for its slots, sized as qasynth's worker
- * sizes them (the SDK's 5 s workflow execution watchdog included, which qasynth's workers leave out: README
- * "Architecture"). What Temporal itself costs for qasynth's shape on
+ * (`local_llm`). A worker in this process set up as qasynth's worker is (no sandbox watchdog, the same workflow
+ * task slots, pollers and cache size, activity slots for every seed). What Temporal itself costs for qasynth's shape on
  * this server, measured in the same bench run as qasynth.
  */
 export async function bareFanOutRun(opts: { form: 'own-queue' | 'local'; maxWorkers: number; seeds: number; callsPerSeed: number; latencyMs: number }): Promise<BareFanOutRun> {
@@ -167,13 +167,14 @@ export async function bareFanOutRun(opts: { form: 'own-queue' | 'local'; maxWork
   const bundle = await fanOutBundle;
   return withServer(`bare-${opts.form}-${opts.maxWorkers}`, async (env) => {
     const activities = { noop: (): Promise<void> => new Promise((resolve) => setTimeout(resolve, opts.latencyMs)) };
-    // Slots as qasynth's worker sizes them (src/worker/worker.ts; bench harness workerCaps): with the SDK's 40
-    // workflow task slots, 64 seeds whose workflow tasks stay open while their local activities run queue behind
-    // each other (0.32 of the ideal at 64) — a limit of the defaults, not of Temporal.
+    // Set up as qasynth's worker is (src/worker/worker.ts; bench harness workerCaps), so that what differs is
+    // qasynth's code and work: the sandbox without its execution watchdog (src/worker/sandbox.ts), 100 workflow
+    // task slots and 40 pollers, activity slots for every seed. (With the SDK's 40 workflow task slots, 64 seeds
+    // whose workflow tasks stay open while their local activities run queue behind each other: 0.32 of the ideal.)
     const slots = Math.max(100, opts.maxWorkers * 2);
-    const worker = await Worker.create({
+    const worker = await UnguardedSandboxWorker.create({
       connection: env.native, namespace: 'default', taskQueue: QUEUE, workflowBundle: bundle, activities,
-      maxConcurrentWorkflowTaskExecutions: 100, maxCachedWorkflows: opts.maxWorkers * 2 + 10,
+      maxConcurrentWorkflowTaskExecutions: 100, maxConcurrentWorkflowTaskPolls: 40, maxCachedWorkflows: opts.maxWorkers * 2 + 10,
       maxConcurrentActivityTaskExecutions: slots, maxConcurrentLocalActivityExecutions: slots,
     });
     const running = worker.run();
@@ -195,7 +196,7 @@ export async function bareFanOutRun(opts: { form: 'own-queue' | 'local'; maxWork
         seeds_per_min: round((opts.seeds / wallMs) * 60_000, 2),
         server_cpu_s_per_seed: round(cpu.cpu_ms.server! / 1000 / opts.seeds, 3),
         worker_cpu_s_per_seed: round(cpu.bench_process_cpu_ms / 1000 / opts.seeds, 3),
-        overhead_ms_per_seed: round(wallMs / waves - opts.callsPerSeed * opts.latencyMs, 0),
+        overhead_ms_per_wave: round(wallMs / waves - opts.callsPerSeed * opts.latencyMs, 0),
         other_processes_cpu_pct: pctOfCore(cpu.others_cpu_ms, cpu),
       };
     } finally {

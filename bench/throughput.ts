@@ -259,7 +259,7 @@ async function run(ctx: BenchContext): Promise<ThroughputResult> {
       const b = await bareFanOutRun({ form, maxWorkers: c.max_workers, seeds, callsPerSeed: shape.serial_llm_calls, latencyMs: s.latency_ms });
       const ideal = idealSeedsPerMin(seeds, c.max_workers, s.latency_ms);
       bare.push({ ...b, ideal_seeds_per_min: round(ideal, 2), fraction_of_ideal: round(b.seeds_per_min / ideal, 3) });
-      progress(`throughput bare-sdk ${form} max_workers=${c.max_workers}: ${b.seeds_per_min} seeds/min (${round(b.seeds_per_min / ideal, 3)} of ideal), ${b.overhead_ms_per_seed} ms per seed above its calls, CPU s/seed server ${b.server_cpu_s_per_seed} worker ${b.worker_cpu_s_per_seed}`);
+      progress(`throughput bare-sdk ${form} max_workers=${c.max_workers}: ${b.seeds_per_min} seeds/min (${round(b.seeds_per_min / ideal, 3)} of ideal), ${b.overhead_ms_per_wave} ms per wave above its calls, CPU s/seed server ${b.server_cpu_s_per_seed} worker ${b.worker_cpu_s_per_seed}`);
     }
     progress(`throughput: max_workers=${c.max_workers}, ${c.seeds} seeds — process pool`);
     const p = await poolRun({ label: `tp-${c.max_workers}`, maxWorkers: c.max_workers, seeds: c.seeds, latencyMs: s.latency_ms });
@@ -299,18 +299,18 @@ function markdown(r: ThroughputResult, ctx: BenchContext): string[] {
     L.push(
       'The bare SDK in the same shape, same server build, same run (bench/sdk-baseline-workflows.ts `fanOut`): a parent running child workflows max_workers at a time, each awaiting ' +
         `${r.serial_llm_calls_per_seed} activities in series that sleep ${s.latency_ms} ms — on the workflow’s own queue (what qasynth’s default routing does per LLM call) and as local activities (\`local_llm\`); ` +
-        'a worker in the bench process with the SDK’s defaults but for its slots (sized as qasynth’s worker). “Above its calls” = wall ÷ waves − calls × latency. ' +
+        'a worker in the bench process set up as qasynth’s (no sandbox watchdog, the same slots and pollers). “Above its calls” = wall ÷ waves − calls × latency (waves = ⌈seeds ÷ max_workers⌉; one wave’s includes the batch’s start and its slowest seed). ' +
         '“qasynth − bare SDK” is qasynth’s CPU per seed (server + worker) beyond Temporal’s own cost for the shape: the work of the calls (HTTP client, parsing, prompts, the tree) and qasynth’s own overhead — beside the pool’s CPU for the same calls without Temporal (at 64 the pool pays for 64 processes on the machine’s cores too).',
       '',
-      '| max_workers | seeds | form | bare SDK seeds/min (of ideal) | ms per seed above its calls | bare SDK CPU s/seed server + worker | qasynth of ideal (same routing) | qasynth ÷ bare SDK | qasynth CPU s/seed | qasynth − bare SDK, CPU s/seed | pool CPU s/seed |',
-      '|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|',
+      '| max_workers | seeds | form | bare SDK seeds/min (of ideal) | ms per wave above its calls | bare SDK CPU s/seed server + worker | qasynth of ideal (same routing) | qasynth ÷ bare SDK | qasynth CPU s/seed | qasynth − bare SDK, CPU s/seed | pool CPU s/seed |',
+      '|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|',
     );
     for (const b of r.bare) {
       const q = r.runs.find((x) => x.max_workers === b.max_workers && x.system === (b.form === 'local' ? 'qasynth-local-llm' : 'qasynth'));
       const p = r.runs.find((x) => x.max_workers === b.max_workers && x.system === 'pool');
       const qCpu = q ? (q.server_cpu_s_per_seed ?? NaN) + q.worker_cpu_s_per_seed : NaN;
       L.push(
-        `| ${b.max_workers} | ${b.seeds} | ${b.form === 'local' ? 'local activities' : 'own queue'} | ${fmt(b.seeds_per_min)} (${fmt(b.fraction_of_ideal, 3)}) | ${b.overhead_ms_per_seed} | ` +
+        `| ${b.max_workers} | ${b.seeds} | ${b.form === 'local' ? 'local activities' : 'own queue'} | ${fmt(b.seeds_per_min)} (${fmt(b.fraction_of_ideal, 3)}) | ${b.overhead_ms_per_wave} | ` +
           `${fmt(b.server_cpu_s_per_seed + b.worker_cpu_s_per_seed, 3)} (${fmt(b.server_cpu_s_per_seed, 3)} + ${fmt(b.worker_cpu_s_per_seed, 3)}) | ${fmt(q?.fraction_of_ideal, 3)} | ${q ? fmt(q.fraction_of_ideal / b.fraction_of_ideal, 3) : '–'} | ${fmt(qCpu, 3)} | ${fmt(qCpu - b.server_cpu_s_per_seed - b.worker_cpu_s_per_seed, 3)} | ${fmt(p?.worker_cpu_s_per_seed, 3)} |`,
       );
     }

@@ -29,6 +29,7 @@ import { Readability } from '@mozilla/readability';
 import { parseHTML } from 'linkedom';
 import TurndownService from 'turndown';
 import { z } from 'zod';
+import { ApplicationFailure } from '@temporalio/common';
 import { ChatEndpoint } from '../llm/chat';
 import { splitThinking } from '../domain/parse';
 import {
@@ -459,6 +460,17 @@ function rememberedSummary(v: unknown): Summary | undefined {
  */
 const UNANSWERED_REQUESTS_KEY = 'web_visit/unanswered_requests';
 
+/**
+ * `err` with `{provider_requests: n}` in its details (replacing one there), when it is an ApplicationFailure — the
+ * form the seed workflow reads a failed call's requests from (src/workflows/synthesize-seed.ts failedCallRequests).
+ */
+function withProviderRequests(err: unknown, n: number): unknown {
+  if (!(err instanceof ApplicationFailure)) return err;
+  const details = (err.details ?? []).filter((d) => !(d && typeof d === 'object' && 'provider_requests' in d));
+  (err as { details: unknown[] }).details = [...details, { provider_requests: n }];
+  return err;
+}
+
 /** Requests of failed summaries so far in this activity's attempts (see UNANSWERED_REQUESTS_KEY). */
 function unansweredRequests(ctx: ToolContext): number {
   const n = ctx.attemptMemo?.get(UNANSWERED_REQUESTS_KEY);
@@ -575,7 +587,12 @@ export const webVisitTool: ToolDefinition<WebVisitArgs> = {
       ),
     );
     const failure = settled.find((x): x is { error: unknown } => 'error' in x);
-    if (failure) throw failure.error;
+    if (failure) {
+      // Should this be the last attempt, the seed learns from the failure how many requests the call sent in all
+      // (as from an LLM activity's): the refused ones and those of the summaries it got, in every attempt.
+      const answered = settled.reduce((n, x) => n + ('summary' in x ? (x.summary.cost?.requests ?? 0) : 0), 0);
+      throw withProviderRequests(failure.error, unansweredRequests(ctx) + answered);
+    }
     const summaries = settled.map((x) => (x as { summary: Summary }).summary);
 
     const blocks = ok.map((p, i) => {

@@ -199,7 +199,7 @@ describe('web_visit with an LLM summary (simulator)', () => {
     const values = new Map<string, unknown>();
     const memo = { get: (k: string) => values.get(k), set: (k: string, v: unknown) => void values.set(k, v) };
     const c = { ...ctx({}, true), attemptMemo: memo };
-    sim.script([{ match: { contains: 'plain' }, times: 1, respond: { status: 429, headers: { 'retry-after': '1' } } }]);
+    sim.script([{ match: { contains: 'PLAIN-TEXT' }, times: 1, respond: { status: 429, headers: { 'retry-after': '1' } } }]);
     await assert.rejects(visit(['/article', '/plain.txt'], c), (e: unknown) => e instanceof ApplicationFailure && e.type === FailureType.RateLimited);
     assert.equal([...values.keys()].filter((k) => k.startsWith('web_visit/summary')).length, 1, 'the summary that succeeded is kept for the retry');
     assert.equal(values.get('web_visit/unanswered_requests'), 1, 'and the request that got the 429 is counted');
@@ -211,6 +211,20 @@ describe('web_visit with an LLM summary (simulator)', () => {
     assert.equal(res.llm_usage?.calls, 2, 'both summaries are charged, once');
     // As an LLM activity counts the requests of its failed attempts: the provider saw 3 requests for 2 answers.
     assert.equal(res.llm_usage?.requests, 3, 'the kept summary\'s request once, the 429 and the retried summary');
+  });
+
+  it('a call whose every attempt fails tells, in its failure, every request it sent (for the seed\'s statistics)', async () => {
+    const values = new Map<string, unknown>();
+    const memo = { get: (k: string) => values.get(k), set: (k: string, v: unknown) => void values.set(k, v) };
+    const c = { ...ctx({}, true), attemptMemo: memo };
+    // (The page's own text: every summary prompt says "plain text".)
+    sim.script([{ match: { contains: 'PLAIN-TEXT' }, respond: { status: 429, headers: { 'retry-after': '1' } } }]);
+    const requestsIn = (e: unknown) =>
+      e instanceof ApplicationFailure ? (e.details ?? []).map((d) => (d as { provider_requests?: unknown } | null)?.provider_requests).find((n) => typeof n === 'number') : undefined;
+    // First attempt: one summary answered, one refused; second: the answered one kept, the other refused again.
+    await assert.rejects(visit(['/article', '/plain.txt'], c), (e: unknown) => requestsIn(e) === 2);
+    await assert.rejects(visit(['/article', '/plain.txt'], c), (e: unknown) => requestsIn(e) === 3);
+    assert.equal(sim.requests().length, 3, 'the failure counts every request the endpoint saw');
   });
 
   it('an LLM 429 is thrown as retryable RateLimited with nextRetryDelay', async () => {

@@ -312,10 +312,10 @@ describe('web mode end to end on the offline corpus (no internet)', () => {
           assert.ok(page, `a corpus page for ${url}`);
         }
         // The observation quotes the page as the site served it: its first words (letters and digits only; markup,
-        // markdown escaping and punctuation aside) appear in that order in the served page — at least 4 of its
-        // first 6: the summary is the page's sentences that best match the goal, in page order, so a short first
-        // sentence may be followed by one from further down ("[Sun Users' Group & elsewhere] n." then "He says
-        // that …" of jargon/SEX). (Not the corpus entry's text alone: a short entry, "n. Syn. forum.", is quoted
+        // markdown escaping and punctuation aside) appear together, in that order, in the served page — the first
+        // 4 at least, of 6 looked at: the summary is the page's sentences that best match the goal, in page order,
+        // so a short first sentence may be followed by one from further down ("[Sun Users' Group & elsewhere] n."
+        // then "He says that …" of jargon/SEX). (Not the corpus entry's text alone: a short entry, "n. Syn. forum.", is quoted
         // with the page's attribution line.)
         const served = (await (await fetch(v.sources![0])).text()).replace(/<[^>]*>/g, ' ').replace(/&(?:[a-z]+|#\d+);/gi, ' ');
         const words = (t: string) => t.toLowerCase().replace(/[^\p{L}\p{N}]+/gu, ' ').trim();

@@ -160,13 +160,18 @@ describe('sliding window', () => {
       const parentId = batchWorkflowId('restarted');
       const running = async () => (await executions(t.client, `WorkflowId STARTS_WITH "${parentId}/" AND ExecutionStatus = "Running"`)).length;
       const first = await submitBatch(t.client, input, { taskQueue: h.queue });
-      // Every seed running and past its first LLM call (a tree of ~12 calls at 200 ms each is far from its end).
       await waitFor(async () => h.sim.requests().length >= 3 && (await running()) === 3, 30_000, 'three seeds running');
+      // Hold the seeds until the new execution has asked them (every answer from now on comes 3 s later): none can
+      // end in between, however slow the machine, so all three are still running when asked.
+      h.sim.script([{ respond: { delayMs: 3000 } }]);
       await first.handle.terminate('operator restart');
       const terminatedAt = Date.now();
       // The seeds outlive their parent (ParentClosePolicy ABANDON); the run is started again, as `qasynth run` does.
       const again = await submitBatch(t.client, input, { taskQueue: h.queue });
       assert.equal(again.state, 'started');
+      const asks = async () => ((await again.handle.fetchHistory()).events ?? []).filter((e) => e.externalWorkflowExecutionSignaledEventAttributes).length;
+      await waitFor(async () => (await asks()) >= 3, 60_000, 'the new execution asked the three seeds');
+      h.sim.clearScript();
       const result = await again.handle.result();
       assert.equal(result.seeds_succeeded, 3);
 
@@ -189,10 +194,9 @@ describe('sliding window', () => {
         }
       }
       const seeds = await executions(t.client, `WorkflowId STARTS_WITH "${parentId}/"`);
-      const stillRunning = seeds.filter((s) => s.close > terminatedAt).length;
-      assert.ok(stillRunning >= 1, `seeds were running when the parent was terminated (${stillRunning})`);
+      assert.equal(seeds.filter((s) => s.close > terminatedAt).length, 3, 'the seeds were running when the parent was terminated');
       assert.equal(seeds.length, 3, 'every seed ran once: the new execution started none of them again');
-      assert.equal(asked, stillRunning, 'each seed still running was asked to report by signal');
+      assert.equal(asked, 3, 'each seed still running was asked to report by signal');
       assert.equal(reportSignals, asked, 'and each reported by one signal');
 
       const qas = readJsonl<QaRecord>(result.qa_path);
