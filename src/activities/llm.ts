@@ -42,7 +42,7 @@ import { parseAnswerReply, parseJudgeReply, parseSolverReply } from '../domain/v
 import { buildActionMessages, buildQaMessages, QA_JSON_SCHEMA, withIntent } from '../domain/prompts';
 import { parseActionReply, parseQaReply, ParseReason, type ModelReply } from '../domain/parse';
 import { ChatEndpoint, type ChatRequestBody, type ChatResult } from '../llm/chat';
-import { classifyLlmError } from '../llm/errors';
+import { classifyLlmError, withProviderRequests } from '../llm/errors';
 import { executeTool, toolSchemas } from '../tools/registry';
 import { withHeartbeat } from './heartbeat';
 import type { AdaptiveLimiter } from '../llm/adaptive-limiter';
@@ -282,9 +282,7 @@ export function createLlmActivities(deps: LlmDeps) {
         else if (failure.nonRetryable) localAttempts.delete(localKey(info));
         else localAttempts.set(localKey(info), state);
         // The workflow learns from the failure how many requests this call cost in all (statistics).
-        const details = (failure.details ?? []).filter((d) => !(d && typeof d === 'object' && 'provider_requests' in d));
-        (failure as { details: unknown[] }).details = [...details, { provider_requests: state.requests }];
-        throw failure;
+        throw withProviderRequests(failure, state.requests);
       }
     }, () => state);
   }

@@ -182,6 +182,18 @@ function unavailable(message: string, cause: unknown, details: Record<string, un
 }
 
 /**
+ * Sets how many HTTP requests a failed LLM call sent in all — `{provider_requests: n}` in the failure's details,
+ * replacing one already there — the form the seed workflow reads them from for its statistics
+ * (src/workflows/synthesize-seed.ts failedCallRequests). Anything but an ApplicationFailure is returned as is.
+ */
+export function withProviderRequests<E>(err: E, n: number): E {
+  if (!(err instanceof ApplicationFailure)) return err;
+  const details = (err.details ?? []).filter((d) => !(d && typeof d === 'object' && 'provider_requests' in d));
+  (err as { details: unknown[] }).details = [...details, { provider_requests: n }];
+  return err;
+}
+
+/**
  * Turns anything thrown by an OpenAI-compatible call into an `ApplicationFailure` with a stable type.
  * An `ApplicationFailure` passes through unchanged; an unknown non-HTTP error keeps its name as type and stays
  * retryable (Temporal's default for unclassified errors).

@@ -29,8 +29,8 @@ import { Readability } from '@mozilla/readability';
 import { parseHTML } from 'linkedom';
 import TurndownService from 'turndown';
 import { z } from 'zod';
-import { ApplicationFailure } from '@temporalio/common';
 import { ChatEndpoint } from '../llm/chat';
+import { withProviderRequests } from '../llm/errors';
 import { splitThinking } from '../domain/parse';
 import {
   allowPrivateHosts,
@@ -459,17 +459,6 @@ function rememberedSummary(v: unknown): Summary | undefined {
  * reports the requests of its failed attempts), though no answer came of them.
  */
 const UNANSWERED_REQUESTS_KEY = 'web_visit/unanswered_requests';
-
-/**
- * `err` with `{provider_requests: n}` in its details (replacing one there), when it is an ApplicationFailure — the
- * form the seed workflow reads a failed call's requests from (src/workflows/synthesize-seed.ts failedCallRequests).
- */
-function withProviderRequests(err: unknown, n: number): unknown {
-  if (!(err instanceof ApplicationFailure)) return err;
-  const details = (err.details ?? []).filter((d) => !(d && typeof d === 'object' && 'provider_requests' in d));
-  (err as { details: unknown[] }).details = [...details, { provider_requests: n }];
-  return err;
-}
 
 /** Requests of failed summaries so far in this activity's attempts (see UNANSWERED_REQUESTS_KEY). */
 function unansweredRequests(ctx: ToolContext): number {
