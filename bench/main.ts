@@ -199,6 +199,15 @@ function markdown(r: Results, ctx: BenchContext): string {
   return L.join('\n');
 }
 
+/** Writes bench/results/<out>.md from `results` and prints it; returns the file's path. */
+function writeMarkdown(results: Results, ctx: BenchContext, out: string): string {
+  const md = path.join(RESULTS_DIR, `${out}.md`);
+  const text = markdown(results, ctx);
+  fs.writeFileSync(md, `${text}\n`);
+  process.stdout.write(`${text}\n`);
+  return md;
+}
+
 async function main(): Promise<void> {
   const { ctx, only, out, render } = parseArgs(process.argv.slice(2));
   if (render) {
@@ -206,9 +215,7 @@ async function main(): Promise<void> {
     const json = path.join(RESULTS_DIR, `${out}.json`);
     if (!fs.existsSync(json)) throw new Error(`--render: ${path.relative(ROOT, json)} does not exist; run the benchmarks first (npm run bench)`);
     const recorded = JSON.parse(fs.readFileSync(json, 'utf8')) as Results;
-    const text = markdown(recorded, { quick: !!recorded.settings?.quick });
-    fs.writeFileSync(path.join(RESULTS_DIR, `${out}.md`), `${text}\n`);
-    process.stdout.write(`${text}\n`);
+    writeMarkdown(recorded, { quick: !!recorded.settings?.quick }, out);
     return;
   }
   const results: Results = {
@@ -248,11 +255,8 @@ async function main(): Promise<void> {
       }
     } else progress(`previous ${path.relative(ROOT, json)} has another layout, --quick or --dynamic-config setting: its sections are not kept`);
   }
-  const md = path.join(RESULTS_DIR, `${out}.md`);
   fs.writeFileSync(json, `${JSON.stringify(results, null, 2)}\n`);
-  const text = markdown(results, ctx);
-  fs.writeFileSync(md, `${text}\n`);
-  process.stdout.write(`${text}\n`);
+  const md = writeMarkdown(results, ctx, out);
   progress(`results: ${path.relative(ROOT, json)}, ${path.relative(ROOT, md)} (${results.duration_s} s in all)`);
   if (Object.keys(results.errors).length) process.exitCode = 1;
 }

@@ -46,6 +46,16 @@ export interface SdkBaselineResult {
   forms: SdkFormResult[];
 }
 
+let bundled: ReturnType<typeof bundleWorkflowCode> | null = null;
+/** The baseline workflows' bundle (bench/sdk-baseline-workflows.ts), built once per bench process. */
+function baselineBundle(): ReturnType<typeof bundleWorkflowCode> {
+  if (!bundled) {
+    progress('sdk-baseline: bundling the baseline workflows');
+    bundled = bundleWorkflowCode({ workflowsPath: require.resolve('./sdk-baseline-workflows'), logger: new DefaultLogger('WARN') });
+  }
+  return bundled;
+}
+
 async function loop(client: Client, form: LoopForm, n: number, id: string): Promise<number> {
   const t0 = performance.now();
   const input: NoopLoopInput = { form, n, other_queue: OTHER_QUEUE };
@@ -66,8 +76,7 @@ async function tasksIn(env: Env, id: string): Promise<{ wft: number; at: number 
 
 async function run(ctx: BenchContext): Promise<SdkBaselineResult> {
   const s = settings(ctx);
-  progress('sdk-baseline: bundling the baseline workflow');
-  const bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('./sdk-baseline-workflows'), logger: new DefaultLogger('WARN') });
+  const bundle = await baselineBundle();
   return withServer('sdk-baseline', async (env) => {
     const activities = { noop: async (): Promise<void> => undefined };
     const workers = [
@@ -152,7 +161,6 @@ export interface BareFanOutRun {
   other_processes_cpu_pct: number;
 }
 
-let fanOutBundle: Promise<Awaited<ReturnType<typeof bundleWorkflowCode>>> | null = null;
 
 /**
  * The bare SDK doing the throughput benchmark's job: on a fresh dev server, a parent workflow runs `seeds` child
@@ -163,8 +171,7 @@ let fanOutBundle: Promise<Awaited<ReturnType<typeof bundleWorkflowCode>>> | null
  * this server, measured in the same bench run as qasynth.
  */
 export async function bareFanOutRun(opts: { form: 'own-queue' | 'local'; maxWorkers: number; seeds: number; callsPerSeed: number; latencyMs: number }): Promise<BareFanOutRun> {
-  fanOutBundle ??= bundleWorkflowCode({ workflowsPath: require.resolve('./sdk-baseline-workflows'), logger: new DefaultLogger('WARN') });
-  const bundle = await fanOutBundle;
+  const bundle = await baselineBundle();
   return withServer(`bare-${opts.form}-${opts.maxWorkers}`, async (env) => {
     const activities = { noop: (): Promise<void> => new Promise((resolve) => setTimeout(resolve, opts.latencyMs)) };
     // Set up as qasynth's worker is (src/worker/worker.ts; bench harness workerCaps), so that what differs is
