@@ -41,6 +41,33 @@ async function executions(client: Client, query: string): Promise<Span[]> {
   return out;
 }
 
+/**
+ * How the seeds reported to the given runs of a parent, from their histories: seeds asked to report by signal
+ * (the ask acknowledged), seeds started to report by signal (no `report_by_result` in their input), `seedFinished`
+ * signals received, child completions taken in. Asserts on the way that no seed had to be inspected (it ended
+ * without reporting) or watched.
+ */
+async function parentReports(client: Client, parentId: string, runs: Span[]): Promise<{ asked: number; startedToSignal: number; reportSignals: number; completions: number }> {
+  const n = { asked: 0, startedToSignal: 0, reportSignals: 0, completions: 0 };
+  for (const run of runs) {
+    const { events } = await client.workflow.getHandle(parentId, run.runId).fetchHistory();
+    for (const e of events ?? []) {
+      if (e.externalWorkflowExecutionSignaledEventAttributes) n.asked += 1;
+      const start = e.startChildWorkflowExecutionInitiatedEventAttributes;
+      if (start) {
+        const seedInput = JSON.parse(Buffer.from(start.input!.payloads![0]!.data!).toString('utf8')) as { report_by_result?: boolean };
+        if (!seedInput.report_by_result) n.startedToSignal += 1;
+      }
+      if (e.workflowExecutionSignaledEventAttributes?.signalName === 'seedFinished') n.reportSignals += 1;
+      if (e.childWorkflowExecutionCompletedEventAttributes) n.completions += 1;
+      const type = e.activityTaskScheduledEventAttributes?.activityType?.name;
+      assert.notEqual(type, 'inspectSeed', 'no seed ended without reporting');
+      assert.notEqual(type, 'closedSeedWorkflows', 'no seed had to be watched');
+    }
+  }
+  return n;
+}
+
 describe('sliding window', () => {
   test('seeds keep running through every continue-as-new: at each one, min(max_workers, seeds left) are running', async () => {
     const h = await harness(t, 60);
@@ -69,26 +96,7 @@ describe('sliding window', () => {
       // seeds still running when a continue-as-new became due, asked to report by signal, and the seeds started
       // after that (to top the window up before the continue-as-new), which report by signal from the start —
       // each of those by exactly one signal.
-      let askedAndRunning = 0;
-      let startedToSignal = 0;
-      let reportSignals = 0;
-      let completions = 0;
-      for (const run of runs) {
-        const { events } = await t.client.workflow.getHandle(parentId, run.runId).fetchHistory();
-        for (const e of events ?? []) {
-          if (e.externalWorkflowExecutionSignaledEventAttributes) askedAndRunning += 1;
-          const start = e.startChildWorkflowExecutionInitiatedEventAttributes;
-          if (start) {
-            const seedInput = JSON.parse(Buffer.from(start.input!.payloads![0]!.data!).toString('utf8')) as { report_by_result?: boolean };
-            if (!seedInput.report_by_result) startedToSignal += 1;
-          }
-          if (e.workflowExecutionSignaledEventAttributes?.signalName === 'seedFinished') reportSignals += 1;
-          if (e.childWorkflowExecutionCompletedEventAttributes) completions += 1;
-          const type = e.activityTaskScheduledEventAttributes?.activityType?.name;
-          assert.notEqual(type, 'inspectSeed', 'no seed ended without reporting');
-          assert.notEqual(type, 'closedSeedWorkflows', 'no seed had to be watched');
-        }
-      }
+      const { asked: askedAndRunning, startedToSignal, reportSignals, completions } = await parentReports(t.client, parentId, runs);
       assert.ok(askedAndRunning >= 1, 'seeds running at a continue-as-new were asked to report by signal');
       assert.equal(reportSignals, askedAndRunning + startedToSignal, 'each seed asked or started to signal reported by one signal, no other seed did');
       assert.ok(completions >= SEEDS.length - askedAndRunning - startedToSignal, `the others reported by their end (${completions} completions)`);
@@ -181,18 +189,7 @@ describe('sliding window', () => {
       // its watch, minutes later, through inspectSeed).
       const runs = (await executions(t.client, `WorkflowId = "${parentId}"`)).filter((r) => r.start >= terminatedAt);
       assert.ok(runs.length >= 1, 'the run was started again');
-      let asked = 0;
-      let reportSignals = 0;
-      for (const run of runs) {
-        const { events } = await t.client.workflow.getHandle(parentId, run.runId).fetchHistory();
-        for (const e of events ?? []) {
-          if (e.externalWorkflowExecutionSignaledEventAttributes) asked += 1;
-          if (e.workflowExecutionSignaledEventAttributes?.signalName === 'seedFinished') reportSignals += 1;
-          const type = e.activityTaskScheduledEventAttributes?.activityType?.name;
-          assert.notEqual(type, 'inspectSeed', 'no seed ended without reporting');
-          assert.notEqual(type, 'closedSeedWorkflows', 'no seed had to be watched');
-        }
-      }
+      const { asked, reportSignals } = await parentReports(t.client, parentId, runs);
       const seeds = await executions(t.client, `WorkflowId STARTS_WITH "${parentId}/"`);
       assert.equal(seeds.filter((s) => s.close > terminatedAt).length, 3, 'the seeds were running when the parent was terminated');
       assert.equal(seeds.length, 3, 'every seed ran once: the new execution started none of them again');
