@@ -11,6 +11,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
 import { FailureType } from '../shared/constants';
+import type { ToolLlmUsage } from '../shared/types';
 
 /** Server messages that mean "this model/server cannot do tool calling" (Ollama, vLLM without a parser, LM Studio). */
 const TOOLS_UNSUPPORTED_RE = /does not support tools|tools? (are|is) not supported|tool[_ ]choice[^.]*not supported|function calling is not (enabled|supported)|"auto" tool choice requires|enable-auto-tool-choice/i;
@@ -184,12 +185,15 @@ function unavailable(message: string, cause: unknown, details: Record<string, un
 /**
  * Sets how many HTTP requests a failed LLM call sent in all — `{provider_requests: n}` in the failure's details,
  * replacing one already there — the form the seed workflow reads them from for its statistics
- * (src/workflows/synthesize-seed.ts failedCallRequests). Anything but an ApplicationFailure is returned as is.
+ * (src/domain/failure-accounting.ts). A call that was paid for some answers before it failed (web_visit: the page
+ * summaries it got before another page's summary failed) also names them, `paid_usage` (calls, tokens, their
+ * model; its `requests` = n), so the seed charges what the provider billed though the call failed.
+ * Anything but an ApplicationFailure is returned as is.
  */
-export function withProviderRequests<E>(err: E, n: number): E {
+export function withProviderRequests<E>(err: E, n: number, paid?: Omit<ToolLlmUsage, 'requests'>): E {
   if (!(err instanceof ApplicationFailure)) return err;
   const details = (err.details ?? []).filter((d) => !(d && typeof d === 'object' && 'provider_requests' in d));
-  (err as { details: unknown[] }).details = [...details, { provider_requests: n }];
+  (err as { details: unknown[] }).details = [...details, { provider_requests: n, ...(paid ? { paid_usage: { ...paid, requests: n } } : {}) }];
   return err;
 }
 

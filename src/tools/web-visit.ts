@@ -578,9 +578,11 @@ export const webVisitTool: ToolDefinition<WebVisitArgs> = {
     const failure = settled.find((x): x is { error: unknown } => 'error' in x);
     if (failure) {
       // Should this be the last attempt, the seed learns from the failure how many requests the call sent in all
-      // (as from an LLM activity's): the refused ones and those of the summaries it got, in every attempt.
-      const answered = settled.reduce((n, x) => n + ('summary' in x ? (x.summary.cost?.requests ?? 0) : 0), 0);
-      throw withProviderRequests(failure.error, unansweredRequests(ctx) + answered);
+      // (as from an LLM activity's): the refused ones and those of the summaries it got, in every attempt — and
+      // what those summaries cost, which the provider billed though no observation came of them.
+      const got = settled.flatMap((x) => ('summary' in x ? [x.summary] : []));
+      const answered = got.reduce((n, x) => n + (x.cost?.requests ?? 0), 0);
+      throw withProviderRequests(failure.error, unansweredRequests(ctx) + answered, summaryUsage(got, ctx.llm?.model, 0));
     }
     const summaries = settled.map((x) => (x as { summary: Summary }).summary);
 

@@ -29,6 +29,7 @@ import { sampleTree } from '../domain/tree';
 import { selectTrajectories } from '../domain/selection';
 import { buildEvidence, buildQaRecord, buildTrajectoryRecord, compactNode } from '../domain/records';
 import { countCacheOutcome, emptySeedCounters } from '../domain/statistics';
+import { failedCallSpend } from '../domain/failure-accounting';
 import { validateQa } from '../domain/validate';
 import { groundAnswer, ungroundedReason, type Grounding } from '../domain/grounding';
 import { actionCallPlace, qaCallPlace, qaId } from '../domain/ids';
@@ -160,21 +161,6 @@ export function failureType(err: unknown): string {
   return (err as { name?: string })?.name || 'Error';
 }
 
-/** HTTP requests an LLM activity reported in its failure's details (`provider_requests`), else 0. */
-function failedCallRequests(err: unknown): number {
-  let e = err as { details?: unknown; cause?: unknown } | undefined;
-  for (let depth = 0; e && depth < 10; depth++) {
-    if (e instanceof ApplicationFailure) {
-      for (const d of e.details ?? []) {
-        const n = (d as { provider_requests?: unknown } | null)?.provider_requests;
-        if (typeof n === 'number') return n;
-      }
-    }
-    e = e.cause as typeof e;
-  }
-  return 0;
-}
-
 /** `reason ×n, reason ×m` of a count map, most frequent first. */
 function countsText(rec: Record<string, number>): string {
   return Object.entries(rec)
@@ -299,7 +285,7 @@ async function runSeed(input: SeedInput, patches: SeedPatches): Promise<SeedSumm
    * Charges a tool's own LLM calls (Observation.llm_usage: web_visit's page summaries) as the seed's own: each a
    * call, the requests and tokens once, a hit of the tool's cache entry a cache hit for each of them.
    */
-  const chargeToolLlm = (obs: Observation) => {
+  const chargeToolLlm = (obs: Pick<Observation, 'llm_usage' | 'cache'>) => {
     const u = obs.llm_usage;
     if (!u) return;
     const cache = obs.cache === 'hit' ? 'hit' : obs.cache === 'miss' ? 'miss' : undefined;
@@ -586,8 +572,12 @@ async function runSeed(input: SeedInput, patches: SeedPatches): Promise<SeedSumm
     };
   } catch (err) {
     if (isCancellation(err)) throw err;
+    // What the failed call spent: its requests, and the answers it was billed for before it failed (web_visit's
+    // summaries), charged as they would have been with its observation.
+    const failed = failedCallSpend(err);
+    if (failed.paid) chargeToolLlm({ llm_usage: failed.paid });
+    else counters.llm_requests = (counters.llm_requests ?? 0) + failed.requests;
     counters.cost_usd = spent.cost_usd;
-    counters.llm_requests = (counters.llm_requests ?? 0) + failedCallRequests(err);
     result = {
       ...base,
       status: 'failed',

@@ -9,6 +9,7 @@ import type { ToolContext } from '../../src/tools/tool';
 import { extractMainText, FALLBACK_SUMMARY_CHARS, webVisitTool } from '../../src/tools/web-visit';
 import { installConnectGuard, type ConnectGuard } from '../helpers/connect-guard';
 import { PdfReadError, pdfToText } from '../../src/tools/pdf-text';
+import { failedCallSpend } from '../../src/domain/failure-accounting';
 import { ARTICLE_HTML, JINA_TEST_KEY, PAPER_PDF, startTestSite, type TestSite } from '../helpers/test-site';
 
 let site: TestSite;
@@ -213,18 +214,36 @@ describe('web_visit with an LLM summary (simulator)', () => {
     assert.equal(res.llm_usage?.requests, 3, 'the kept summary\'s request once, the 429 and the retried summary');
   });
 
-  it('a call whose every attempt fails tells, in its failure, every request it sent (for the seed\'s statistics)', async () => {
+  it('a call whose every attempt fails tells, in its failure, every request it sent and the summaries it was billed for (for the seed to charge)', async () => {
+    // What the article's summary costs, from a call that succeeds (the simulator bills the same prompt the same).
+    const alone = await visit(['/article'], ctx({}, true));
+    sim.resetLog();
     const values = new Map<string, unknown>();
     const memo = { get: (k: string) => values.get(k), set: (k: string, v: unknown) => void values.set(k, v) };
     const c = { ...ctx({}, true), attemptMemo: memo };
     // (The page's own text: every summary prompt says "plain text".)
     sim.script([{ match: { contains: 'PLAIN-TEXT' }, respond: { status: 429, headers: { 'retry-after': '1' } } }]);
-    const requestsIn = (e: unknown) =>
-      e instanceof ApplicationFailure ? (e.details ?? []).map((d) => (d as { provider_requests?: unknown } | null)?.provider_requests).find((n) => typeof n === 'number') : undefined;
+    const told = (e: unknown) => (e instanceof ApplicationFailure ? failedCallSpend(e) : undefined);
+    const billed = { model: 'sim-summary', calls: 1, input_tokens: alone.llm_usage!.input_tokens, output_tokens: alone.llm_usage!.output_tokens };
     // First attempt: one summary answered, one refused; second: the answered one kept, the other refused again.
-    await assert.rejects(visit(['/article', '/plain.txt'], c), (e: unknown) => requestsIn(e) === 2);
-    await assert.rejects(visit(['/article', '/plain.txt'], c), (e: unknown) => requestsIn(e) === 3);
+    await assert.rejects(visit(['/article', '/plain.txt'], c), (e: unknown) => {
+      assert.deepEqual(told(e), { requests: 2, paid: { ...billed, requests: 2 } });
+      return true;
+    });
+    // The kept summary was billed in the first attempt and is charged with the failure the seed sees: once.
+    await assert.rejects(visit(['/article', '/plain.txt'], c), (e: unknown) => {
+      assert.deepEqual(told(e), { requests: 3, paid: { ...billed, requests: 3 } });
+      return true;
+    });
     assert.equal(sim.requests().length, 3, 'the failure counts every request the endpoint saw');
+    // A call refused before any summary was answered names its requests only.
+    sim.script([{ respond: { status: 401 } }]);
+    const fresh = new Map<string, unknown>();
+    const c2 = { ...ctx({}, true), attemptMemo: { get: (k: string) => fresh.get(k), set: (k: string, v: unknown) => void fresh.set(k, v) } };
+    await assert.rejects(visit(['/article'], c2), (e: unknown) => {
+      assert.deepEqual(told(e), { requests: 1, paid: null });
+      return true;
+    });
   });
 
   it('an LLM 429 is thrown as retryable RateLimited with nextRetryDelay', async () => {

@@ -1,7 +1,8 @@
 /**
  * What happens when things go wrong for real: a failure that hits every seed pauses the run (circuit breaker),
  * failed seeds are re-run after the fix without paying again for the finished ones, and a request that gets the
- * same HTTP 500 every time is declared permanent instead of being retried as an outage.
+ * same HTTP 500 every time is declared permanent instead of being retried as an outage; a seed that fails on a
+ * call it was partly billed for is charged for what it got.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,6 +12,7 @@ import { batchWorkflowId, SEARCH_ATTRIBUTES } from '../../src/shared/constants';
 import type { BatchInput, QaRecord, TrajectoryRecord } from '../../src/shared/types';
 import { readJsonl, smallConfig, testTemporal, waitFor, type TestTemporal, simHarness } from '../helpers/temporal';
 import { startFakeSearch } from '../helpers/fake-search';
+import { startTestSite } from '../helpers/test-site';
 
 const SEEDS = ['prime numbers', 'Fibonacci sequence', 'compound interest', 'Pythagorean triples', 'harmonic series', 'golden ratio'];
 
@@ -173,6 +175,60 @@ describe('the same failure for the same request', () => {
       const desc = await t.client.workflow.getHandle(batchWorkflowId('same-500')).describe();
       assert.equal(desc.searchAttributes[SEARCH_ATTRIBUTES.status]?.[0], 'completed_with_failures');
     } finally {
+      await h.stop();
+    }
+  });
+});
+
+describe('what a failed seed spent', () => {
+  test('a web_visit that fails after one page summary was paid: the failed seed is charged that summary (calls, requests, tokens)', async () => {
+    const h = await harness();
+    const site = await startTestSite();
+    try {
+      // The first action choice visits two pages of the test site; the second page's summary is refused (401, not
+      // retried), so the visit fails after the first page's summary was answered and billed.
+      const ACTION_TOKENS = { prompt_tokens: 1000, completion_tokens: 20 };
+      const args = { intent: 'read both pages', urls: [`${site.url}/article`, `${site.url}/plain.txt`], goal: 'When was the Analytical Engine first described?' };
+      h.sim.script([
+        {
+          match: { kind: 'action' },
+          times: 1,
+          respond: {
+            status: 200,
+            body: {
+              id: 'chatcmpl-visit', object: 'chat.completion', created: 0, model: 'qasynth-sim',
+              choices: [{ index: 0, finish_reason: 'tool_calls', message: { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'web_visit', arguments: JSON.stringify(args) } }] } }],
+              usage: { ...ACTION_TOKENS, total_tokens: 1020 },
+            },
+          },
+        },
+        // (The page's own text: every summary prompt says "plain text".)
+        { match: { contains: 'PLAIN-TEXT' }, respond: { status: 401 } },
+      ]);
+      const config = smallConfig({
+        environment_mode: 'web',
+        available_tools: ['web_visit'],
+        environment_kwargs: { allow_private_hosts: [site.hostPort] },
+        max_depth: 2,
+        pause_after_failures: 0,
+        max_workers: 1,
+      });
+      const input: BatchInput = { run_id: 'paid-then-failed', config, seeds: ['the Analytical Engine'], output_dir: h.outDir };
+      const result = await (await submitBatch(t.client, input, { taskQueue: h.queue })).handle.result();
+      assert.equal(result.seeds_failed, 1);
+      const stats = JSON.parse(fs.readFileSync(result.statistics_path, 'utf8'));
+      assert.equal(stats.failed_seeds[0].error_type, 'LlmAuth');
+      const requests = h.sim.requests();
+      assert.deepEqual(requests.map((r) => [r.kind, r.status]), [['action', 200], ['text', 200], ['text', 401]]);
+      const row = stats.per_seed[0];
+      assert.equal(row.llm_calls, 2, 'the action choice and the page summary it got');
+      assert.equal(row.llm_requests, 3, 'every request the endpoint saw');
+      assert.ok(row.input_tokens > ACTION_TOKENS.prompt_tokens, `the summary's tokens are charged too: ${row.input_tokens}`);
+      assert.ok(row.output_tokens > ACTION_TOKENS.completion_tokens, `${row.output_tokens}`);
+      assert.equal(stats.llm.calls, 2);
+      assert.equal(stats.llm.requests, 3);
+    } finally {
+      await site.close();
       await h.stop();
     }
   });
