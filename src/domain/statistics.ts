@@ -1,5 +1,5 @@
 /** Per-seed counters and the run's statistics file. Workflow-safe (time comes in as ISO strings). */
-import type { BatchCompletion, CacheStatistics, SeedCounters, SeedResultFile, SeedStatus, SynthesisConfig, YieldFunnel } from '../shared/types';
+import type { BatchCompletion, CacheOutcome, CacheStatistics, LlmCallAccounting, SeedCounters, SeedResultFile, SeedStatus, SynthesisConfig, ToolLlmUsage, YieldFunnel } from '../shared/types';
 
 export function emptySeedCounters(): SeedCounters {
   return {
@@ -29,6 +29,27 @@ export function countCacheOutcome(counters: SeedCounters, kind: 'llm' | 'tools',
   const c = (counters.cache ??= { llm: { hits: 0, misses: 0 }, tools: { hits: 0, misses: 0 } });
   if (outcome === 'hit') c[kind].hits += 1;
   else c[kind].misses += 1;
+}
+
+/**
+ * How a tool's own LLM calls (Observation.llm_usage, or a failed tool call's paid_usage) are charged to the seed:
+ * one LlmCallAccounting per logical call — the first carrying the requests and tokens, the rest none — with the
+ * cache outcome of the tool call on each; a usage of 0 calls (requests refused in earlier attempts, nothing
+ * answered since) gives no call and its requests as `requests_only`.
+ */
+export function toolLlmCharges(u: ToolLlmUsage, cache?: CacheOutcome): { calls: LlmCallAccounting[]; requests_only: number } {
+  if (u.calls <= 0) return { calls: [], requests_only: Math.max(0, u.requests) };
+  const calls: LlmCallAccounting[] = [];
+  for (let i = 0; i < u.calls; i++) {
+    const first = i === 0;
+    calls.push({
+      usage: first ? { input_tokens: u.input_tokens, output_tokens: u.output_tokens } : { input_tokens: 0, output_tokens: 0 },
+      requests: first ? u.requests : 0,
+      ...(first && u.usage_estimated ? { usage_estimated: true } : {}),
+      ...(cache ? { cache } : {}),
+    });
+  }
+  return { calls, requests_only: 0 };
 }
 
 /**

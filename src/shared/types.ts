@@ -568,7 +568,7 @@ export interface Observation {
 /** What a tool's own LLM calls cost (Observation.llm_usage): one model, summed over the tool call's LLM calls. */
 export interface ToolLlmUsage {
   model: string;
-  /** Logical calls (one per page summarised). */
+  /** Logical calls (one per page summarised); 0 when it carries only requests refused in earlier attempts. */
   calls: number;
   /** HTTP requests they sent (capability fallbacks included). */
   requests: number;

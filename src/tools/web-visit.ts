@@ -509,14 +509,14 @@ async function summarizeNow(page: PageOk, goal: string, ctx: ToolContext, llm: N
 }
 
 /**
- * The summed cost of the summaries that made an LLM call, as Observation.llm_usage (undefined: none did), with
- * `unanswered` requests (of summaries that failed in earlier attempts, UNANSWERED_REQUESTS_KEY) added to its
- * requests. (When no summary of the successful attempt made a call — every page that failed to summarise was
- * gone on the retry — there is no usage to carry them, and they are not reported.)
+ * The summed cost of the summaries that made an LLM call, as Observation.llm_usage, with `unanswered` requests
+ * (of summaries that failed in earlier attempts, UNANSWERED_REQUESTS_KEY) added to its requests; when no summary
+ * made a call but requests went unanswered (the page whose summary failed could not be read on the retry), a usage
+ * of 0 calls that carries them. Undefined: nothing was sent.
  */
 function summaryUsage(summaries: Summary[], model: string | undefined, unanswered: number): ToolLlmUsage | undefined {
   const paid = summaries.flatMap((x) => (x.cost ? [x.cost] : []));
-  if (!paid.length || !model) return undefined;
+  if (!model || (!paid.length && unanswered <= 0)) return undefined;
   const sum = (f: (c: NonNullable<Summary['cost']>) => number) => paid.reduce((n, c) => n + f(c), 0);
   return {
     model,
@@ -593,8 +593,8 @@ export const webVisitTool: ToolDefinition<WebVisitArgs> = {
     const failed = pages.filter((p): p is PageFailed => !p.ok);
     if (failed.length) blocks.push(['**Failed URLs:**', ...failed.map((p) => `- ${p.url}: ${p.reason}`)].join('\n'));
     const text = blocks.join('\n\n');
-    if (ok.length === 0) return { text, error: true };
     const llmUsage = summaryUsage(summaries, ctx.llm?.model, unansweredRequests(ctx));
+    if (ok.length === 0) return { text, error: true, ...(llmUsage ? { llm_usage: llmUsage } : {}) };
     return { text, sources: ok.map((p) => p.url), ...(llmUsage ? { llm_usage: llmUsage } : {}) };
   },
 };

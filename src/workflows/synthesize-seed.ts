@@ -28,7 +28,7 @@ import { ACTION_HISTORY_OBSERVATION_CHARS, QA_OBSERVATION_CHARS } from '../domai
 import { sampleTree } from '../domain/tree';
 import { selectTrajectories } from '../domain/selection';
 import { buildEvidence, buildQaRecord, buildTrajectoryRecord, compactNode } from '../domain/records';
-import { countCacheOutcome, emptySeedCounters } from '../domain/statistics';
+import { countCacheOutcome, emptySeedCounters, toolLlmCharges } from '../domain/statistics';
 import { failedCallSpend } from '../domain/failure-accounting';
 import { validateQa } from '../domain/validate';
 import { groundAnswer, ungroundedReason, type Grounding } from '../domain/grounding';
@@ -289,10 +289,9 @@ async function runSeed(input: SeedInput, patches: SeedPatches): Promise<SeedSumm
     const u = obs.llm_usage;
     if (!u) return;
     const cache = obs.cache === 'hit' ? 'hit' : obs.cache === 'miss' ? 'miss' : undefined;
-    for (let i = 0; i < u.calls; i++) {
-      const usage = i === 0 ? { input_tokens: u.input_tokens, output_tokens: u.output_tokens } : { input_tokens: 0, output_tokens: 0 };
-      charge(u.model, { usage, requests: i === 0 ? u.requests : 0, ...(i === 0 && u.usage_estimated ? { usage_estimated: true } : {}), ...(cache ? { cache } : {}) });
-    }
+    const { calls, requests_only } = toolLlmCharges(u, cache);
+    for (const c of calls) charge(u.model, c);
+    counters.llm_requests = (counters.llm_requests ?? 0) + requests_only;
   };
   const reserve = qaReserve(allowance, config.max_selected_traj, config.min_depth);
   // The call cache (README "Cache"): each LLM call names its place in the run, the sample discriminator of its key.

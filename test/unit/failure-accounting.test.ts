@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { ActivityFailure, ApplicationFailure, RetryState } from '@temporalio/common';
 import { failedCallSpend } from '../../src/domain/failure-accounting';
 import { withProviderRequests } from '../../src/llm/errors';
+import { toolLlmCharges } from '../../src/domain/statistics';
 
 /** An activity's failure as the workflow sees it: an ActivityFailure around what the activity threw. */
 function asSeenByWorkflow(thrown: ApplicationFailure): ActivityFailure {
@@ -33,5 +34,22 @@ describe('failedCallSpend', () => {
     assert.deepEqual(failedCallSpend(bad), { requests: 2, paid: null });
     const none = ApplicationFailure.create({ message: 'x', details: [{ provider_requests: 2, paid_usage: { model: 'm', calls: 0, input_tokens: 0, output_tokens: 0 } }] });
     assert.deepEqual(failedCallSpend(none), { requests: 2, paid: null });
+  });
+});
+
+describe('toolLlmCharges (a tool\'s own LLM calls, charged to the seed)', () => {
+  const u = { model: 'm', calls: 3, requests: 5, input_tokens: 900, output_tokens: 60, usage_estimated: true };
+  it('one call per summary, the first carrying the requests and tokens, each with the tool call\'s cache outcome', () => {
+    assert.deepEqual(toolLlmCharges(u, 'miss'), {
+      calls: [
+        { usage: { input_tokens: 900, output_tokens: 60 }, requests: 5, usage_estimated: true, cache: 'miss' },
+        { usage: { input_tokens: 0, output_tokens: 0 }, requests: 0, cache: 'miss' },
+        { usage: { input_tokens: 0, output_tokens: 0 }, requests: 0, cache: 'miss' },
+      ],
+      requests_only: 0,
+    });
+  });
+  it('a usage of 0 calls (requests refused in earlier attempts, nothing answered since) charges its requests only', () => {
+    assert.deepEqual(toolLlmCharges({ ...u, calls: 0, requests: 2, input_tokens: 0, output_tokens: 0 }), { calls: [], requests_only: 2 });
   });
 });

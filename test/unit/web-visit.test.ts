@@ -246,6 +246,16 @@ describe('web_visit with an LLM summary (simulator)', () => {
     });
   });
 
+  it('a retry with nothing left to summarise (the page that failed cannot be read now) still reports the requests refused before', async () => {
+    // The memo the last heartbeat carried: one summary request got a 429 in an earlier attempt.
+    const values = new Map<string, unknown>([['web_visit/unanswered_requests', 1]]);
+    const c = { ...ctx({}, true), attemptMemo: { get: (k: string) => values.get(k), set: (k: string, v: unknown) => void values.set(k, v) } };
+    const res = await visit(['/image.png'], c);
+    assert.equal(res.error, true);
+    assert.equal(sim.requests().length, 0);
+    assert.deepEqual(res.llm_usage, { model: 'sim-summary', calls: 0, requests: 1, input_tokens: 0, output_tokens: 0 });
+  });
+
   it('an LLM 429 is thrown as retryable RateLimited with nextRetryDelay', async () => {
     sim.script([{ respond: { status: 429, headers: { 'retry-after': '2' } } }]);
     await assert.rejects(visit(['/article'], ctx({}, true)), (e: unknown) => {
