@@ -31,6 +31,7 @@ import TurndownService from 'turndown';
 import { z } from 'zod';
 import { ChatEndpoint } from '../llm/chat';
 import { withProviderRequests } from '../llm/errors';
+import { callUsage, recordPaid, recordUnanswered, rememberedSummary, type Summary } from './web-visit-usage';
 import { splitThinking } from '../domain/parse';
 import {
   allowPrivateHosts,
@@ -46,7 +47,6 @@ import { FetchError, FetchRefusedError, safeFetch, sniffHtmlCharset, type SafeFe
 import { decodeText, looksLikeHtml, looksLikeJson, sniffBody } from './net/sniff';
 import { PDF_MAX_BYTES, PdfReadError, pdfToText } from './pdf-text';
 import type { ToolContext, ToolDefinition } from './tool';
-import type { ToolLlmUsage } from '../shared/types';
 
 export const DEFAULT_MAX_CHARS = 50_000;
 export const FALLBACK_SUMMARY_CHARS = 3_000;
@@ -438,34 +438,6 @@ const endpoints = new WeakMap<() => unknown, ChatEndpoint>();
 /** Longest a page summary may take, in ms (the activity's own timeout and cancellation still apply). */
 const SUMMARY_TIMEOUT_MS = 120_000;
 
-/** A page's summary, with what its LLM call cost (absent: no call was made). */
-interface Summary {
-  text: string;
-  cost?: { requests: number; input_tokens: number; output_tokens: number; usage_estimated: boolean };
-}
-
-/** A summary kept by an earlier attempt of this activity (ToolContext.attemptMemo), if it has the right shape. */
-function rememberedSummary(v: unknown): Summary | undefined {
-  const x = v as Summary | null;
-  if (!x || typeof x !== 'object' || typeof x.text !== 'string') return undefined;
-  const c = x.cost;
-  if (c !== undefined && (typeof c !== 'object' || ![c.requests, c.input_tokens, c.output_tokens].every((n) => typeof n === 'number'))) return undefined;
-  return x;
-}
-
-/**
- * Attempt-memo key of the HTTP requests sent for summaries that failed (a 429, a 5xx) in this activity's attempts:
- * the provider saw them, so the attempt that succeeds reports them in `llm_usage.requests` (as an LLM activity
- * reports the requests of its failed attempts), though no answer came of them.
- */
-const UNANSWERED_REQUESTS_KEY = 'web_visit/unanswered_requests';
-
-/** Requests of failed summaries so far in this activity's attempts (see UNANSWERED_REQUESTS_KEY). */
-function unansweredRequests(ctx: ToolContext): number {
-  const n = ctx.attemptMemo?.get(UNANSWERED_REQUESTS_KEY);
-  return typeof n === 'number' && Number.isInteger(n) && n > 0 ? n : 0;
-}
-
 async function summarize(page: PageOk, goal: string, ctx: ToolContext, useLlm: boolean): Promise<Summary> {
   if (!useLlm || !ctx.llm) return { text: excerpt(page) };
   const llm = ctx.llm;
@@ -481,11 +453,11 @@ async function summarize(page: PageOk, goal: string, ctx: ToolContext, useLlm: b
       sent += 1;
     });
   } catch (err) {
-    // Read and written with no await between: summaries that fail at once each add their own.
-    if (sent > 0) ctx.attemptMemo?.set(UNANSWERED_REQUESTS_KEY, unansweredRequests(ctx) + sent);
+    recordUnanswered(ctx, sent);
     throw err;
   }
   ctx.attemptMemo?.set(memoKey, summary);
+  recordPaid(ctx, summary);
   return summary;
 }
 
@@ -506,26 +478,6 @@ async function summarizeNow(page: PageOk, goal: string, ctx: ToolContext, llm: N
   const cost = { requests: r.requests, input_tokens: r.usage.input_tokens, output_tokens: r.usage.output_tokens, usage_estimated: r.usage_estimated };
   if (!text) return { text: `(the summariser returned nothing; page excerpt follows)\n${excerpt(page, FALLBACK_SUMMARY_CHARS)}`, cost };
   return { text: text.length > MAX_SUMMARY_CHARS ? `${text.slice(0, MAX_SUMMARY_CHARS - 1)}…` : text, cost };
-}
-
-/**
- * The summed cost of the summaries that made an LLM call, as Observation.llm_usage, with `unanswered` requests
- * (of summaries that failed in earlier attempts, UNANSWERED_REQUESTS_KEY) added to its requests; when no summary
- * made a call but requests went unanswered (the page whose summary failed could not be read on the retry), a usage
- * of 0 calls that carries them. Undefined: nothing was sent.
- */
-function summaryUsage(summaries: Summary[], model: string | undefined, unanswered: number): ToolLlmUsage | undefined {
-  const paid = summaries.flatMap((x) => (x.cost ? [x.cost] : []));
-  if (!model || (!paid.length && unanswered <= 0)) return undefined;
-  const sum = (f: (c: NonNullable<Summary['cost']>) => number) => paid.reduce((n, c) => n + f(c), 0);
-  return {
-    model,
-    calls: paid.length,
-    requests: sum((c) => c.requests) + unanswered,
-    input_tokens: sum((c) => c.input_tokens),
-    output_tokens: sum((c) => c.output_tokens),
-    ...(paid.some((c) => c.usage_estimated) ? { usage_estimated: true } : {}),
-  };
 }
 
 // ------------------------------------------------------------------------------------------- tool
@@ -580,9 +532,8 @@ export const webVisitTool: ToolDefinition<WebVisitArgs> = {
       // Should this be the last attempt, the seed learns from the failure how many requests the call sent in all
       // (as from an LLM activity's): the refused ones and those of the summaries it got, in every attempt — and
       // what those summaries cost, which the provider billed though no observation came of them.
-      const got = settled.flatMap((x) => ('summary' in x ? [x.summary] : []));
-      const answered = got.reduce((n, x) => n + (x.cost?.requests ?? 0), 0);
-      throw withProviderRequests(failure.error, unansweredRequests(ctx) + answered, summaryUsage(got, ctx.llm?.model, 0));
+      const usage = callUsage(ctx, settled.flatMap((x) => ('summary' in x ? [x.summary] : [])));
+      throw withProviderRequests(failure.error, usage?.requests ?? 0, usage && usage.calls > 0 ? usage : undefined);
     }
     const summaries = settled.map((x) => (x as { summary: Summary }).summary);
 
@@ -593,7 +544,7 @@ export const webVisitTool: ToolDefinition<WebVisitArgs> = {
     const failed = pages.filter((p): p is PageFailed => !p.ok);
     if (failed.length) blocks.push(['**Failed URLs:**', ...failed.map((p) => `- ${p.url}: ${p.reason}`)].join('\n'));
     const text = blocks.join('\n\n');
-    const llmUsage = summaryUsage(summaries, ctx.llm?.model, unansweredRequests(ctx));
+    const llmUsage = callUsage(ctx, summaries);
     if (ok.length === 0) return { text, error: true, ...(llmUsage ? { llm_usage: llmUsage } : {}) };
     return { text, sources: ok.map((p) => p.url), ...(llmUsage ? { llm_usage: llmUsage } : {}) };
   },

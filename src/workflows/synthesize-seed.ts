@@ -282,8 +282,9 @@ async function runSeed(input: SeedInput, patches: SeedPatches): Promise<SeedSumm
     spent.cost_usd += callCost(config.prices, model, usage);
   };
   /**
-   * Charges a tool's own LLM calls (Observation.llm_usage: web_visit's page summaries) as the seed's own: each a
-   * call, the requests and tokens once, a hit of the tool's cache entry a cache hit for each of them.
+   * Charges a tool's own LLM calls (Observation.llm_usage: web_visit's page summaries, or a failed call's
+   * paid_usage) as the seed's own: each a call, the requests and tokens once, a hit of the tool's cache entry a cache
+   * hit for each of them; a usage of 0 calls adds its requests only.
    */
   const chargeToolLlm = (obs: Pick<Observation, 'llm_usage' | 'cache'>) => {
     const u = obs.llm_usage;
@@ -292,6 +293,15 @@ async function runSeed(input: SeedInput, patches: SeedPatches): Promise<SeedSumm
     const { calls, requests_only } = toolLlmCharges(u, cache);
     for (const c of calls) charge(u.model, c);
     counters.llm_requests = (counters.llm_requests ?? 0) + requests_only;
+  };
+  /**
+   * Charges what a call that failed for good spent (src/domain/failure-accounting.ts): its requests, and the
+   * answers it was billed for before it failed (web_visit's summaries), as its observation would have charged them.
+   */
+  const chargeFailedCall = (err: unknown) => {
+    const failed = failedCallSpend(err);
+    if (failed.paid) chargeToolLlm({ llm_usage: failed.paid });
+    else counters.llm_requests = (counters.llm_requests ?? 0) + failed.requests;
   };
   const reserve = qaReserve(allowance, config.max_selected_traj, config.min_depth);
   // The call cache (README "Cache"): each LLM call names its place in the run, the sample discriminator of its key.
@@ -484,17 +494,24 @@ async function runSeed(input: SeedInput, patches: SeedPatches): Promise<SeedSumm
     let verificationDropped = 0;
     if (config.verification?.enabled && qas.length > 0 && patches.verification()) {
       const runTool = async (action: { tool_name: string; parameters: Record<string, unknown> }) => {
-        const obs = await tool(action.tool_name)(
-          {
-            mode: config.environment_mode,
-            environment_kwargs: config.environment_kwargs,
-            tool_name: action.tool_name,
-            parameters: action.parameters,
-            summary_model: summaryModel,
-            ...(useCache ? { cache: true } : {}),
-          },
-          `solver · ${toolSummary(action.tool_name, action.parameters)}`,
-        );
+        let obs: Observation;
+        try {
+          obs = await tool(action.tool_name)(
+            {
+              mode: config.environment_mode,
+              environment_kwargs: config.environment_kwargs,
+              tool_name: action.tool_name,
+              parameters: action.parameters,
+              summary_model: summaryModel,
+              ...(useCache ? { cache: true } : {}),
+            },
+            `solver · ${toolSummary(action.tool_name, action.parameters)}`,
+          );
+        } catch (err) {
+          // The solver goes on without it (verify.ts runToolSafely), but what it spent is the seed's.
+          if (!isCancellation(err)) chargeFailedCall(err);
+          throw err;
+        }
         countCacheOutcome(counters, 'tools', obs.cache);
         chargeToolLlm(obs);
         return obs;
@@ -571,11 +588,7 @@ async function runSeed(input: SeedInput, patches: SeedPatches): Promise<SeedSumm
     };
   } catch (err) {
     if (isCancellation(err)) throw err;
-    // What the failed call spent: its requests, and the answers it was billed for before it failed (web_visit's
-    // summaries), charged as they would have been with its observation.
-    const failed = failedCallSpend(err);
-    if (failed.paid) chargeToolLlm({ llm_usage: failed.paid });
-    else counters.llm_requests = (counters.llm_requests ?? 0) + failed.requests;
+    chargeFailedCall(err);
     counters.cost_usd = spent.cost_usd;
     result = {
       ...base,

@@ -256,6 +256,26 @@ describe('web_visit with an LLM summary (simulator)', () => {
     assert.deepEqual(res.llm_usage, { model: 'sim-summary', calls: 0, requests: 1, input_tokens: 0, output_tokens: 0 });
   });
 
+  it('a summary paid in an earlier attempt is reported once by the attempt that ends the call, even if its page cannot be read any more', async () => {
+    const alone = await visit(['/article'], ctx({}, true));
+    sim.resetLog();
+    const values = new Map<string, unknown>();
+    const c = { ...ctx({}, true), attemptMemo: { get: (k: string) => values.get(k), set: (k: string, v: unknown) => void values.set(k, v) } };
+    sim.script([{ match: { contains: 'PLAIN-TEXT' }, respond: { status: 429, headers: { 'retry-after': '1' } } }]);
+    await assert.rejects(visit(['/article', '/plain.txt'], c)); // the article's summary paid, plain.txt's refused
+    const billed = { model: 'sim-summary', calls: 1, input_tokens: alone.llm_usage!.input_tokens, output_tokens: alone.llm_usage!.output_tokens };
+    // Retries in which the article is not read (stand-ins for a page gone since): one fails again, one ends.
+    await assert.rejects(visit(['/plain.txt'], c), (e: unknown) => {
+      assert.ok(e instanceof ApplicationFailure);
+      assert.deepEqual(failedCallSpend(e), { requests: 3, paid: { ...billed, requests: 3 } });
+      return true;
+    });
+    const res = await visit(['/image.png'], c);
+    assert.equal(res.error, true);
+    assert.deepEqual(res.llm_usage, { ...billed, requests: 3 }, 'the summary once, the two refused requests');
+    assert.equal(sim.requests().length, 3);
+  });
+
   it('an LLM 429 is thrown as retryable RateLimited with nextRetryDelay', async () => {
     sim.script([{ respond: { status: 429, headers: { 'retry-after': '2' } } }]);
     await assert.rejects(visit(['/article'], ctx({}, true)), (e: unknown) => {

@@ -212,6 +212,7 @@ describe('what a failed seed spent', () => {
         max_depth: 2,
         pause_after_failures: 0,
         max_workers: 1,
+        prices: { 'qasynth-sim': { input_per_million: 2, output_per_million: 8 } },
       });
       const input: BatchInput = { run_id: 'paid-then-failed', config, seeds: ['the Analytical Engine'], output_dir: h.outDir };
       const result = await (await submitBatch(t.client, input, { taskQueue: h.queue })).handle.result();
@@ -219,12 +220,19 @@ describe('what a failed seed spent', () => {
       const stats = JSON.parse(fs.readFileSync(result.statistics_path, 'utf8'));
       assert.equal(stats.failed_seeds[0].error_type, 'LlmAuth');
       const requests = h.sim.requests();
-      assert.deepEqual(requests.map((r) => [r.kind, r.status]), [['action', 200], ['text', 200], ['text', 401]]);
+      assert.deepEqual([requests[0]!.kind, requests[0]!.status], ['action', 200]);
+      // The two summaries are sent at once: either may reach the simulator first.
+      assert.deepEqual(requests.slice(1).map((r) => `${r.kind} ${r.status}`).sort(), ['text 200', 'text 401']);
       const row = stats.per_seed[0];
       assert.equal(row.llm_calls, 2, 'the action choice and the page summary it got');
       assert.equal(row.llm_requests, 3, 'every request the endpoint saw');
       assert.ok(row.input_tokens > ACTION_TOKENS.prompt_tokens, `the summary's tokens are charged too: ${row.input_tokens}`);
       assert.ok(row.output_tokens > ACTION_TOKENS.completion_tokens, `${row.output_tokens}`);
+      const priced = (input: number, output: number) => (input * 2 + output * 8) / 1_000_000;
+      // The run's cost (this one seed's, rounded to 1e-6 USD) includes the summary's.
+      const cost = stats.llm.estimated_cost_usd;
+      assert.ok(Math.abs(cost - priced(row.input_tokens, row.output_tokens)) <= 1e-6, `and their cost: ${cost}`);
+      assert.ok(cost > priced(ACTION_TOKENS.prompt_tokens, ACTION_TOKENS.completion_tokens) + 1e-6, `${cost}`);
       assert.equal(stats.llm.calls, 2);
       assert.equal(stats.llm.requests, 3);
     } finally {
