@@ -20,7 +20,7 @@ import type { ToolActivities } from '../activities/tools';
 import type { OutputActivities, SeedResultWriter } from '../activities/outputs';
 import { MODE_TOOLS, taskQueues, toolTaskQueue } from '../shared/constants';
 import { StatusAttr } from '../shared/search-attributes';
-import type { LlmCallAccounting, Observation, QaRecord, RejectedQaRecord, SeedCounters, SeedInput, SeedLiveProgress, SeedResultFile, SeedSummary, SynthesisConfig } from '../shared/types';
+import type { LlmCallAccounting, Observation, QaRecord, RejectedQaRecord, SeedCounters, SeedInput, SeedLiveProgress, SeedResultFile, SeedSummary, SynthesisConfig, ToolAction } from '../shared/types';
 import { callCost, emptySpend, mayCall, qaReserve } from '../domain/budget';
 import { withConfigDefaults } from '../config/defaults';
 import { truncate } from '../domain/format';
@@ -325,6 +325,34 @@ async function runSeed(input: SeedInput, patches: SeedPatches): Promise<SeedSumm
   };
 
 
+  /**
+   * One tool call through the seed's routing (`summary`: its activity summary in the Web UI), its cache outcome and
+   * its own LLM calls charged. `chargeFailure`: a failure is charged here too (failedCallSpend) before it is
+   * rethrown — for callers that go on after it; else the seed's end charges the failure that ends it.
+   */
+  const callTool = async (action: ToolAction, summary: string, chargeFailure = false): Promise<Observation> => {
+    let obs: Observation;
+    try {
+      obs = await tool(action.tool_name)(
+        {
+          mode: config.environment_mode,
+          environment_kwargs: config.environment_kwargs,
+          tool_name: action.tool_name,
+          parameters: action.parameters,
+          summary_model: summaryModel,
+          ...(useCache ? { cache: true } : {}),
+        },
+        summary,
+      );
+    } catch (err) {
+      if (chargeFailure && !isCancellation(err)) chargeFailedCall(err);
+      throw err;
+    }
+    countCacheOutcome(counters, 'tools', obs.cache);
+    chargeToolLlm(obs);
+    return obs;
+  };
+
   let result: SeedResultFile;
   try {
     livePhase = 'exploring';
@@ -360,22 +388,7 @@ async function runSeed(input: SeedInput, patches: SeedPatches): Promise<SeedSumm
           charge(config.model_name, r);
           return r;
         },
-        runTool: async (action) => {
-          const obs = await tool(action.tool_name)(
-            {
-              mode: config.environment_mode,
-              environment_kwargs: config.environment_kwargs,
-              tool_name: action.tool_name,
-              parameters: action.parameters,
-              summary_model: summaryModel,
-              ...(useCache ? { cache: true } : {}),
-            },
-            toolSummary(action.tool_name, action.parameters),
-          );
-          countCacheOutcome(counters, 'tools', obs.cache);
-          chargeToolLlm(obs);
-          return obs;
-        },
+        runTool: (action) => callTool(action, toolSummary(action.tool_name, action.parameters)),
         onNode: (node, total) => {
           liveNodes = total - 1; // the root is not a node explored
           details.nodes = total - 1;
@@ -493,29 +506,9 @@ async function runSeed(input: SeedInput, patches: SeedPatches): Promise<SeedSumm
     // Verification (config `verification`, off by default): every QA verified; dropped ones kept with the reason.
     let verificationDropped = 0;
     if (config.verification?.enabled && qas.length > 0 && patches.verification()) {
-      const runTool = async (action: { tool_name: string; parameters: Record<string, unknown> }) => {
-        let obs: Observation;
-        try {
-          obs = await tool(action.tool_name)(
-            {
-              mode: config.environment_mode,
-              environment_kwargs: config.environment_kwargs,
-              tool_name: action.tool_name,
-              parameters: action.parameters,
-              summary_model: summaryModel,
-              ...(useCache ? { cache: true } : {}),
-            },
-            `solver · ${toolSummary(action.tool_name, action.parameters)}`,
-          );
-        } catch (err) {
-          // The solver goes on without it (verify.ts runToolSafely), but what it spent is the seed's.
-          if (!isCancellation(err)) chargeFailedCall(err);
-          throw err;
-        }
-        countCacheOutcome(counters, 'tools', obs.cache);
-        chargeToolLlm(obs);
-        return obs;
-      };
+      // A solver's tool call that fails for good: the solver goes on without it (verify.ts runToolSafely), and what
+      // it spent is charged here, since the failure does not end the seed.
+      const runTool = (action: ToolAction) => callTool(action, `solver · ${toolSummary(action.tool_name, action.parameters)}`, true);
       const verified = await verifyQas({
         qas,
         config,
