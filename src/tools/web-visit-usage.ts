@@ -7,10 +7,18 @@
 import type { ToolContext } from './tool';
 import type { ToolLlmUsage } from '../shared/types';
 
+/** What one summary's LLM call cost. */
+interface SummaryCost {
+  requests: number;
+  input_tokens: number;
+  output_tokens: number;
+  usage_estimated: boolean;
+}
+
 /** A page's summary, with what its LLM call cost (absent: no call was made). */
 export interface Summary {
   text: string;
-  cost?: { requests: number; input_tokens: number; output_tokens: number; usage_estimated: boolean };
+  cost?: SummaryCost;
 }
 
 /** A summary kept by an earlier attempt of this activity (ToolContext.attemptMemo), if it has the right shape. */
@@ -36,19 +44,32 @@ export function unansweredRequests(ctx: ToolContext): number {
 }
 
 /**
- * Attempt-memo key of what every summary answered in this activity's attempts cost, summed (`SummaryCost` plus
+ * Attempt-memo key of what every summary answered in this activity's attempts cost, summed (SummaryCost plus
  * `calls`): reported once, by the attempt that ends the call — with its observation, or in its failure — even for
  * pages that cannot be read any more by then.
  */
 const PAID_KEY = 'web_visit/paid';
 
-type PaidSoFar = NonNullable<Summary['cost']> & { calls: number };
+type PaidSoFar = SummaryCost & { calls: number };
+
+const NOTHING_PAID: PaidSoFar = { calls: 0, requests: 0, input_tokens: 0, output_tokens: 0, usage_estimated: false };
+
+/** `total` with one more answered summary of cost `c`. */
+function addCost(total: PaidSoFar, c: SummaryCost): PaidSoFar {
+  return {
+    calls: total.calls + 1,
+    requests: total.requests + c.requests,
+    input_tokens: total.input_tokens + c.input_tokens,
+    output_tokens: total.output_tokens + c.output_tokens,
+    usage_estimated: total.usage_estimated || c.usage_estimated,
+  };
+}
 
 /** What the summaries answered so far cost (see PAID_KEY); zero when nothing was paid or the memo is unreadable. */
 function paidSoFar(ctx: ToolContext): PaidSoFar {
   const v = ctx.attemptMemo?.get(PAID_KEY) as Partial<PaidSoFar> | undefined;
   const ok = !!v && typeof v === 'object' && [v.calls, v.requests, v.input_tokens, v.output_tokens].every((n) => typeof n === 'number' && n >= 0);
-  return ok ? (v as PaidSoFar) : { calls: 0, requests: 0, input_tokens: 0, output_tokens: 0, usage_estimated: false };
+  return ok ? (v as PaidSoFar) : NOTHING_PAID;
 }
 
 /** Counts `sent` requests of a summary that failed (see UNANSWERED_REQUESTS_KEY); nothing without a memo. */
@@ -62,14 +83,7 @@ export function recordPaid(ctx: ToolContext, summary: Summary): void {
   const c = summary.cost;
   if (!c || !ctx.attemptMemo) return;
   // Read and written with no await between, as the unanswered requests are.
-  const p = paidSoFar(ctx);
-  ctx.attemptMemo.set(PAID_KEY, {
-    calls: p.calls + 1,
-    requests: p.requests + c.requests,
-    input_tokens: p.input_tokens + c.input_tokens,
-    output_tokens: p.output_tokens + c.output_tokens,
-    usage_estimated: p.usage_estimated || c.usage_estimated,
-  } satisfies PaidSoFar);
+  ctx.attemptMemo.set(PAID_KEY, addCost(paidSoFar(ctx), c));
 }
 
 /**
@@ -79,21 +93,7 @@ export function recordPaid(ctx: ToolContext, summary: Summary): void {
  */
 export function callUsage(ctx: ToolContext, summaries: Summary[]): ToolLlmUsage | undefined {
   const model = ctx.llm?.model;
-  const paid = ctx.attemptMemo
-    ? paidSoFar(ctx)
-    : summaries.reduce<PaidSoFar>(
-        (t, x) =>
-          x.cost
-            ? {
-                calls: t.calls + 1,
-                requests: t.requests + x.cost.requests,
-                input_tokens: t.input_tokens + x.cost.input_tokens,
-                output_tokens: t.output_tokens + x.cost.output_tokens,
-                usage_estimated: t.usage_estimated || x.cost.usage_estimated,
-              }
-            : t,
-        { calls: 0, requests: 0, input_tokens: 0, output_tokens: 0, usage_estimated: false },
-      );
+  const paid = ctx.attemptMemo ? paidSoFar(ctx) : summaries.reduce((t, x) => (x.cost ? addCost(t, x.cost) : t), NOTHING_PAID);
   const unanswered = unansweredRequests(ctx);
   if (!model || (paid.calls === 0 && unanswered <= 0)) return undefined;
   return {
