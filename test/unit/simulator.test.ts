@@ -320,6 +320,51 @@ describe('fault injection', () => {
     assert.equal(sim.requests()[0]!.fault, 'delay:30');
   });
 
+  it('hold keeps an answer until its gate is released (in process and over HTTP); other requests go on', async () => {
+    /** Polls the request log (the held request is logged when it arrives, before it is answered). */
+    const logged = async (n: number) => {
+      while (sim.requests().length < n) await new Promise((r) => setImmediate(r));
+    };
+    sim.script([{ match: { kind: 'qa' }, times: 1, respond: { hold: 'g1' } }]);
+    let settled = false;
+    const held = post(qaBody()).then((r) => ((settled = true), r));
+    await logged(1);
+    assert.equal((await post(actionBody(1))).status, 200, 'a request the rule does not match is answered meanwhile');
+    const qa = () => sim.requests().find((e) => e.kind === 'qa')!;
+    assert.equal(settled, false, 'the held answer has not come');
+    assert.equal(qa().answered_ms, undefined);
+    assert.equal(qa().fault, 'hold:g1');
+    sim.release('g1');
+    assert.equal((await held).status, 200);
+    assert.equal(typeof qa().answered_ms, 'number');
+    // A released gate stays open: a later rule holding on it does not wait.
+    sim.script([{ times: 1, respond: { hold: 'g1' } }]);
+    assert.equal((await post(qaBody())).status, 200);
+
+    const ctl = connectSimulator(sim.url);
+    sim.resetLog();
+    sim.script([{ times: 1, respond: { hold: 'g2', status: 503 } }]);
+    const held2 = post(qaBody());
+    await logged(1);
+    await ctl.release('g2');
+    assert.equal((await held2).status, 503, 'a scripted error answer is held too');
+    await assert.rejects(ctl.release(''), /HTTP 400.*gate/);
+    assert.throws(() => sim.script([{ respond: { hold: 3 } }] as never), /rules\[0\]\.respond\.hold: expected a gate name/);
+  });
+
+  it('close() does not wait for a gate that was never released', async () => {
+    const s = await startSimulator();
+    try {
+      s.script([{ respond: { hold: 'never' } }]);
+      const held = fetch(`${s.url}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(qaBody()) });
+      while (s.requests().length < 1) await new Promise((r) => setImmediate(r));
+      await s.close();
+      await held.then((r) => r.text()).catch(() => undefined);
+    } finally {
+      await s.close();
+    }
+  });
+
   it('refuses an invalid script with path: expected … lines', () => {
     assert.throws(() => sim.script([{ respond: { status: 42 } }]), /rules\[0\]\.respond\.status: expected an HTTP status/);
     assert.throws(() => sim.script([{ respond: { malformed: 'weird' as never } }]), /malformed: expected one of/);

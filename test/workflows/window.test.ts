@@ -74,9 +74,17 @@ describe('sliding window', () => {
     try {
       const maxWorkers = 3;
       const input: BatchInput = { run_id: 'window', config: smallConfig({ max_workers: maxWorkers }), seeds: SEEDS, output_dir: h.outDir };
-      const result = await (await submitBatch(t.client, input, { taskQueue: h.queue })).handle.result();
-      assert.equal(result.seeds_succeeded, SEEDS.length);
       const parentId = batchWorkflowId('window');
+      // The first seed's first LLM call is held until the parent has continued as new: that seed is still running
+      // at the first continue-as-new, whatever the machine's speed (else all three running seeds may have ended
+      // in the activation where it becomes due, and none is asked).
+      h.sim.script([{ match: { contains: SEEDS[0]! }, times: 1, respond: { hold: 'first-seed' } }]);
+      const { handle } = await submitBatch(t.client, input, { taskQueue: h.queue });
+      await waitFor(async () => (await executions(t.client, `WorkflowId = "${parentId}"`)).length >= 2, 120_000, 'the parent to continue as new while the first seed runs');
+      assert.equal(h.sim.requests().filter((e) => e.fault?.includes('hold:first-seed')).length, 1, "the first seed's call was held");
+      h.sim.release('first-seed');
+      const result = await handle.result();
+      assert.equal(result.seeds_succeeded, SEEDS.length);
       const runs = (await executions(t.client, `WorkflowId = "${parentId}"`)).sort((a, b) => a.close - b.close);
       // The test server suggests a continue-as-new after 100 events (scripts/run-tests.ts): several here.
       assert.ok(runs.length >= 2, `the parent continued as new (${runs.length} runs)`);

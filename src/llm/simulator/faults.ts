@@ -36,6 +36,12 @@ export interface FaultRule {
     /** Extra delay before answering (added to the simulator latency). */
     delayMs?: number;
     /**
+     * The answer waits until the gate of this name is released (`Simulator.release(name)`, `POST /_sim/release`),
+     * then takes its delay: a test holds one call open until something else has happened, without sleeping.
+     * Gates still closed when the simulator closes are released.
+     */
+    hold?: string;
+    /**
      * Replaces the simulator's latency for this answer (ms): e.g. 0 for a 429, which real providers send at once,
      * before any generation.
      */
@@ -79,6 +85,9 @@ export function validateFaultRules(rules: unknown): FaultRule[] {
       }
       if (respond.delayMs !== undefined && !(typeof respond.delayMs === 'number' && respond.delayMs >= 0)) {
         problems.push(`${p}.respond.delayMs: expected a number ≥ 0, got ${got(respond.delayMs)}`);
+      }
+      if (respond.hold !== undefined && !(typeof respond.hold === 'string' && respond.hold.length > 0)) {
+        problems.push(`${p}.respond.hold: expected a gate name (a non-empty string), got ${got(respond.hold)}`);
       }
       if (respond.headers !== undefined && (typeof respond.headers !== 'object' || respond.headers === null)) {
         problems.push(`${p}.respond.headers: expected an object of strings, got ${got(respond.headers)}`);
@@ -162,6 +171,7 @@ export function scriptedReply(rule: FaultRule['respond'] | undefined, latencyMs:
   const respond = rule ?? {};
   const delay = (respond.latencyMs ?? latencyMs) + (respond.delayMs ?? 0);
   const faults: string[] = respond.delayMs ? [`delay:${respond.delayMs}`] : [];
+  if (respond.hold) faults.push(`hold:${respond.hold}`);
   let reply: Reply | null = null;
   if (respond.status !== undefined && (respond.status < 200 || respond.status >= 300)) {
     faults.unshift(`status:${respond.status}`);

@@ -5,7 +5,7 @@
  * - `POST /v1/chat/completions` (non-streaming), `GET /v1/models`;
  * - `POST /v1/embeddings`: deterministic feature-hashed vectors (word unigrams + character trigrams, 256 dims,
  *   L2-normalised; `encoding_format` float or base64), so texts sharing words and word pieces score higher;
- * - control endpoints for out-of-process use: `POST /_sim/script` (JSON rules), `POST /_sim/reset`,
+ * - control endpoints for out-of-process use: `POST /_sim/script` (JSON rules), `POST /_sim/reset`, `POST /_sim/release`,
  *   `GET /_sim/requests`, `GET|POST /_sim/profile`, `POST /_sim/verification` (see {@link connectSimulator}).
  *
  * Requests of qasynth's verification stage (no-tool baseline, solver agent, LLM judge; recognised by the first line
@@ -93,6 +93,11 @@ export interface Simulator {
   close(): Promise<void>;
   /** Replaces the fault script (rule counters restart). */
   script(rules: FaultRule[]): void;
+  /**
+   * Opens the gate `name`: answers held by a `hold: name` rule go out (after their delay), and later ones are not
+   * held. `POST /_sim/reset` closes every gate again (after releasing what they held).
+   */
+  release(name: string): void;
   clearScript(): void;
   requests(): RequestLogEntry[];
   resetLog(): void;
@@ -128,6 +133,22 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
   let slotTail: Promise<void> = Promise.resolve();
   /** `single-slot`: requests holding or waiting for the slot. */
   let slotUsers = 0;
+  /** Gates of `hold` rules by name: `open` settles once the gate is released. */
+  let gates = new Map<string, { open: Promise<void>; release: () => void }>();
+  const gate = (name: string) => {
+    let g = gates.get(name);
+    if (!g) {
+      let release!: () => void;
+      const open = new Promise<void>((resolve) => (release = resolve));
+      g = { open, release };
+      gates.set(name, g);
+    }
+    return g;
+  };
+  const releaseAll = () => {
+    for (const g of gates.values()) g.release();
+    gates = new Map();
+  };
 
   const setProfile = (name: unknown): ProfileName => {
     profile = getProfile(name);
@@ -149,7 +170,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       const mine = new Promise<void>((resolve) => (release = resolve));
       slotTail = prev.then(() => mine);
       const queuedAt = performance.now();
-      reply.after = prev;
+      reply.after = reply.after ? Promise.all([prev, reply.after]).then(() => undefined) : prev;
       reply.onStart = () => {
         if (waits) e.queued_ms = Math.round(performance.now() - queuedAt);
       };
@@ -212,6 +233,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     const refusal = profile.refuse?.(preq, profileState, { contextChars });
     let reply: Reply;
     let labels: string[];
+    let hold: string | undefined;
     if (refusal) {
       reply = profileReply(refusal);
       labels = [`profile:${refusal.label}`];
@@ -219,6 +241,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       const scripted = scriptedReply(faults.pick(a, n)?.respond, latencyMs);
       const { respond, delay } = scripted;
       labels = scripted.faults;
+      hold = respond.hold;
       if (scripted.reply) reply = scripted.reply;
       else {
         const malformed = respond.malformed;
@@ -234,6 +257,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
           : json(respond.status ?? 200, out, respond.headers ?? {}, delay);
       }
     }
+    if (hold) reply.after = gate(hold).open;
     const entry: Omit<RequestLogEntry, 'profile'> = { ...base, status: reply.status, fingerprint: a.fingerprint, at_ms };
     if (labels.length) entry.fault = labels.join(',');
     return record(entry, reply, true);
@@ -275,6 +299,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     const refusal = profile.refuse?.({ kind: 'embedding', body: b, model: model!, fingerprint, promptChars: 0 }, profileState, { contextChars });
     let reply: Reply;
     let labels: string[];
+    let hold: string | undefined;
     if (refusal) {
       reply = profileReply(refusal);
       labels = [`profile:${refusal.label}`];
@@ -283,6 +308,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       const scripted = scriptedReply(rule?.respond, latencyMs);
       const { respond, delay } = scripted;
       labels = scripted.faults;
+      hold = respond.hold;
       if (scripted.reply) reply = scripted.reply;
       else {
         const base64 = b.encoding_format === 'base64';
@@ -298,6 +324,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
         reply = json(respond.status ?? 200, respond.malformed === 'invalid_json' ? JSON.stringify(out).slice(0, 40) : out, respond.headers ?? {}, delay);
       }
     }
+    if (hold) reply.after = gate(hold).open;
     const entry: Omit<RequestLogEntry, 'profile'> = { ...base, status: reply.status, fingerprint, at_ms, inputs: texts.length };
     if (labels.length) entry.fault = labels.join(',');
     return record(entry, reply, true);
@@ -330,8 +357,20 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
         return json(400, errorBody(400, (e as Error).message));
       }
     }
+    if (path === '/_sim/release' && req.method === 'POST') {
+      const raw = (await readBody(req)) ?? '';
+      try {
+        const name = (JSON.parse(raw) as { name?: unknown } | null)?.name;
+        if (typeof name !== 'string' || !name) throw new Error(`expected a JSON object {"name": "<gate>"}, got ${raw.slice(0, 200)}`);
+        gate(name).release();
+        return json(200, { ok: true });
+      } catch (e) {
+        return json(400, errorBody(400, (e as Error).message));
+      }
+    }
     if (path === '/_sim/reset' && req.method === 'POST') {
       await readBody(req);
+      releaseAll();
       verifyScript = {};
       faults.set([]);
       log = [];
@@ -392,6 +431,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     rootUrl,
     port,
     close() {
+      releaseAll();
       closed ??= new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
@@ -400,6 +440,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     },
     script: (rules) => faults.set(rules),
     clearScript: () => faults.set([]),
+    release: (name) => gate(name).release(),
     requests: () => log.map((e) => ({ ...e })),
     resetLog: () => {
       log = [];
@@ -424,6 +465,8 @@ export interface SimulatorControl {
   profile(name?: ProfileName | string): Promise<ProfileName>;
   /** Sets the verification script (see Simulator.verification); an invalid one rejects (HTTP 400). */
   verification(script: VerificationScript): Promise<void>;
+  /** Opens the gate `name` (see Simulator.release). */
+  release(name: string): Promise<void>;
 }
 
 /** Controls a simulator running in another process, given its `/v1` URL (or root URL). */
@@ -444,6 +487,7 @@ export function connectSimulator(url: string): SimulatorControl {
     reset: async () => void (await call('POST', '/_sim/reset', {})),
     requests: async () => (await call('GET', '/_sim/requests')) as RequestLogEntry[],
     verification: async (script) => void (await call('POST', '/_sim/verification', script)),
+    release: async (name) => void (await call('POST', '/_sim/release', { name })),
     profile: async (name) =>
       ((await (name === undefined ? call('GET', '/_sim/profile') : call('POST', '/_sim/profile', { profile: name }))) as { profile: ProfileName }).profile,
   };
