@@ -18,7 +18,8 @@ import type { SeedLiveProgress } from '../../src/shared/types';
 import { seedProgressQuery } from '../../src/workflows/messages';
 import { readProgress } from '../../src/client/progress';
 import { localCliPath } from '../../src/server/temporal-cli';
-import { tempDir, testTemporal, uniqueQueue, type TestTemporal } from '../helpers/temporal';
+import { tempDir, testTemporal, uniqueQueue, waitFor, type TestTemporal } from '../helpers/temporal';
+import { sourceIdFor } from '../../src/domain/ids';
 
 const ROOT = path.join(__dirname, '..', '..');
 const CLI = path.join(ROOT, 'bin', 'qasynth.js');
@@ -175,8 +176,9 @@ describe('live progress in a terminal', () => {
   test('a seed query adds no history event; `qasynth watch` follows a run started with `temporal workflow start`; `status` once', async () => {
     sim.resetLog();
     sim.clearScript();
-    // Some answers take 2.5 s more: the seed waiting for one adds no event meanwhile.
-    sim.script([{ match: { kind: 'action' }, after: 3, times: 6, respond: { delayMs: 2500 } }]);
+    // The first seed's fourth action choice waits at the endpoint (held) until the check below is done: a seed
+    // waiting for an answer adds no event, so 20 queries on it must leave its history as it was.
+    sim.script([{ match: { kind: 'action', contains: SEEDS[0]! }, after: 3, respond: { hold: 'quiet' } }]);
     /** Stopped in `finally`: a failed assertion must not leave `qasynth watch` following a run no worker serves. */
     let watcher: ChildProcess | undefined;
     const queue = uniqueQueue('watch');
@@ -190,37 +192,20 @@ describe('live progress in a terminal', () => {
       assert.equal(await new Promise((r) => started.on('exit', r)), 0);
 
       const screen = inPty(80, ['watch', runId], { TEMPORAL_ADDRESS: t.address }, (p) => (watcher = p));
-      // While it runs: a seed answers its query, and 20 queries leave its history as it was. The seed's own
-      // progress also adds events, so rounds go on until one saw the history unchanged across its 20 queries
-      // (a query that wrote an event would add ≥ 20); the answers scripted to take 2.5 s (below) make such
-      // rounds common. No round may add a signal or an update (what a query sent as a message would write).
-      let checked = false;
-      for (let i = 0; i < 200 && !checked; i++) {
-        // (The first queries may time out: the worker has not picked the run up yet.)
-        const p = await readProgress(client, runId).catch(() => null);
-        if (p?.final) break;
-        const sid = p && p.seeds_running > 0 ? (await client.workflow.getHandle(`qasynth-${runId}`).query('progress') as { running: string[] }).running[0] : undefined;
-        if (sid) {
-          const h = client.workflow.getHandle(seedWorkflowId(runId, sid));
-          const before = (await h.fetchHistory()).events?.length ?? 0;
-          const answers: SeedLiveProgress[] = [];
-          try {
-            for (let k = 0; k < 20; k++) answers.push(await h.query(seedProgressQuery));
-          } catch {
-            answers.length = 0; // that seed ended meanwhile: try the next
-          }
-          if (answers.length === 20) {
-            const added = ((await h.fetchHistory()).events ?? []).slice(before);
-            assert.equal(answers[0]!.source_id, sid);
-            assert.ok(answers[19]!.llm_calls >= answers[0]!.llm_calls);
-            const messages = added.filter((e) => e.workflowExecutionSignaledEventAttributes || e.workflowExecutionUpdateAcceptedEventAttributes || e.workflowExecutionUpdateAdmittedEventAttributes);
-            assert.equal(messages.length, 0, `a signal or an update was written during 20 queries: ${JSON.stringify(messages)}`);
-            checked = added.length === 0;
-          }
-        }
-        if (!checked) await new Promise((r) => setTimeout(r, 100));
-      }
-      assert.ok(checked, 'no round of 20 queries on a running seed left its history unchanged');
+      // While it runs: the seed answers its query, and 20 queries leave its history as it was — no event, and
+      // above all no signal or update (what a query sent as a message would write).
+      await waitFor(() => sim.requests().some((e) => e.fault?.includes('hold:quiet')), 120_000, 'the first seed waiting for an answer');
+      const sid = sourceIdFor(SEEDS[0]!);
+      const h = client.workflow.getHandle(seedWorkflowId(runId, sid));
+      const before = (await h.fetchHistory()).events?.length ?? 0;
+      const answers: SeedLiveProgress[] = [];
+      for (let k = 0; k < 20; k++) answers.push(await h.query(seedProgressQuery));
+      const added = ((await h.fetchHistory()).events ?? []).slice(before);
+      sim.release('quiet');
+      assert.equal(answers[0]!.source_id, sid);
+      assert.ok(answers[0]!.llm_calls >= 3, `the seed's finished calls are in its answer (${answers[0]!.llm_calls})`);
+      assert.deepEqual(answers.map((a) => a.llm_calls), answers.map(() => answers[0]!.llm_calls), 'nothing moved while the call was held');
+      assert.deepEqual(added.map((e) => e.eventType), [], 'no event was written during 20 queries');
       const st = await new Promise<string>((resolve) => {
         const p = spawn(process.execPath, [CLI, 'status', runId, '--json'], { cwd: ROOT, env: { ...process.env, ...env } });
         let o = '';

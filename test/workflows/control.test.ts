@@ -24,15 +24,20 @@ test('pause stops new seeds, setMaxWorkers widens the window, resume continues; 
   const queue = uniqueQueue('ctl');
   const worker = await startTestWorker({ t, taskQueue: queue, llmBaseUrl: sim.url });
   try {
+    // The second seed's calls wait at the endpoint until the pause has been taken in: the pause comes after the
+    // first seed and during the second, whatever the machine's speed, so four seeds are left to run after it.
+    sim.script([{ match: { contains: seeds[1]! }, respond: { hold: 'second-seed' } }]);
     const sub = await submitBatch(t.client, { run_id: 'ctl', config: smallConfig({ ...tiny, max_workers: 1 }), seeds, output_dir: tempDir() }, { taskQueue: queue });
-    await waitFor(async () => (await queryProgress(sub.handle)).counters.seeds_done >= 1, 60_000, 'first seed');
+    await waitFor(() => sim.requests().some((e) => e.fault?.includes('hold:second-seed')), 60_000, 'the second seed running');
     await pauseBatch(sub.handle);
+    await waitFor(async () => (await queryProgress(sub.handle)).paused, 60_000, 'the pause taken in');
+    sim.release('second-seed');
     await waitFor(async () => {
       const p = await queryProgress(sub.handle);
       return p.paused && p.running.length === 0;
     }, 60_000, 'paused and drained');
     const atPause = (await queryProgress(sub.handle)).counters.seeds_done;
-    assert.ok(atPause < seeds.length, 'the pause came before the end');
+    assert.equal(atPause, 2, 'the seed running at the pause finished; no seed started after it');
     await assert.rejects(setMaxWorkers(sub.handle, 0), (e: Error) => {
       assert.match(String((e.cause as Error | undefined)?.message), /max_workers: expected an integer 1\.\.2000 \(the Temporal server's limit of pending child workflows per workflow\), got 0/);
       return true;
@@ -81,12 +86,15 @@ test('cancel is graceful: running seeds stop, finished seeds are written, the re
   const queue = uniqueQueue('cancel');
   const worker = await startTestWorker({ t, taskQueue: queue, llmBaseUrl: sim.url });
   try {
+    // The third seed's calls wait at the endpoint (never released): the cancel comes while it runs, after two
+    // seeds finished, whatever the machine's speed.
+    sim.script([{ match: { contains: seeds[2]! }, respond: { hold: 'third-seed' } }]);
     const sub = await submitBatch(t.client, { run_id: 'cancel', config: smallConfig({ ...tiny, max_workers: 1 }), seeds, output_dir: tempDir() }, { taskQueue: queue });
-    await waitFor(async () => (await queryProgress(sub.handle)).counters.seeds_done >= 2, 60_000, 'two seeds done');
+    await waitFor(() => sim.requests().some((e) => e.fault?.includes('hold:third-seed')), 60_000, 'the third seed running');
     await sub.handle.cancel();
     const result = await sub.handle.result();
     assert.equal(result.status, 'cancelled');
-    assert.ok(result.seeds_succeeded >= 2 && result.seeds_succeeded < seeds.length, `succeeded ${result.seeds_succeeded}`);
+    assert.equal(result.seeds_succeeded, 2, 'the two seeds finished before the cancel; the running one stopped, none started after');
     assert.equal(result.seeds_succeeded + result.seeds_failed + result.seeds_missing, seeds.length);
     const qas = readJsonl<QaRecord>(result.qa_path);
     assert.equal(qas.length, result.qa_count);

@@ -136,6 +136,9 @@ describe('the Web UI metadata of a run', () => {
     const q = uniqueQueue('meta-slow');
     const w = await startTestWorker({ t, taskQueue: q, llmBaseUrl: slow.url });
     try {
+      // The first seed's QA calls wait at the endpoint until its details have been seen saying it writes QA (a
+      // state that otherwise lasts two short calls).
+      slow.script([{ match: { kind: 'qa', contains: 'compound interest' }, respond: { hold: 'qa' } }]);
       const input: BatchInput = { run_id: 'meta-plain', config: smallConfig({ max_workers: 1 }), seeds: ['compound interest', 'Pythagorean triples'], output_dir: tempDir() };
       // A plain start: no static summary, no search attributes, as `temporal workflow start` would do it.
       const h = await t.client.workflow.start('synthesizeBatch', { taskQueue: q, workflowId: batchWorkflowId('meta-plain'), args: [input] });
@@ -158,6 +161,7 @@ describe('the Web UI metadata of a run', () => {
         60_000,
         `the seed to say it writes QA (last seen: ${JSON.stringify(details)})`,
       );
+      slow.release('qa');
       const result = await h.result();
       assert.equal(result.seeds_succeeded, 2);
       assert.match(await currentDetails(h), /^qasynth meta-plain · math · 2 seeds · max_workers 1\n\n\*\*done\*\*/);
