@@ -13,6 +13,7 @@ import type { BatchInput, QaRecord, TrajectoryRecord } from '../../src/shared/ty
 import { readJsonl, smallConfig, testTemporal, waitFor, type TestTemporal, simHarness } from '../helpers/temporal';
 import { startFakeSearch } from '../helpers/fake-search';
 import { startTestSite } from '../helpers/test-site';
+import { VERIFY_MARKERS } from '../../src/domain/verification';
 
 const SEEDS = ['prime numbers', 'Fibonacci sequence', 'compound interest', 'Pythagorean triples', 'harmonic series', 'golden ratio'];
 
@@ -235,6 +236,55 @@ describe('what a failed seed spent', () => {
       assert.ok(cost > priced(ACTION_TOKENS.prompt_tokens, ACTION_TOKENS.completion_tokens) + 1e-6, `${cost}`);
       assert.equal(stats.llm.calls, 2);
       assert.equal(stats.llm.requests, 3);
+    } finally {
+      await site.close();
+      await h.stop();
+    }
+  });
+
+  test("a solver's web_visit that fails for good during verification: the seed goes on, and is charged the summary it paid", async () => {
+    const h = await harness();
+    const site = await startTestSite();
+    try {
+      // Exploration visits the article named in the seed. The solver's first step visits it and the plain-text
+      // page, whose summary is refused (401, not retried): the tool call fails for good after the article's
+      // summary was answered and billed; the solver goes on without it.
+      const args = { urls: [`${site.url}/article`, `${site.url}/plain.txt`], goal: 'When was the Analytical Engine first described?' };
+      h.sim.script([
+        {
+          match: { kind: 'action', contains: VERIFY_MARKERS.solver },
+          times: 1,
+          respond: {
+            status: 200,
+            body: {
+              id: 'chatcmpl-solver', object: 'chat.completion', created: 0, model: 'qasynth-sim',
+              choices: [{ index: 0, finish_reason: 'tool_calls', message: { role: 'assistant', content: null, tool_calls: [{ id: 'call_s', type: 'function', function: { name: 'web_visit', arguments: JSON.stringify(args) } }] } }],
+              usage: { prompt_tokens: 500, completion_tokens: 20, total_tokens: 520 },
+            },
+          },
+        },
+        { match: { contains: 'PLAIN-TEXT' }, respond: { status: 401 } },
+      ]);
+      const config = smallConfig({
+        environment_mode: 'web',
+        available_tools: ['web_visit'],
+        environment_kwargs: { allow_private_hosts: [site.hostPort] },
+        max_depth: 2,
+        max_selected_traj: 1,
+        pause_after_failures: 0,
+        max_workers: 1,
+        verification: { enabled: true, baseline_attempts: 1, solver_attempts: 1, solver_max_steps: 2 },
+      });
+      const input: BatchInput = { run_id: 'solver-tool-failed', config, seeds: [`the Analytical Engine (${site.url}/article)`], output_dir: h.outDir };
+      const result = await (await submitBatch(t.client, input, { taskQueue: h.queue })).handle.result();
+      const log = h.sim.requests();
+      const solverVisit = log.filter((r) => r.kind === 'text' && r.n > log.find((x) => x.role === 'solver')!.n);
+      assert.deepEqual(solverVisit.map((r) => r.status).sort(), [200, 401], "the solver's visit: one summary answered, one refused");
+      assert.equal(result.seeds_failed, 0, 'the seed went on after the failed tool call');
+      const stats = JSON.parse(fs.readFileSync(result.statistics_path, 'utf8'));
+      assert.equal(stats.tools.errors.web_visit, 1, "the solver's failed visit is a tool error");
+      assert.equal(stats.llm.calls, log.filter((r) => r.status === 200).length, 'every answered request is a counted call, the solver visit\'s summary too');
+      assert.equal(stats.llm.requests, log.length, 'every request the endpoint saw is counted');
     } finally {
       await site.close();
       await h.stop();
