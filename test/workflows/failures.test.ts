@@ -12,7 +12,8 @@ import { batchWorkflowId, SEARCH_ATTRIBUTES } from '../../src/shared/constants';
 import type { BatchInput, QaRecord, TrajectoryRecord } from '../../src/shared/types';
 import { readJsonl, smallConfig, testTemporal, waitFor, type TestTemporal, simHarness } from '../helpers/temporal';
 import { startFakeSearch } from '../helpers/fake-search';
-import { startTestSite } from '../helpers/test-site';
+import { startTestSite, type TestSite } from '../helpers/test-site';
+import type { FaultRule } from '../../src/llm/simulator';
 import { VERIFY_MARKERS } from '../../src/domain/verification';
 
 const SEEDS = ['prime numbers', 'Fibonacci sequence', 'compound interest', 'Pythagorean triples', 'harmonic series', 'golden ratio'];
@@ -181,6 +182,36 @@ describe('the same failure for the same request', () => {
   });
 });
 
+/**
+ * Fault rules: the first chat request matching `match` is answered with a web_visit tool call of the test site's
+ * article and plain-text page (with `usage`), and every summary of the plain-text page is refused (401, not
+ * retried: the page's own text is in its summary prompt) — so that visit fails for good after the article's
+ * summary was answered and billed.
+ */
+function visitRefusedAfterOnePaid(site: TestSite, match: NonNullable<FaultRule['match']>, usage: { prompt_tokens: number; completion_tokens: number }): FaultRule[] {
+  const args = { intent: 'read both pages', urls: [`${site.url}/article`, `${site.url}/plain.txt`], goal: 'When was the Analytical Engine first described?' };
+  const message = { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'web_visit', arguments: JSON.stringify(args) } }] };
+  return [
+    {
+      match,
+      times: 1,
+      respond: {
+        status: 200,
+        body: {
+          id: 'chatcmpl-visit', object: 'chat.completion', created: 0, model: 'qasynth-sim',
+          choices: [{ index: 0, finish_reason: 'tool_calls', message }],
+          usage: { ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens },
+        },
+      },
+    },
+    { match: { contains: 'PLAIN-TEXT' }, respond: { status: 401 } },
+  ];
+}
+
+/** A web-mode config whose only tool is web_visit, allowed to read the test site; one seed at a time. */
+const webVisitConfig = (site: TestSite, extra: Record<string, unknown> = {}) =>
+  smallConfig({ environment_mode: 'web', available_tools: ['web_visit'], environment_kwargs: { allow_private_hosts: [site.hostPort] }, max_depth: 2, pause_after_failures: 0, max_workers: 1, ...extra });
+
 describe('what a failed seed spent', () => {
   test('a web_visit that fails after one page summary was paid: the failed seed is charged that summary (calls, requests, tokens)', async () => {
     const h = await harness();
@@ -189,32 +220,8 @@ describe('what a failed seed spent', () => {
       // The first action choice visits two pages of the test site; the second page's summary is refused (401, not
       // retried), so the visit fails after the first page's summary was answered and billed.
       const ACTION_TOKENS = { prompt_tokens: 1000, completion_tokens: 20 };
-      const args = { intent: 'read both pages', urls: [`${site.url}/article`, `${site.url}/plain.txt`], goal: 'When was the Analytical Engine first described?' };
-      h.sim.script([
-        {
-          match: { kind: 'action' },
-          times: 1,
-          respond: {
-            status: 200,
-            body: {
-              id: 'chatcmpl-visit', object: 'chat.completion', created: 0, model: 'qasynth-sim',
-              choices: [{ index: 0, finish_reason: 'tool_calls', message: { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'web_visit', arguments: JSON.stringify(args) } }] } }],
-              usage: { ...ACTION_TOKENS, total_tokens: 1020 },
-            },
-          },
-        },
-        // (The page's own text: every summary prompt says "plain text".)
-        { match: { contains: 'PLAIN-TEXT' }, respond: { status: 401 } },
-      ]);
-      const config = smallConfig({
-        environment_mode: 'web',
-        available_tools: ['web_visit'],
-        environment_kwargs: { allow_private_hosts: [site.hostPort] },
-        max_depth: 2,
-        pause_after_failures: 0,
-        max_workers: 1,
-        prices: { 'qasynth-sim': { input_per_million: 2, output_per_million: 8 } },
-      });
+      h.sim.script(visitRefusedAfterOnePaid(site, { kind: 'action' }, ACTION_TOKENS));
+      const config = webVisitConfig(site, { prices: { 'qasynth-sim': { input_per_million: 2, output_per_million: 8 } } });
       const input: BatchInput = { run_id: 'paid-then-failed', config, seeds: ['the Analytical Engine'], output_dir: h.outDir };
       const result = await (await submitBatch(t.client, input, { taskQueue: h.queue })).handle.result();
       assert.equal(result.seeds_failed, 1);
@@ -249,32 +256,8 @@ describe('what a failed seed spent', () => {
       // Exploration visits the article named in the seed. The solver's first step visits it and the plain-text
       // page, whose summary is refused (401, not retried): the tool call fails for good after the article's
       // summary was answered and billed; the solver goes on without it.
-      const args = { urls: [`${site.url}/article`, `${site.url}/plain.txt`], goal: 'When was the Analytical Engine first described?' };
-      h.sim.script([
-        {
-          match: { kind: 'action', contains: VERIFY_MARKERS.solver },
-          times: 1,
-          respond: {
-            status: 200,
-            body: {
-              id: 'chatcmpl-solver', object: 'chat.completion', created: 0, model: 'qasynth-sim',
-              choices: [{ index: 0, finish_reason: 'tool_calls', message: { role: 'assistant', content: null, tool_calls: [{ id: 'call_s', type: 'function', function: { name: 'web_visit', arguments: JSON.stringify(args) } }] } }],
-              usage: { prompt_tokens: 500, completion_tokens: 20, total_tokens: 520 },
-            },
-          },
-        },
-        { match: { contains: 'PLAIN-TEXT' }, respond: { status: 401 } },
-      ]);
-      const config = smallConfig({
-        environment_mode: 'web',
-        available_tools: ['web_visit'],
-        environment_kwargs: { allow_private_hosts: [site.hostPort] },
-        max_depth: 2,
-        max_selected_traj: 1,
-        pause_after_failures: 0,
-        max_workers: 1,
-        verification: { enabled: true, baseline_attempts: 1, solver_attempts: 1, solver_max_steps: 2 },
-      });
+      h.sim.script(visitRefusedAfterOnePaid(site, { kind: 'action', contains: VERIFY_MARKERS.solver }, { prompt_tokens: 500, completion_tokens: 20 }));
+      const config = webVisitConfig(site, { max_selected_traj: 1, verification: { enabled: true, baseline_attempts: 1, solver_attempts: 1, solver_max_steps: 2 } });
       const input: BatchInput = { run_id: 'solver-tool-failed', config, seeds: [`the Analytical Engine (${site.url}/article)`], output_dir: h.outDir };
       const result = await (await submitBatch(t.client, input, { taskQueue: h.queue })).handle.result();
       const log = h.sim.requests();
