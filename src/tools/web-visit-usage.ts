@@ -38,7 +38,7 @@ export function rememberedSummary(v: unknown): Summary | undefined {
 const UNANSWERED_REQUESTS_KEY = 'web_visit/unanswered_requests';
 
 /** Requests of failed summaries so far in this activity's attempts (see UNANSWERED_REQUESTS_KEY). */
-export function unansweredRequests(ctx: ToolContext): number {
+function unansweredRequests(ctx: ToolContext): number {
   const n = ctx.attemptMemo?.get(UNANSWERED_REQUESTS_KEY);
   return typeof n === 'number' && Number.isInteger(n) && n > 0 ? n : 0;
 }

@@ -18,7 +18,7 @@ import type { SeedLiveProgress } from '../../src/shared/types';
 import { seedProgressQuery } from '../../src/workflows/messages';
 import { readProgress } from '../../src/client/progress';
 import { localCliPath } from '../../src/server/temporal-cli';
-import { tempDir, testTemporal, uniqueQueue, waitFor, type TestTemporal } from '../helpers/temporal';
+import { heldAt, tempDir, testTemporal, uniqueQueue, waitFor, type TestTemporal } from '../helpers/temporal';
 import { sourceIdFor } from '../../src/domain/ids';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -194,7 +194,7 @@ describe('live progress in a terminal', () => {
       const screen = inPty(80, ['watch', runId], { TEMPORAL_ADDRESS: t.address }, (p) => (watcher = p));
       // While it runs: the seed answers its query, and 20 queries leave its history as it was — no event, and
       // above all no signal or update (what a query sent as a message would write).
-      await waitFor(() => sim.requests().some((e) => e.fault?.includes('hold:quiet')), 120_000, 'the first seed waiting for an answer');
+      await waitFor(() => heldAt(sim, 'quiet'), 120_000, 'the first seed waiting for an answer');
       const sid = sourceIdFor(SEEDS[0]!);
       const h = client.workflow.getHandle(seedWorkflowId(runId, sid));
       const before = (await h.fetchHistory()).events?.length ?? 0;

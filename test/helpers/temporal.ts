@@ -92,6 +92,14 @@ export async function waitFor(predicate: () => boolean | Promise<boolean>, timeo
   }
 }
 
+/**
+ * Whether a request has reached the simulator and been held at gate `gate` (a fault rule's `respond.hold`; the
+ * request log labels it `hold:<gate>`): for `waitFor`, before the test acts while that call waits.
+ */
+export function heldAt(sim: Pick<Simulator, 'requests'>, gate: string): boolean {
+  return sim.requests().some((e) => (e.fault ?? '').split(',').includes(`hold:${gate}`));
+}
+
 /** Reads a JSONL file into objects. */
 export function readJsonl<T = Record<string, unknown>>(file: string): T[] {
   return fs

@@ -320,11 +320,12 @@ describe('fault injection', () => {
     assert.equal(sim.requests()[0]!.fault, 'delay:30');
   });
 
+  /** Until `s` has logged `n` requests (a held request is logged when it arrives, before it is answered). */
+  const logged = async (n: number, s: Simulator = sim) => {
+    while (s.requests().length < n) await new Promise((r) => setImmediate(r));
+  };
+
   it('hold keeps an answer until its gate is released (in process and over HTTP); other requests go on', async () => {
-    /** Polls the request log (the held request is logged when it arrives, before it is answered). */
-    const logged = async (n: number) => {
-      while (sim.requests().length < n) await new Promise((r) => setImmediate(r));
-    };
     sim.script([{ match: { kind: 'qa' }, times: 1, respond: { hold: 'g1' } }]);
     let settled = false;
     const held = post(qaBody()).then((r) => ((settled = true), r));
@@ -357,7 +358,7 @@ describe('fault injection', () => {
     try {
       s.script([{ respond: { hold: 'never' } }]);
       const held = fetch(`${s.url}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(qaBody()) });
-      while (s.requests().length < 1) await new Promise((r) => setImmediate(r));
+      await logged(1, s);
       await s.close();
       await held.then((r) => r.text()).catch(() => undefined);
     } finally {

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import { startSimulator } from '../../src/llm/simulator';
 import { pauseBatch, queryProgress, resumeBatch, scaleBatch, setMaxWorkers, submitBatch } from '../../src/api';
 import type { QaRecord } from '../../src/shared/types';
-import { readJsonl, smallConfig, startTestWorker, tempDir, testTemporal, uniqueQueue, waitFor, type TestTemporal } from '../helpers/temporal';
+import { heldAt, readJsonl, smallConfig, startTestWorker, tempDir, testTemporal, uniqueQueue, waitFor, type TestTemporal } from '../helpers/temporal';
 import { windowTimeline } from '../helpers/window';
 
 let t: TestTemporal;
@@ -28,7 +28,7 @@ test('pause stops new seeds, setMaxWorkers widens the window, resume continues; 
     // first seed and during the second, whatever the machine's speed, so four seeds are left to run after it.
     sim.script([{ match: { contains: seeds[1]! }, respond: { hold: 'second-seed' } }]);
     const sub = await submitBatch(t.client, { run_id: 'ctl', config: smallConfig({ ...tiny, max_workers: 1 }), seeds, output_dir: tempDir() }, { taskQueue: queue });
-    await waitFor(() => sim.requests().some((e) => e.fault?.includes('hold:second-seed')), 60_000, 'the second seed running');
+    await waitFor(() => heldAt(sim, 'second-seed'), 60_000, 'the second seed running');
     await pauseBatch(sub.handle);
     await waitFor(async () => (await queryProgress(sub.handle)).paused, 60_000, 'the pause taken in');
     sim.release('second-seed');
@@ -90,7 +90,7 @@ test('cancel is graceful: running seeds stop, finished seeds are written, the re
     // seeds finished, whatever the machine's speed.
     sim.script([{ match: { contains: seeds[2]! }, respond: { hold: 'third-seed' } }]);
     const sub = await submitBatch(t.client, { run_id: 'cancel', config: smallConfig({ ...tiny, max_workers: 1 }), seeds, output_dir: tempDir() }, { taskQueue: queue });
-    await waitFor(() => sim.requests().some((e) => e.fault?.includes('hold:third-seed')), 60_000, 'the third seed running');
+    await waitFor(() => heldAt(sim, 'third-seed'), 60_000, 'the third seed running');
     await sub.handle.cancel();
     const result = await sub.handle.result();
     assert.equal(result.status, 'cancelled');

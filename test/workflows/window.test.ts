@@ -14,7 +14,7 @@ import type { BatchInput, QaRecord } from '../../src/shared/types';
 import { startDevServer, type DevServer } from '../../src/server/dev-server';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
-import { readJsonl, smallConfig, testTemporal, waitFor, type TestTemporal, simHarness } from '../helpers/temporal';
+import { heldAt, readJsonl, smallConfig, testTemporal, waitFor, type TestTemporal, simHarness } from '../helpers/temporal';
 
 const SEEDS = Array.from({ length: 16 }, (_, i) => `number theory topic ${i}`);
 
@@ -84,7 +84,7 @@ describe('sliding window', () => {
       h.sim.script([{ match: { contains: SEEDS[0]! }, respond: { hold: 'first-seed' } }]);
       const { handle } = await submitBatch(t.client, input, { taskQueue: h.queue });
       await waitFor(async () => (await executions(t.client, `WorkflowId = "${parentId}"`)).length >= 2, 120_000, 'the parent to continue as new while the first seed runs');
-      assert.ok(h.sim.requests().some((e) => e.fault?.includes('hold:first-seed')), "the first seed's call was held");
+      assert.ok(heldAt(h.sim, 'first-seed'), "the first seed's call was held");
       h.sim.release('first-seed');
       const result = await handle.result();
       assert.equal(result.seeds_succeeded, SEEDS.length);
@@ -156,7 +156,7 @@ describe('sliding window', () => {
       // and its one request in flight has reached the endpoint — whatever the machine's speed.
       h.sim.script([{ match: { contains: SEEDS[0]! }, after: 1, respond: { hold: 'terminate' } }]);
       const sub = await submitBatch(t.client, input, { taskQueue: h.queue });
-      await waitFor(() => h.sim.requests().some((e) => e.fault?.includes('hold:terminate')), 30_000, "the first seed's second LLM call");
+      await waitFor(() => heldAt(h.sim, 'terminate'), 30_000, "the first seed's second LLM call");
       await t.client.workflow.getHandle(seedWorkflowId('terminated', sourceIdFor(SEEDS[0]!))).terminate('operator stop');
       h.sim.release('terminate');
       const result = await sub.handle.result();
