@@ -307,10 +307,15 @@ export interface RunOutcome {
 
 let running = 0;
 let lastPidNamespace: number | undefined;
+let sandboxesUp = 0;
 
-/** Live sandboxes of this process and the pid namespace of the last bwrap run (tests and diagnostics). */
-export function sandboxStats(): { running: number; lastPidNamespace?: number } {
-  return lastPidNamespace === undefined ? { running } : { running, lastPidNamespace };
+/**
+ * Live sandboxes of this process, the pid namespace of the last bwrap run, and how many bwrap sandboxes have
+ * reported their pid namespace since the process started (tests and diagnostics). The kernel reuses namespace
+ * inodes once a namespace is gone, so "a new sandbox is up" is told by `sandboxesUp`, not by `lastPidNamespace`.
+ */
+export function sandboxStats(): { running: number; sandboxesUp: number; lastPidNamespace?: number } {
+  return lastPidNamespace === undefined ? { running, sandboxesUp } : { running, sandboxesUp, lastPidNamespace };
 }
 
 function signalName(n: number): NodeJS.Signals | null {
@@ -440,7 +445,10 @@ function execute(p: Plan, s: PythonSettings, signal: AbortSignal | undefined): P
           out.sandboxPid = Number(pid[1]);
           if (out.killed) tryKill(out.sandboxPid); // a kill raced bwrap's setup
         }
-        if (ns) out.pidNamespace = lastPidNamespace = Number(ns[1]);
+        if (ns && out.pidNamespace === undefined) {
+          out.pidNamespace = lastPidNamespace = Number(ns[1]);
+          sandboxesUp += 1;
+        }
       });
       infoStream?.on('error', () => undefined);
       child.stdin!.on('error', () => undefined); // bwrap gone before reading the code

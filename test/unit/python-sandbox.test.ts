@@ -173,12 +173,12 @@ describe('python_interpreter sandbox (bwrap)', () => {
   it('kills the sandbox when the activity is cancelled', async () => {
     const ac = new AbortController();
     const pending = run('import time\nprint("started", flush=True)\ntime.sleep(60)', { python_timeout_seconds: 30 }, ac.signal);
-    // Abort once the sandbox is up (its pid namespace is known).
-    const before = sandboxStats().lastPidNamespace;
+    // Abort once this run's sandbox is up (its pid namespace is known; counted, since namespace inodes are reused).
+    const before = sandboxStats().sandboxesUp;
     await new Promise<void>((resolve) => {
       const poll = setInterval(() => {
         const s = sandboxStats();
-        if (s.running > 0 && s.lastPidNamespace !== before) {
+        if (s.running > 0 && s.sandboxesUp > before) {
           clearInterval(poll);
           resolve();
         }
